@@ -1,0 +1,23 @@
+"""Training Explorer's engine: a small GPT trained with JAX and optax, with no Qt in sight.
+
+One file per concept, in the order a run uses them:
+
+- ``config``      frozen dataclasses for the model and the run, presets, size and memory arithmetic
+- ``corpus``      reading text the user points at, with plain-language errors; the bundled corpora
+- ``tokenizer``   characters or byte-level BPE (Hugging Face ``tokenizers``)
+- ``data``        token arrays, the train/validation split, batch sampling from (seed, step)
+- ``model``       the decoder-only transformer as pure functions over a parameter pytree
+- ``train``       the optax optimiser, the immutable ``TrainState`` and the jitted ``train_step``
+- ``sampling``    next-token probabilities and text generation
+- ``checkpoint``  safetensors + JSON sidecar, written atomically
+- ``pretraining`` a whole run as a generator of small event objects (``events``)
+
+The GUI, the tests and headless scripts all consume the same generators.
+"""
+
+from engine.runtime import tune_allocator
+
+# XLA maps and unmaps large temporary buffers every step; glibc's defaults give them back to the
+# kernel and fault them in again, which cost 28-45% of a training step on 2 cores. This must run
+# before jax allocates anything, so it runs as soon as anything from the engine is imported.
+tune_allocator()

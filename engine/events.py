@@ -1,0 +1,101 @@
+"""The small, plain objects a running stage yields, and the switch that pauses or stops it.
+
+A run is a generator of these. The GUI receives them on its thread and draws them; tests and
+headless scripts simply iterate. They hold Python numbers and strings only (never device arrays),
+so they are cheap to pass between threads and safe to keep.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the run is doing now, in words: "Preparing data…", "Compiling…", "Training…"."""
+
+    message: str
+    phase: str = ""  # "preparing", "compiling", "training", "evaluating", "sampling", "paused"
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """Emitted at every log point: the training losses since the previous one, and the pace."""
+
+    step: int  # steps completed so far
+    total_steps: int
+    steps: tuple[int, ...]  # the step number of each loss below
+    losses: tuple[float, ...]  # training loss of each of those steps
+    learning_rate: float  # the learning rate of the last of them
+    tokens_per_second: float
+    elapsed_seconds: float  # since training (not compiling) began, pauses excluded
+    eta_seconds: float  # estimated time until total_steps
+
+
+@dataclass(frozen=True)
+class ValidationLoss:
+    """Loss on text the model never trains on, measured every ``eval_every`` steps."""
+
+    step: int
+    loss: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the model writes now, from the same prompt every time."""
+
+    step: int
+    prompt: str
+    text: str  # the continuation only, without the prompt
+
+
+@dataclass(frozen=True)
+class Diverged:
+    """The loss became infinite or not-a-number; the run stops and keeps the last good parameters."""
+
+    step: int  # the first step whose loss was not finite
+    message: str  # a plain explanation with a suggestion
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last event of every run."""
+
+    step: int
+    reason: str  # "completed", "stopped" or "diverged"
+
+
+Event = Status | TrainProgress | ValidationLoss | Sample | Diverged | Finished
+
+
+@dataclass
+class RunControl:
+    """Pause, resume and stop a run from another thread. The run obeys at step boundaries."""
+
+    _running: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused run so it can see the stop
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self, timeout: float | None = None) -> None:
+        self._running.wait(timeout)

@@ -1,0 +1,260 @@
+"""A pretraining run, from a corpus to a trained model, as a generator of events.
+
+    run = PretrainingRun(corpus, TokenizerSpec("char"), model_cfg, train_cfg)
+    for event in run.events():   # Status, TrainProgress, ValidationLoss, Sample, ..., Finished
+        ...
+    run.trained                  # the TrainedModel, once Finished has been yielded
+
+The generator does the work between yields, so whoever iterates decides the thread: the GUI runs it
+on one worker thread, tests and scripts just loop. A ``RunControl`` pauses or stops it at step
+boundaries. Problems with the input (corpus too short, bad settings) raise ``PlainError`` before
+training starts; a loss that stops being finite ends the run with ``Diverged`` and keeps the last
+good parameters.
+
+Every random draw derives from (seed, step), and the optimiser state is saved with the model, so
+a run resumed from a checkpoint at step N continues exactly as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Iterator
+
+from engine.config import ModelConfig, TrainConfig, replace
+from engine.corpus import Corpus
+from engine.events import Diverged, Event, Finished, RunControl, Sample, Status, TrainProgress, ValidationLoss
+from engine.tokenizer import TokenizerSpec, check_length, preview
+from engine.trained_model import LossHistory, TrainedModel
+
+DEFAULT_PROMPTS = ("The ", "\n")  # the first one the tokenizer can encode is used
+
+
+class PretrainingRun:
+    """One pretraining run. Create it on any thread; iterate ``events()`` on one thread only."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        tokenizer_spec: TokenizerSpec,
+        model: ModelConfig,
+        train: TrainConfig,
+        control: RunControl | None = None,
+        resume: TrainedModel | None = None,
+        sample_prompt: str | None = None,
+    ):
+        self.corpus = corpus
+        self.tokenizer_spec = tokenizer_spec
+        self.model_config = model if resume is None else resume.model_config
+        self.train_config = train
+        self.control = control or RunControl()
+        self.resume = resume
+        self.sample_prompt = sample_prompt
+        self.trained: TrainedModel | None = None  # set just before Finished is yielded
+        self.compile_seconds: float | None = None
+        self.tokens_per_second: float = 0.0  # training speed over the whole run, pauses excluded
+
+    def _prepare(self):
+        """Tokenize and check everything that can be wrong before any JAX work starts."""
+        train = self.train_config
+        train.validate()
+        if self.resume is not None:
+            tokenizer = self.resume.tokenizer
+            tokens = tokenizer.encode(self.corpus.text)
+        else:
+            tokenized = preview(self.corpus, self.tokenizer_spec)
+            tokenizer, tokens = tokenized.tokenizer, tokenized.tokens
+            self.model_config = replace(self.model_config, vocab_size=tokenizer.vocab_size)
+        self.model_config.validate()
+        check_length(len(tokens), self.model_config.context_length, train.val_fraction)
+        prompt = self.sample_prompt
+        if prompt is None:
+            prompt = next((p for p in DEFAULT_PROMPTS if len(tokenizer.encode(p)) == len(p) or tokenizer.kind == "bpe"), "")
+        return tokenizer, tokens, prompt
+
+    def events(self) -> Iterator[Event]:
+        yield Status("Preparing data…", "preparing")
+        tokenizer, tokens, prompt = self._prepare()
+
+        import jax
+        import jax.numpy as jnp
+        import numpy as np
+
+        from engine.data import EVAL_STREAM, SAMPLE_STREAM, TRAIN_STREAM, split_tokens, stream_key
+        from engine.machine_speed import record_training_speed
+        from engine.model import init_params
+        from engine.sampling import generate_from_params
+        from engine.train import (TrainState, init_state, learning_rate_schedule, make_eval_loss,
+                                  make_optimizer, make_train_step)
+
+        cfg, train, control = self.model_config, self.train_config, self.control
+        train_tokens, val_tokens = split_tokens(tokens, train.val_fraction)
+        train_dev, val_dev = jnp.asarray(train_tokens), jnp.asarray(val_tokens)
+        train_key = stream_key(train.seed, TRAIN_STREAM)
+        eval_key = stream_key(train.seed, EVAL_STREAM)
+        sample_key = stream_key(train.seed, SAMPLE_STREAM)
+        optimizer = make_optimizer(train)
+        schedule = learning_rate_schedule(train)
+
+        if self.resume is not None:
+            # Copies: the train step donates its input, which would delete the caller's arrays.
+            params = jax.tree.map(lambda x: jnp.array(x, copy=True), self.resume.params)
+            start_step = int(self.resume.step)
+            history = self.resume.history.truncated(start_step)
+            if self.resume.opt_state is not None:
+                opt_state = jax.tree.map(lambda x: jnp.array(x, copy=True), self.resume.opt_state)
+                state = TrainState(jnp.asarray(start_step, jnp.int32), params, opt_state)
+            else:
+                state = init_state(params, optimizer, start_step)
+        else:
+            # One jitted program instead of a small compile per weight matrix (~1-2 s saved on 2 cores).
+            init = jax.jit(init_params, static_argnums=0)
+            state = init_state(init(cfg, jax.random.fold_in(jax.random.PRNGKey(train.seed), 3)), optimizer)
+            start_step = 0
+            history = LossHistory()
+
+        yield Status("Compiling the model for this computer…", "compiling")
+        started = time.perf_counter()
+        step_fn = make_train_step(cfg, train, optimizer).lower(state, train_dev, train_key).compile()
+        eval_fn = make_eval_loss(cfg, train).lower(state.params, val_dev, eval_key).compile()
+        self.compile_seconds = time.perf_counter() - started
+
+        def evaluate(step: int) -> ValidationLoss:
+            loss = float(eval_fn(state.params, val_dev, eval_key))
+            history.val_steps.append(step)
+            history.val_losses.append(loss)
+            return ValidationLoss(step, loss)
+
+        def sample(step: int) -> Sample:
+            text = generate_from_params(state.params, cfg, tokenizer, prompt, train.sample_tokens,
+                                        0.8, 40, jax.random.fold_in(sample_key, step))
+            return Sample(step, prompt, text)
+
+        # Random guessing scores ln(V). A loss far above that means the model has blown up, even
+        # when the numbers are still finite (AdamW keeps huge learning rates finite for a while).
+        divergence_limit = 1.5 * math.log(cfg.vocab_size) + 1.0
+        # The loss of step k is measured with the parameters left by step k-1, so a state is known to
+        # be good only once the next step's loss is. ``candidate`` is the state at the latest log
+        # point (not yet vouched for); ``last_good`` the one before it, vouched for by its successor.
+        last_good = candidate = _copy_state(state)
+
+        step = start_step
+        if step < train.total_steps:
+            if not history.val_steps:
+                yield Status("Measuring the untrained model…", "evaluating")
+                yield evaluate(step)
+            if train.sample_every and step % train.sample_every == 0:
+                yield sample(step)
+        yield Status("Training…", "training")
+
+        reason = "completed"
+        pending: list = []  # device scalars of losses not yet read back
+        pending_steps: list[int] = []
+        train_seconds = 0.0  # time spent stepping, excluding evaluation, sampling and pauses
+        busy_seconds = 0.0  # wall time since training started, excluding pauses (for the ETA)
+        steps_timed = 0
+        mark = time.perf_counter()
+        while step < train.total_steps:
+            if control.stop_requested:
+                reason = "stopped"
+                break
+            if control.paused:
+                busy_seconds += time.perf_counter() - mark
+                yield Status(f"Paused at step {step}.", "paused")
+                while control.paused and not control.stop_requested:
+                    control.wait_while_paused(0.25)
+                if control.stop_requested:
+                    reason = "stopped"
+                    break
+                yield Status("Training…", "training")
+                mark = time.perf_counter()
+
+            state, loss = step_fn(state, train_dev, train_key)
+            step += 1
+            pending.append(loss)
+            pending_steps.append(step)
+
+            first = step == start_step + 1  # show the first point at once: the curve starts right away
+            if not (first or step % train.log_every == 0 or step == train.total_steps
+                    or control.paused or control.stop_requested):
+                continue
+            losses = np.asarray(jax.device_get(jnp.stack(pending)), dtype=np.float64)  # waits for the steps
+            now = time.perf_counter()
+            train_seconds += now - mark
+            busy_seconds += now - mark
+            steps_timed += len(pending)
+            mark = now
+            bad = np.flatnonzero(~np.isfinite(losses) | (losses > divergence_limit))
+            if bad.size:
+                bad_step = pending_steps[int(bad[0])]
+                # The candidate produced the window's first loss; if that one was fine, so is it.
+                state = candidate if bad[0] > 0 else last_good
+                step = int(state.step)
+                history = history.truncated(step)
+                yield Diverged(bad_step, _divergence_message(losses[bad[0]], bad_step, train.learning_rate))
+                reason = "diverged"
+                break
+            last_good, candidate = candidate, _copy_state(state)
+            history.train_steps.extend(pending_steps)
+            history.train_losses.extend(losses.tolist())
+            self.tokens_per_second = steps_timed * train.batch_size * cfg.context_length / max(train_seconds, 1e-9)
+            done_here = step - start_step
+            yield TrainProgress(
+                step=step,
+                total_steps=train.total_steps,
+                steps=tuple(pending_steps),
+                losses=tuple(losses.tolist()),
+                learning_rate=float(schedule(step - 1)),
+                tokens_per_second=self.tokens_per_second,
+                elapsed_seconds=busy_seconds,
+                eta_seconds=(train.total_steps - step) * busy_seconds / max(done_here, 1),
+            )
+            pending, pending_steps = [], []
+
+            extra = []
+            if step % train.eval_every == 0 or step == train.total_steps:
+                extra.append(evaluate(step))
+            if train.sample_every and (step % train.sample_every == 0 or step == train.total_steps):
+                extra.append(sample(step))
+            if extra:
+                yield from extra
+                now = time.perf_counter()
+                busy_seconds += now - mark
+                mark = now
+
+        if steps_timed and reason != "diverged":
+            record_training_speed(cfg, train, self.tokens_per_second)
+        self.trained = TrainedModel(
+            params=state.params,
+            opt_state=state.opt_state,
+            model_config=cfg,
+            train_config=train,
+            tokenizer=tokenizer,
+            step=step,
+            history=history,
+            corpus_name=self.corpus.name,
+            corpus_fingerprint=self.corpus.fingerprint,
+        )
+        yield Finished(step, reason)
+
+
+def _copy_state(state):
+    """A copy that survives the next (donating) train step: the 'last good' model to fall back on."""
+    import jax
+    import jax.numpy as jnp
+
+    return jax.tree.map(lambda x: jnp.array(x, copy=True), state)
+
+
+def _divergence_message(loss: float, step: int, learning_rate: float) -> str:
+    if math.isnan(loss):
+        what = "became not-a-number (NaN)"
+    elif math.isinf(loss):
+        what = "became infinite"
+    else:
+        what = f"shot up to {loss:.3g}, worse than random guessing"
+    return (
+        f"Training went wrong at step {step}: the loss {what}, so the model's numbers blew up. "
+        f"This usually means the learning rate ({learning_rate:g}) is too high. "
+        f"The model from just before that step has been kept. Try a learning rate 3 to 10 times lower."
+    )

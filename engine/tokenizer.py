@@ -1,0 +1,213 @@
+"""Turning text into token ids and back: one id per character, or byte-level BPE word pieces.
+
+Characters are the simplest story to tell (the model must learn to spell); BPE, trained on the
+corpus with Hugging Face ``tokenizers``, packs a fact into a few tokens, which is what lets a tiny
+model memorise facts in minutes. Both share one small interface so the rest of the engine does not
+care which is in use. Nothing here imports JAX.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.corpus import Corpus
+from engine.errors import ConfigError, CorpusTooShort
+
+_VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
+MIN_BPE_VOCAB = 260  # the 256 byte values plus a few merges; below that BPE is pointless
+MAX_BPE_VOCAB = 32768
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """Which tokenizer to build from a corpus."""
+
+    kind: str = "char"  # "char" (one token per character) or "bpe" (word pieces)
+    vocab_size: int = 512  # BPE only: how many distinct pieces to learn
+
+    def validate(self) -> None:
+        if self.kind not in ("char", "bpe"):
+            raise ConfigError(f"Unknown tokenizer '{self.kind}'.")
+        if self.kind == "bpe" and not MIN_BPE_VOCAB <= self.vocab_size <= MAX_BPE_VOCAB:
+            raise ConfigError(f"The BPE vocabulary must be between {MIN_BPE_VOCAB} and {MAX_BPE_VOCAB} pieces.")
+
+
+def visible(text: str) -> str:
+    """Make spaces and line breaks visible, for token displays."""
+    return "".join(_VISIBLE.get(ch, ch) for ch in text)
+
+
+class CharTokenizer:
+    """One token per distinct character of the corpus, in code-point order."""
+
+    kind = "char"
+
+    def __init__(self, chars: list[str]):
+        self.chars = sorted(set(chars))
+        self._codepoints = np.array([ord(c) for c in self.chars], dtype=np.uint32)
+        self._index = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def train(cls, text: str) -> "CharTokenizer":
+        return cls(list(set(text)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        """Ids of ``text``; characters the corpus never had are skipped (see ``unknown``)."""
+        # Vectorised: a 1 MB corpus encodes in milliseconds instead of a second of Python looping.
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        ids = np.searchsorted(self._codepoints, points)
+        ids = np.minimum(ids, len(self._codepoints) - 1)
+        known = self._codepoints[ids] == points
+        return ids[known].astype(np.int32)
+
+    def unknown(self, text: str) -> set[str]:
+        return {c for c in text if c not in self._index}
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[int(i)] for i in ids if 0 <= int(i) < len(self.chars))
+
+    def token_label(self, token_id: int) -> str:
+        return visible(self.decode([token_id]))
+
+    def to_json(self) -> dict:
+        return {"kind": "char", "chars": self.chars}
+
+
+class BpeTokenizer:
+    """Byte-level BPE (as in GPT-2) trained on the corpus with Hugging Face ``tokenizers``."""
+
+    kind = "bpe"
+
+    def __init__(self, hf_tokenizer):
+        self._tok = hf_tokenizer
+
+    @classmethod
+    def train(cls, text: str, vocab_size: int) -> "BpeTokenizer":
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+        tok = Tokenizer(models.BPE())
+        # Byte-level: every possible input is representable, so no "unknown" token is ever needed.
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            special_tokens=[],
+            show_progress=False,
+        )
+        tok.train_from_iterator(_paragraphs(text), trainer=trainer)
+        return cls(tok)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size()
+
+    def encode(self, text: str) -> np.ndarray:
+        # Paragraph by paragraph: the batch call uses every core (2.5x faster on 1 MB). Runs of blank
+        # lines at paragraph ends may split differently from one long call; decoding is exact either way.
+        pieces = self._tok.encode_batch(list(_paragraphs(text)))
+        ids = [i for enc in pieces for i in enc.ids]
+        return np.asarray(ids, dtype=np.int32)
+
+    def unknown(self, text: str) -> set[str]:
+        return set()
+
+    def decode(self, ids) -> str:
+        return self._tok.decode([int(i) for i in ids])
+
+    def token_label(self, token_id: int) -> str:
+        # A piece may be part of a multi-byte character; show its raw bytes' form in that case.
+        text = self.decode([token_id])
+        if "\ufffd" in text:
+            text = self._tok.id_to_token(int(token_id)) or text
+        return visible(text)
+
+    def to_json(self) -> dict:
+        return {"kind": "bpe", "tokenizer": json.loads(self._tok.to_str())}
+
+
+Tokenizer = CharTokenizer | BpeTokenizer
+
+
+def _paragraphs(text: str):
+    """Split after each blank line, keeping the separators, so the pieces join back to ``text``."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        end += 2
+        while end < len(text) and text[end] == "\n":
+            end += 1
+        yield text[start:end]
+        start = end
+
+
+def build_tokenizer(text: str, spec: TokenizerSpec) -> Tokenizer:
+    spec.validate()
+    if spec.kind == "char":
+        return CharTokenizer.train(text)
+    return BpeTokenizer.train(text, spec.vocab_size)
+
+
+def tokenizer_from_json(data: dict) -> Tokenizer:
+    """Rebuild a tokenizer saved by ``to_json`` (raises ValueError/KeyError on malformed data)."""
+    kind = data["kind"]
+    if kind == "char":
+        chars = data["chars"]
+        if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+            raise ValueError("malformed character list")
+        return CharTokenizer(chars)
+    if kind == "bpe":
+        from tokenizers import Tokenizer as HfTokenizer
+
+        return BpeTokenizer(HfTokenizer.from_str(json.dumps(data["tokenizer"])))
+    raise ValueError(f"unknown tokenizer kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class TokenizedCorpus:
+    tokenizer: Tokenizer
+    tokens: np.ndarray = field(repr=False)  # int32, the whole corpus
+
+
+_CACHE: OrderedDict[tuple[str, TokenizerSpec], TokenizedCorpus] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 4
+
+
+def preview(corpus: Corpus, spec: TokenizerSpec) -> TokenizedCorpus:
+    """Tokenize a corpus, remembering the last few results (BPE training takes about a second)."""
+    key = (corpus.fingerprint, spec if spec.kind == "bpe" else TokenizerSpec("char"))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    tokenizer = build_tokenizer(corpus.text, spec)
+    result = TokenizedCorpus(tokenizer, tokenizer.encode(corpus.text))
+    with _CACHE_LOCK:
+        _CACHE[key] = result
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result
+
+
+def check_length(n_tokens: int, context_length: int, val_fraction: float = 0.1) -> None:
+    """Both the training and the validation part must hold at least one example of context + 1 tokens."""
+    needed = int((context_length + 1) / min(val_fraction, 1 - val_fraction)) + 1
+    if n_tokens < needed:
+        raise CorpusTooShort(
+            f"This text is only {n_tokens} tokens long, but the model reads {context_length} at a time and "
+            f"needs at least {needed} to have text for both training and checking.",
+            "Use a longer text, or lower the context length in Advanced.",
+        )

@@ -1,0 +1,96 @@
+"""The optimiser, the immutable train state and the jitted train step (Flax/Levanter style).
+
+``train_step(state, tokens, key) -> (state, loss)`` is a pure function: it samples its own batch from
+(key, state.step), takes one AdamW step and returns a new ``TrainState``. It is jitted once per
+configuration and donates the old state, so parameters are updated in place in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from engine.config import ModelConfig, TrainConfig
+from engine.data import sample_batch
+from engine.model import Params, loss_fn
+from engine.runtime import configure_jax
+
+configure_jax()
+
+
+class TrainState(NamedTuple):
+    """Everything that changes from step to step. A NamedTuple is an immutable pytree for free."""
+
+    step: jax.Array  # () int32: steps taken so far
+    params: Params
+    opt_state: optax.OptState
+
+
+def learning_rate_schedule(cfg: TrainConfig) -> optax.Schedule:
+    """Linear warmup from zero, then cosine decay to ``min_learning_rate`` at ``total_steps``."""
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0,
+        peak_value=cfg.learning_rate,
+        warmup_steps=cfg.warmup_steps,
+        decay_steps=max(cfg.total_steps, cfg.warmup_steps + 1),
+        end_value=cfg.min_learning_rate,
+    )
+
+
+def _decay_mask(params: Params):
+    # Weight decay shrinks matrices only; decaying the norm scales would fight the normalisation.
+    return jax.tree.map(lambda p: p.ndim >= 2, params)
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """Global-norm clipping, then AdamW with the warmup-cosine schedule."""
+    return optax.chain(
+        optax.clip_by_global_norm(cfg.grad_clip),
+        optax.adamw(
+            learning_rate_schedule(cfg),
+            b1=cfg.beta1,
+            b2=cfg.beta2,
+            weight_decay=cfg.weight_decay,
+            mask=_decay_mask,
+        ),
+    )
+
+
+def init_state(params: Params, optimizer: optax.GradientTransformation, step: int = 0) -> TrainState:
+    return TrainState(jnp.asarray(step, jnp.int32), params, optimizer.init(params))
+
+
+def make_train_step(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    optimizer: optax.GradientTransformation,
+    loss: Callable = loss_fn,
+) -> Callable[[TrainState, jax.Array, jax.Array], tuple[TrainState, jax.Array]]:
+    """Build the jitted step for one configuration. ``tokens`` (N,) int32 lives on the device."""
+    batch_size, context = train_cfg.batch_size, model_cfg.context_length
+
+    def train_step(state: TrainState, tokens: jax.Array, key: jax.Array) -> tuple[TrainState, jax.Array]:
+        inputs, targets = sample_batch(tokens, jax.random.fold_in(key, state.step), batch_size, context)
+        value, grads = jax.value_and_grad(loss)(state.params, inputs, targets, model_cfg)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return TrainState(state.step + 1, params, opt_state), value
+
+    return jax.jit(train_step, donate_argnums=0)
+
+
+def make_eval_loss(model_cfg: ModelConfig, train_cfg: TrainConfig) -> Callable[[Params, jax.Array, jax.Array], jax.Array]:
+    """Mean loss over ``eval_batches`` batches drawn from ``key``: the same batches every time."""
+    batch_size, context, n = train_cfg.batch_size, model_cfg.context_length, train_cfg.eval_batches
+
+    def eval_loss(params: Params, tokens: jax.Array, key: jax.Array) -> jax.Array:
+        def one(i):
+            inputs, targets = sample_batch(tokens, jax.random.fold_in(key, i), batch_size, context)
+            return loss_fn(params, inputs, targets, model_cfg)
+
+        return jnp.mean(jax.lax.map(one, jnp.arange(n)))
+
+    return jax.jit(eval_loss)

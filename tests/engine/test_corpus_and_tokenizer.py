@@ -1,0 +1,100 @@
+"""Reading the user's text files, and both tokenizers."""
+
+import numpy as np
+import pytest
+
+from engine import corpus as corpus_module
+from engine.corpus import bundled_corpora, load_bundled, read_text_file
+from engine.errors import CorpusError, CorpusTooShort, EncodingProblem, TooLargeForMemory
+from engine.tokenizer import TokenizerSpec, build_tokenizer, check_length, preview, tokenizer_from_json
+
+
+def test_every_bundled_corpus_loads_with_real_text():
+    for entry in bundled_corpora():
+        corpus = load_bundled(entry.key)
+        assert len(corpus.text) > 100_000, entry.key
+        assert corpus.source == f"bundled:{entry.key}" and len(corpus.fingerprint) == 64
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    with pytest.raises(CorpusError, match="is empty"):
+        read_text_file(tmp_path / "empty.txt")
+
+
+def test_blank_file(tmp_path):
+    (tmp_path / "blank.txt").write_text("   \n\n  ")
+    with pytest.raises(CorpusError, match="only blank"):
+        read_text_file(tmp_path / "blank.txt")
+
+
+def test_binary_file(tmp_path):
+    (tmp_path / "image.png").write_bytes(bytes(range(256)) * 50)
+    with pytest.raises(CorpusError, match="not a text file"):
+        read_text_file(tmp_path / "image.png")
+
+
+def test_latin1_file_is_explained_then_readable_with_the_offered_encoding(tmp_path):
+    path = tmp_path / "old.txt"
+    path.write_bytes("Café au lait, s'il vous plaît.\n".encode("latin-1") * 20)
+    with pytest.raises(EncodingProblem) as info:
+        read_text_file(path)
+    assert "latin-1" in info.value.suggested_encodings and "utf-16" in info.value.suggested_encodings
+    assert read_text_file(path, encoding="latin-1").text.startswith("Café au lait")
+
+
+def test_utf16_with_bom_and_windows_line_endings(tmp_path):
+    path = tmp_path / "notepad.txt"
+    path.write_bytes("line one\r\nline two\r\n".encode("utf-16"))
+    assert read_text_file(path).text == "line one\nline two\n"
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        read_text_file(tmp_path / "nope.txt")
+    with pytest.raises(CorpusError, match="folder"):
+        read_text_file(tmp_path)
+
+
+def test_file_too_large_for_free_memory(tmp_path, monkeypatch):
+    path = tmp_path / "big.txt"
+    path.write_text("hello world\n" * 1000)
+    monkeypatch.setattr(corpus_module, "_available_memory_bytes", lambda: 10_000)
+    with pytest.raises(TooLargeForMemory, match="GB of memory"):
+        read_text_file(path)
+
+
+def test_corpus_shorter_than_context():
+    with pytest.raises(CorpusTooShort, match="lower the context length"):
+        check_length(100, 64)
+    check_length(10_000, 64)
+
+
+@pytest.mark.parametrize("spec", [TokenizerSpec("char"), TokenizerSpec("bpe", 300)])
+def test_tokenizers_round_trip_and_survive_json(spec):
+    text = load_bundled("fictional_world").text[:20_000]
+    tokenizer = build_tokenizer(text, spec)
+    ids = tokenizer.encode(text)
+    assert ids.dtype == np.int32 and ids.max() < tokenizer.vocab_size
+    assert tokenizer.decode(ids) == text
+    again = tokenizer_from_json(tokenizer.to_json())
+    assert again.encode(text).tolist() == ids.tolist()
+    if spec.kind == "bpe":
+        assert tokenizer.vocab_size == 300 and len(ids) < 0.75 * len(text)  # word pieces: fewer tokens
+
+
+def test_token_labels_make_spaces_and_newlines_visible():
+    tokenizer = build_tokenizer("a b\n", TokenizerSpec("char"))
+    labels = [tokenizer.token_label(i) for i in range(tokenizer.vocab_size)]
+    assert "␣" in labels and "⏎" in labels
+
+
+def test_char_tokenizer_skips_characters_it_never_saw():
+    tokenizer = build_tokenizer("abc", TokenizerSpec("char"))
+    assert tokenizer.decode(tokenizer.encode("abzc")) == "abc"
+    assert tokenizer.unknown("abzc") == {"z"}
+
+
+def test_preview_is_cached():
+    corpus = load_bundled("fictional_world")
+    assert preview(corpus, TokenizerSpec("char")) is preview(corpus, TokenizerSpec("char"))
