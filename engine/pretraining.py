@@ -84,8 +84,8 @@ class PretrainingRun:
         from engine.machine_speed import record_training_speed
         from engine.model import init_params
         from engine.sampling import generate_from_params
-        from engine.train import (TrainState, init_state, learning_rate_schedule, make_eval_loss,
-                                  make_optimizer, make_train_step)
+        from engine.train import (TrainState, init_state, learning_rate_at, make_eval_loss, make_optimizer,
+                                  make_train_step)
 
         cfg, train, control = self.model_config, self.train_config, self.control
         train_tokens, val_tokens = split_tokens(tokens, train.val_fraction)
@@ -94,7 +94,6 @@ class PretrainingRun:
         eval_key = stream_key(train.seed, EVAL_STREAM)
         sample_key = stream_key(train.seed, SAMPLE_STREAM)
         optimizer = make_optimizer(train)
-        schedule = learning_rate_schedule(train)
 
         if self.resume is not None:
             # Copies: the train step donates its input, which would delete the caller's arrays.
@@ -115,7 +114,7 @@ class PretrainingRun:
 
         yield Status("Compiling the model for this computer…", "compiling")
         started = time.perf_counter()
-        step_fn = make_train_step(cfg, train, optimizer).lower(state, train_dev, train_key).compile()
+        step_fn = make_train_step(cfg, train, optimizer).lower(state, train_dev, train_key, np.float32(0)).compile()
         eval_fn = make_eval_loss(cfg, train).lower(state.params, val_dev, eval_key).compile()
         self.compile_seconds = time.perf_counter() - started
 
@@ -169,7 +168,7 @@ class PretrainingRun:
                 yield Status("Training…", "training")
                 mark = time.perf_counter()
 
-            state, loss = step_fn(state, train_dev, train_key)
+            state, loss = step_fn(state, train_dev, train_key, np.float32(learning_rate_at(train, step)))
             step += 1
             pending.append(loss)
             pending_steps.append(step)
@@ -204,7 +203,7 @@ class PretrainingRun:
                 total_steps=train.total_steps,
                 steps=tuple(pending_steps),
                 losses=tuple(losses.tolist()),
-                learning_rate=float(schedule(step - 1)),
+                learning_rate=learning_rate_at(train, step - 1),
                 tokens_per_second=self.tokens_per_second,
                 elapsed_seconds=busy_seconds,
                 eta_seconds=(train.total_steps - step) * busy_seconds / max(done_here, 1),

@@ -1,12 +1,13 @@
 """The optimiser, the immutable train state and the jitted train step (Flax/Levanter style).
 
-``train_step(state, tokens, key) -> (state, loss)`` is a pure function: it samples its own batch from
+``train_step(state, tokens, key, learning_rate) -> (state, loss)`` is a pure function: it samples its own batch from
 (key, state.step), takes one AdamW step and returns a new ``TrainState``. It is jitted once per
 configuration and donates the old state, so parameters are updated in place in memory.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -29,15 +30,19 @@ class TrainState(NamedTuple):
     opt_state: optax.OptState
 
 
-def learning_rate_schedule(cfg: TrainConfig) -> optax.Schedule:
-    """Linear warmup from zero, then cosine decay to ``min_learning_rate`` at ``total_steps``."""
-    return optax.warmup_cosine_decay_schedule(
-        init_value=0.0,
-        peak_value=cfg.learning_rate,
-        warmup_steps=cfg.warmup_steps,
-        decay_steps=max(cfg.total_steps, cfg.warmup_steps + 1),
-        end_value=cfg.min_learning_rate,
-    )
+def learning_rate_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate of step ``step`` (0-based): linear warmup from zero, then cosine decay to
+    ``min_learning_rate`` at ``total_steps`` (optax's warmup_cosine_decay_schedule, in plain Python).
+
+    It is computed here and passed into the jitted step as an argument, so the compiled program does
+    not depend on the step count or the learning rate: changing them reuses the compilation cache.
+    """
+    peak, end, warmup = cfg.learning_rate, cfg.min_learning_rate, cfg.warmup_steps
+    if step < warmup:
+        return peak * step / warmup
+    decay = max(cfg.total_steps, warmup + 1) - warmup
+    progress = min(max(step - warmup, 0), decay) / decay
+    return end + (peak - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _decay_mask(params: Params):
@@ -46,16 +51,15 @@ def _decay_mask(params: Params):
 
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
-    """Global-norm clipping, then AdamW with the warmup-cosine schedule."""
+    """Global-norm clipping, then AdamW without its learning rate (``train_step`` applies that).
+
+    clip -> Adam -> decoupled weight decay is exactly ``optax.adamw`` up to the final scaling by
+    -learning_rate, which the step does with the rate it is given.
+    """
     return optax.chain(
         optax.clip_by_global_norm(cfg.grad_clip),
-        optax.adamw(
-            learning_rate_schedule(cfg),
-            b1=cfg.beta1,
-            b2=cfg.beta2,
-            weight_decay=cfg.weight_decay,
-            mask=_decay_mask,
-        ),
+        optax.scale_by_adam(b1=cfg.beta1, b2=cfg.beta2),
+        optax.add_decayed_weights(cfg.weight_decay, mask=_decay_mask),
     )
 
 
@@ -68,14 +72,18 @@ def make_train_step(
     train_cfg: TrainConfig,
     optimizer: optax.GradientTransformation,
     loss: Callable = loss_fn,
-) -> Callable[[TrainState, jax.Array, jax.Array], tuple[TrainState, jax.Array]]:
-    """Build the jitted step for one configuration. ``tokens`` (N,) int32 lives on the device."""
+) -> Callable[[TrainState, jax.Array, jax.Array, float], tuple[TrainState, jax.Array]]:
+    """Build the jitted step ``(state, tokens, key, learning_rate) -> (state, loss)``.
+
+    ``tokens`` (N,) int32 lives on the device; ``learning_rate`` comes from ``learning_rate_at``.
+    """
     batch_size, context = train_cfg.batch_size, model_cfg.context_length
 
-    def train_step(state: TrainState, tokens: jax.Array, key: jax.Array) -> tuple[TrainState, jax.Array]:
+    def train_step(state: TrainState, tokens: jax.Array, key: jax.Array, learning_rate) -> tuple[TrainState, jax.Array]:
         inputs, targets = sample_batch(tokens, jax.random.fold_in(key, state.step), batch_size, context)
         value, grads = jax.value_and_grad(loss)(state.params, inputs, targets, model_cfg)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        updates = jax.tree.map(lambda u: -learning_rate * u, updates)
         params = optax.apply_updates(state.params, updates)
         return TrainState(state.step + 1, params, opt_state), value
 

@@ -54,3 +54,15 @@ def test_weighted_loss_counts_only_selected_positions():
 def test_width_must_divide_among_heads():
     with pytest.raises(ConfigError, match="divide evenly"):
         ModelConfig(d_model=30, n_heads=4).validate()
+
+
+def test_learning_rate_schedule_matches_optax():
+    import optax
+
+    from engine.config import TrainConfig
+    from engine.train import learning_rate_at
+
+    cfg = TrainConfig(learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=100, total_steps=2000)
+    reference = optax.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 2000, 1e-4)
+    for step in (0, 1, 50, 99, 100, 101, 1000, 1999, 2000, 2500):
+        assert learning_rate_at(cfg, step) == pytest.approx(float(reference(step)), rel=1e-5, abs=1e-9)
