@@ -1,0 +1,123 @@
+"""Entry point: ``training-explorer`` / ``python -m gui``.
+
+    training-explorer                                   open the window
+    training-explorer --screenshot shot.png             render the window offscreen to a PNG and exit
+        [--tab pretraining] [--zoom 200] [--size 1600x1000]
+
+Start-up stays quick because nothing here imports JAX: the engine modules that need it are imported
+on worker threads when a run, a prediction or a model file first needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+APP_NAME = "Training Explorer"
+SCREENSHOT_SETTLE_SECONDS = 20.0  # at most: waits for the text, its tokens and the speed measurement
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from gui.main_window import STAGES  # no Qt objects are created by this import
+
+    stage_keys = [s.key for s in STAGES]
+    parser = argparse.ArgumentParser(prog="training-explorer", description="Watch a small GPT learn, stage by stage.")
+    parser.add_argument("--screenshot", metavar="OUT.png", type=Path,
+                        help="render the window offscreen to this PNG file and exit")
+    parser.add_argument("--tab", type=str.lower, choices=stage_keys, metavar="NAME",
+                        help=f"stage to show: {', '.join(stage_keys)}")
+    parser.add_argument("--zoom", type=int, metavar="PERCENT", help="zoom level for this session, e.g. 200")
+    parser.add_argument("--size", type=_parse_size, metavar="WxH", help="window size for screenshots, e.g. 1600x1000")
+    return parser.parse_args(argv)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 1600x1000") from err
+    if width < 200 or height < 200:
+        raise argparse.ArgumentTypeError("the window must be at least 200x200")
+    return width, height
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.screenshot is not None:
+        # Must be set before the QApplication exists; an existing one (tests) is already offscreen.
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    owns_app = app is None
+    if owns_app:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName(APP_NAME)
+        app.setOrganizationName("TrainingExplorer")
+        # Fusion looks the same on every platform, so what the teacher sees is what the screenshots show.
+        app.setStyle("Fusion")
+
+    from gui.main_window import MainWindow
+
+    if args.screenshot is not None:
+        return _screenshot(app, args)
+
+    window = MainWindow(zoom_percent=args.zoom)
+    if args.tab:
+        window.show_stage(args.tab)
+    _route_unexpected_errors_to(window)
+    window.show()
+    return app.exec() if owns_app else 0
+
+
+def _screenshot(app, args) -> int:
+    from PySide6.QtCore import QEventLoop
+
+    from gui.main_window import MainWindow
+
+    window = MainWindow(persist_state=False, zoom_percent=args.zoom)
+    window.resize(*(args.size or (1440, 900)))
+    if args.tab:
+        window.show_stage(args.tab)
+    window.show()
+    # Let the background jobs (reading the text, tokenizing, measuring) finish so real numbers show.
+    deadline = time.monotonic() + SCREENSHOT_SETTLE_SECONDS
+    while window.pretraining_tab.busy and time.monotonic() < deadline:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    for _ in range(5):  # layouts and pyqtgraph settle over a few event-loop turns
+        app.processEvents()
+    window.pretraining_tab.plot.flush()
+    args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+    ok = window.grab().save(str(args.screenshot), "PNG")
+    window.close()
+    window.deleteLater()
+    if not ok:
+        print(f"Could not write {args.screenshot}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _route_unexpected_errors_to(window) -> None:
+    """A bug in a GUI callback shows a plain message instead of vanishing or killing the app."""
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        logging.getLogger("gui").error("unexpected error", exc_info=(exc_type, exc, tb))
+        try:
+            from gui.training_controller import plain_message
+
+            window.pretraining_tab.message_bar.error(plain_message(exc))
+        except Exception:  # the window may be half torn down; the log above still has it
+            previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+if __name__ == "__main__":
+    sys.exit(main())

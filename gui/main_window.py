@@ -1,0 +1,187 @@
+"""The main window: one tab per stage of making a language model, in the order they happen.
+
+Data → Pretraining → Instruction tuning → Preference tuning → Evaluation. Stages not built yet are
+shown, disabled, with one line saying what they will do, so the whole journey is visible from the
+first day. The View menu holds the zoom (see ``gui.zoom``); the window remembers its size, place
+and last stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+
+from gui import settings
+from gui.pretraining_tab import PretrainingTab
+from gui.zoom import ZoomController
+
+WINDOW_TITLE = "Training Explorer"
+DEFAULT_SIZE = (1280, 800)
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str  # used by --tab and in settings
+    title: str
+    promise: str  # one line: what the stage does (shown while it is not built yet)
+
+
+STAGES = (
+    Stage("data", "Data", "Look inside the text before training: its characters, its common words and how "
+          "each tokenizer cuts it into tokens."),
+    Stage("pretraining", "Pretraining", "Train a small language model from scratch on a text and watch it learn."),
+    Stage("instruction", "Instruction tuning", "Train the pretrained model further on questions and answers, "
+          "so that it answers instead of just continuing text."),
+    Stage("preference", "Preference tuning", "Nudge the model toward the answers people prefer, from pairs of a "
+          "better and a worse answer."),
+    Stage("evaluation", "Evaluation", "Measure what each model learned: its loss on unseen text and its answers "
+          "to questions whose facts are known."),
+)
+BUILT_STAGES = {"pretraining"}
+DEFAULT_STAGE = "pretraining"
+
+
+def stage_index(key: str) -> int:
+    """Position of a stage by key, case-insensitive (raises KeyError for an unknown stage)."""
+    key = key.strip().lower()
+    for index, stage in enumerate(STAGES):
+        if stage.key == key:
+            return index
+    raise KeyError(key)
+
+
+class ComingStagePage(QWidget):
+    """The page of a stage that is not built yet: its name and its one-line promise, nothing fake."""
+
+    def __init__(self, stage: Stage, parent=None):
+        super().__init__(parent)
+        title = QLabel(stage.title)
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        text = QLabel(f"Coming in a later version. {stage.promise}")
+        text.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        for label in (title, text):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            layout.addWidget(label)
+        layout.addStretch(1)
+
+
+class MainWindow(QMainWindow):
+    """Tabs for the stages, the View menu with zoom, and remembered geometry."""
+
+    def __init__(self, *, persist_state: bool = True, zoom_percent: int | None = None):
+        super().__init__()
+        self._persist = persist_state  # False for screenshots: leave the user's settings alone
+        settings.set_read_only(not persist_state)
+        self.setWindowTitle(WINDOW_TITLE)
+        self.zoom = ZoomController(self, remember=persist_state)
+        if zoom_percent is not None:
+            self.zoom.set_percent(zoom_percent)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.pretraining_tab = PretrainingTab(self.zoom)
+        for stage in STAGES:
+            page = self.pretraining_tab if stage.key == "pretraining" else ComingStagePage(stage)
+            index = self.tabs.addTab(page, stage.title)
+            self.tabs.setTabToolTip(index, stage.promise if stage.key in BUILT_STAGES
+                                    else f"Coming in a later version. {stage.promise}")
+            self.tabs.setTabEnabled(index, stage.key in BUILT_STAGES)
+        self.setCentralWidget(self.tabs)
+
+        self._build_menus()
+        self._zoom_label = QLabel()
+        self.statusBar().addPermanentWidget(self._zoom_label)
+        self.zoom.zoom_changed.connect(self._show_zoom)
+        self._show_zoom()
+        self._restore_state()
+
+    # --- menus ------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_model_action = QAction("&Open model…", self)
+        self.open_model_action.triggered.connect(self.pretraining_tab.ask_open_model)
+        self.save_model_action = QAction("&Save model…", self)
+        self.save_model_action.triggered.connect(self.pretraining_tab.ask_save_model)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addActions([self.open_model_action, self.save_model_action])
+        self.pretraining_tab.buttons_updated.connect(self._mirror_buttons)
+        self._mirror_buttons()
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        self.zoom_in_action = QAction("Zoom &in", self)
+        # Ctrl+= too: on many keyboards "+" needs Shift, and Mu accepts both.
+        self.zoom_in_action.setShortcuts([QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+=")])
+        self.zoom_in_action.triggered.connect(self.zoom.zoom_in)
+        self.zoom_out_action = QAction("Zoom &out", self)
+        self.zoom_out_action.setShortcuts([QKeySequence.StandardKey.ZoomOut, QKeySequence("Ctrl+-")])
+        self.zoom_out_action.triggered.connect(self.zoom.zoom_out)
+        self.reset_zoom_action = QAction("&Reset zoom", self)
+        self.reset_zoom_action.setShortcut(QKeySequence("Ctrl+0"))
+        self.reset_zoom_action.triggered.connect(self.zoom.reset)
+        for action in (self.zoom_in_action, self.zoom_out_action, self.reset_zoom_action):
+            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+            view_menu.addAction(action)
+            self.addAction(action)  # shortcuts work even with the menu bar hidden
+
+    def _mirror_buttons(self) -> None:
+        self.open_model_action.setEnabled(self.pretraining_tab.open_button.isEnabled())
+        self.save_model_action.setEnabled(self.pretraining_tab.save_button.isEnabled())
+
+    def _show_zoom(self, *_args) -> None:
+        self._zoom_label.setText(f"Zoom {self.zoom.percent} %  (Ctrl+Plus / Ctrl+Minus / Ctrl+0)")
+
+    # --- stages -----------------------------------------------------------------------------
+
+    def show_stage(self, key: str) -> None:
+        """Bring a stage's tab to the front (raises KeyError for an unknown stage).
+
+        A stage that is not built yet cannot be chosen by clicking; asked for by name (``--tab``,
+        e.g. for screenshots of the whole journey) its tab is enabled so its page can be shown.
+        Qt cannot show the page of a disabled tab: it jumps to the next enabled one.
+        """
+        index = stage_index(key)
+        self.tabs.setTabEnabled(index, True)
+        self.tabs.setCurrentIndex(index)
+
+    # --- remembering ------------------------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        stored = settings.app_settings().value(settings.WINDOW_GEOMETRY)
+        if not (self._persist and stored is not None and self.restoreGeometry(stored)):
+            screen = QGuiApplication.primaryScreen()
+            width, height = DEFAULT_SIZE
+            if screen is not None:
+                available = screen.availableGeometry()
+                width, height = min(width, available.width()), min(height, available.height())
+            self.resize(width, height)
+        last = settings.read_str(settings.LAST_TAB, DEFAULT_STAGE)
+        try:
+            index = stage_index(last)
+        except KeyError:
+            index = stage_index(DEFAULT_STAGE)
+        self.tabs.setCurrentIndex(index if self.tabs.isTabEnabled(index) else stage_index(DEFAULT_STAGE))
+
+    def _save_state(self) -> None:
+        if not self._persist:
+            return
+        settings.write(settings.WINDOW_GEOMETRY, self.saveGeometry())
+        settings.write(settings.LAST_TAB, STAGES[self.tabs.currentIndex()].key)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # Stop the run at its next step and wait for every worker: no thread outlives the window.
+        self.statusBar().showMessage("Stopping…")
+        self.pretraining_tab.shutdown()
+        self._save_state()
+        super().closeEvent(event)

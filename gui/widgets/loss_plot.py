@@ -1,0 +1,133 @@
+"""The loss curve: training loss at every log point, validation loss as markers, growing live.
+
+Events arrive every few steps; redrawing pyqtgraph for each would spend the GUI thread's time on
+drawing instead of on staying responsive, so new points are collected and drawn at most
+``REDRAW_INTERVAL_MS`` apart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QFontMetrics
+
+from gui.widgets.zoomed_plot import ZoomedPlotWidget
+from gui.zoom import ZoomController
+
+REDRAW_INTERVAL_MS = 100
+TRAIN_COLOR = "#1f66c1"  # blue and orange stay distinct for the colour-blind
+VALIDATION_COLOR = "#e06c00"
+
+
+class LossPlot(ZoomedPlotWidget):
+    """Train and validation loss against the step number."""
+
+    def __init__(self, zoom: ZoomController, parent=None):
+        super().__init__(zoom, parent)
+        self.setObjectName("lossPlot")
+        self.set_axis_title("bottom", "step")
+        self.set_axis_title("left", "loss")
+        self.plotItem.setMenuEnabled(True)  # right-click → Export… comes with pyqtgraph
+        self._train_curve = self.add_line("training loss", TRAIN_COLOR, width=2.0)
+        self._val_curve = self.add_line(
+            "validation loss (unseen text)", VALIDATION_COLOR, width=2.0, dashed=True, symbol="o", symbol_size=10
+        )
+        self._train_steps: list[int] = []
+        self._train_losses: list[float] = []
+        self._val_steps: list[int] = []
+        self._val_losses: list[float] = []
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
+        self._redraw_timer.timeout.connect(self._redraw)
+        # Until there is a curve, say what will appear rather than showing bare 0..1 axes.
+        self._empty_note = pg.TextItem("The loss appears here once training starts.", color="#606060", anchor=(0.5, 0.5))
+        self.plotItem.addItem(self._empty_note, ignoreBounds=True)
+        self._empty_note.setPos(0.5, 0.2)  # below the legend (top right), even at 300 % zoom
+        self._style_note()
+        zoom.zoom_changed.connect(self._style_note)
+
+    # --- data in ----------------------------------------------------------------------------
+
+    def clear_points(self) -> None:
+        self._train_steps.clear()
+        self._train_losses.clear()
+        self._val_steps.clear()
+        self._val_losses.clear()
+        self._redraw()
+
+    def add_training_losses(self, steps, losses) -> None:
+        self._train_steps.extend(int(s) for s in steps)
+        self._train_losses.extend(float(v) for v in losses)
+        self._schedule_redraw()
+
+    def add_validation_loss(self, step: int, loss: float) -> None:
+        self._val_steps.append(int(step))
+        self._val_losses.append(float(loss))
+        self._schedule_redraw()
+
+    def set_history(self, history) -> None:
+        """Show a saved model's whole curve (an ``engine.trained_model.LossHistory``)."""
+        self._train_steps = [int(s) for s in history.train_steps]
+        self._train_losses = [float(v) for v in history.train_losses]
+        self._val_steps = [int(s) for s in history.val_steps]
+        self._val_losses = [float(v) for v in history.val_losses]
+        self._redraw()
+
+    def flush(self) -> None:
+        """Draw pending points now (before a screenshot or export)."""
+        if self._redraw_timer.isActive():
+            self._redraw_timer.stop()
+            self._redraw()
+
+    # --- reading back (tests, export) -----------------------------------------------------------
+
+    def train_point_count(self) -> int:
+        """Points actually drawn on the training curve."""
+        x, _y = self._train_curve.getData()
+        return 0 if x is None else len(x)
+
+    def validation_point_count(self) -> int:
+        x, _y = self._val_curve.getData()
+        return 0 if x is None else len(x)
+
+    def export_png(self, path: str | Path) -> Path:
+        """Save the plot as a PNG twice the on-screen size, sharp enough for slides."""
+        self.flush()
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            path = path.with_suffix(".png")
+        try:
+            exporter = pyqtgraph.exporters.ImageExporter(self.plotItem)
+            exporter.parameters()["width"] = int(max(self.width(), 400) * 2)
+            exporter.export(str(path))
+        except Exception:  # pyqtgraph's exporter has had version-specific bugs; a grab always works
+            if not self.grab().save(str(path), "PNG"):
+                raise OSError(f"could not write {path}")
+        if not path.exists():
+            raise OSError(f"could not write {path}")
+        return path
+
+    # --- drawing ----------------------------------------------------------------------------
+
+    def _style_note(self, *_args) -> None:
+        self._empty_note.setFont(self._zoom.font(1.2))
+        # Never squeezed below a readable plot: about ten lines of text high at any zoom.
+        self.setMinimumHeight(QFontMetrics(self._zoom.font()).lineSpacing() * 10)
+
+    def _schedule_redraw(self) -> None:
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    def _redraw(self) -> None:
+        self._train_curve.setData(np.asarray(self._train_steps, float), np.asarray(self._train_losses, float))
+        self._val_curve.setData(np.asarray(self._val_steps, float), np.asarray(self._val_losses, float))
+        empty = not self._train_steps and not self._val_steps
+        self._empty_note.setVisible(empty)
+        if empty:
+            self.plotItem.enableAutoRange()
+

@@ -1,0 +1,80 @@
+"""Fixtures for GUI tests: a fresh settings file per test, the main window, and a tiny trained model."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.corpus import Corpus
+from engine.user_paths import config_dir
+from gui.settings import SETTINGS_FILE_NAME
+
+RUN_TIMEOUT_MS = 180_000  # compiling and training a tiny model on 2 busy cores
+UI_TIMEOUT_MS = 30_000  # reading, tokenizing and measuring in the background
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test starts with no remembered zoom, tab, geometry or choices."""
+    path = config_dir() / SETTINGS_FILE_NAME
+    path.unlink(missing_ok=True)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """A factory for main windows (tests of remembered state need two); all are closed at the end."""
+    from gui.main_window import MainWindow
+
+    windows = []
+
+    def make(**kwargs):
+        window = MainWindow(**kwargs)
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
+        qtbot.waitUntil(lambda: not window.pretraining_tab.busy, timeout=UI_TIMEOUT_MS)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()  # stops any run and waits for every worker (the thread check verifies it)
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window()
+
+
+@pytest.fixture
+def tab(window):
+    return window.pretraining_tab
+
+
+def set_tiny_settings(tab, configs, total_steps: int | None = None) -> None:
+    from engine.config import replace
+
+    train = configs.train if total_steps is None else replace(configs.train, total_steps=total_steps)
+    tab.settings_panel.set_configs(configs.model, train)
+    assert tab.settings_panel.problem() is None
+
+
+@pytest.fixture(scope="session")
+def trained_model():
+    """A tiny model trained once, headless, through the real engine; tests hand it to the GUI."""
+    from engine.config import ModelConfig, TrainConfig
+    from engine.pretraining import PretrainingRun
+    from engine.tokenizer import TokenizerSpec
+
+    text = "\n".join(f"the cat sat on the mat number {i}. the dog ran home." for i in range(300))
+    run = PretrainingRun(
+        Corpus("cats and dogs", text, "test"),
+        TokenizerSpec("char"),
+        ModelConfig(n_layers=1, n_heads=2, d_model=32, context_length=32),
+        TrainConfig(batch_size=8, learning_rate=3e-3, min_learning_rate=3e-4, warmup_steps=5, total_steps=20,
+                    log_every=5, eval_every=10, eval_batches=2, sample_every=0, seed=1),
+    )
+    events = list(run.events())
+    assert events[-1].reason == "completed"
+    return run.trained
