@@ -69,7 +69,7 @@ class PretrainingRun:
         check_length(len(tokens), self.model_config.context_length, train.val_fraction)
         prompt = self.sample_prompt
         if prompt is None:
-            prompt = next((p for p in DEFAULT_PROMPTS if len(tokenizer.encode(p)) == len(p) or tokenizer.kind == "bpe"), "")
+            prompt = next((p for p in DEFAULT_PROMPTS if not tokenizer.unknown(p)), "")
         return tokenizer, tokens, prompt
 
     def events(self) -> Iterator[Event]:
