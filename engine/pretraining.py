@@ -115,17 +115,17 @@ class PretrainingRun:
         yield Status("Compiling the model for this computer…", "compiling")
         started = time.perf_counter()
         step_fn = make_train_step(cfg, train, optimizer).lower(state, train_dev, train_key, np.float32(0)).compile()
-        eval_fn = make_eval_loss(cfg, train).lower(state.params, val_dev, eval_key).compile()
         self.compile_seconds = time.perf_counter() - started
+        eval_fn = make_eval_loss(cfg, train)  # compiles at its first use, after the first loss is shown
 
-        def evaluate(step: int) -> ValidationLoss:
-            loss = float(eval_fn(state.params, val_dev, eval_key))
+        def evaluate(step: int, params) -> ValidationLoss:
+            loss = float(eval_fn(params, val_dev, eval_key))
             history.val_steps.append(step)
             history.val_losses.append(loss)
             return ValidationLoss(step, loss)
 
-        def sample(step: int) -> Sample:
-            text = generate_from_params(state.params, cfg, tokenizer, prompt, train.sample_tokens,
+        def sample(step: int, params) -> Sample:
+            text = generate_from_params(params, cfg, tokenizer, prompt, train.sample_tokens,
                                         0.8, 40, jax.random.fold_in(sample_key, step))
             return Sample(step, prompt, text)
 
@@ -135,15 +135,13 @@ class PretrainingRun:
         # The loss of step k is measured with the parameters left by step k-1, so a state is known to
         # be good only once the next step's loss is. ``candidate`` is the state at the latest log
         # point (not yet vouched for); ``last_good`` the one before it, vouched for by its successor.
-        last_good = candidate = _copy_state(state)
+        last_good = candidate = initial = _copy_state(state)
 
         step = start_step
-        if step < train.total_steps:
-            if not history.val_steps:
-                yield Status("Measuring the untrained model…", "evaluating")
-                yield evaluate(step)
-            if train.sample_every and step % train.sample_every == 0:
-                yield sample(step)
+        # The untrained model's validation loss and writing are measured from ``initial`` right after
+        # the first step, so the first point of the curve appears without waiting for them.
+        measure_start = not history.val_steps
+        sample_start = bool(train.sample_every) and step % train.sample_every == 0
         yield Status("Training…", "training")
 
         reason = "completed"
@@ -211,10 +209,15 @@ class PretrainingRun:
             pending, pending_steps = [], []
 
             extra = []
+            if first:
+                if measure_start:
+                    extra.append(evaluate(start_step, initial.params))
+                if sample_start:
+                    extra.append(sample(start_step, initial.params))
             if step % train.eval_every == 0 or step == train.total_steps:
-                extra.append(evaluate(step))
+                extra.append(evaluate(step, state.params))
             if train.sample_every and (step % train.sample_every == 0 or step == train.total_steps):
-                extra.append(sample(step))
+                extra.append(sample(step, state.params))
             if extra:
                 yield from extra
                 now = time.perf_counter()

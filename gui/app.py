@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -73,7 +74,28 @@ def main(argv: list[str] | None = None) -> int:
         window.show_stage(args.tab)
     _route_unexpected_errors_to(window)
     window.show()
+    warm_up_engine()
     return app.exec() if owns_app else 0
+
+
+def warm_up_engine() -> threading.Thread:
+    """Import JAX and the training code in the background while the user looks at the window.
+
+    The window itself never imports JAX (it opens in about a second); the first Start would otherwise
+    spend ~1.5 s importing it. Python's import lock makes a Start during the warm-up simply wait for it.
+    A daemon thread never holds up quitting.
+    """
+
+    def work() -> None:
+        try:
+            import engine.pretraining  # noqa: F401
+            import engine.sampling  # noqa: F401
+        except Exception:  # the run will report the same problem in words when it starts
+            logging.getLogger("gui").exception("warming up the engine failed")
+
+    thread = threading.Thread(target=work, name="engine-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _screenshot(app, args) -> int:
