@@ -56,6 +56,20 @@ def test_a_binary_file(qtbot, tab_with_model, trained_model, tmp_path, monkeypat
     _assert_nothing_lost(tab_with_model, trained_model)
 
 
+def test_a_file_too_large_for_this_computers_memory(qtbot, tab_with_model, trained_model, tmp_path, monkeypatch):
+    from engine import corpus as corpus_module
+
+    path = tmp_path / "huge.txt"
+    path.write_text("a perfectly good line of text\n" * 2000)
+    # Pretend the computer has 1 MB free, so this 60 kB file would need more than that once tokenised.
+    monkeypatch.setattr(corpus_module, "_available_memory_bytes", lambda: 2**20 // 2)
+    _choose_file_through_the_menu(qtbot, tab_with_model, monkeypatch, path)
+    bar = tab_with_model.message_bar
+    assert bar.level() == "error" and "memory" in bar.text() and "shorter part" in bar.text()
+    _assert_plain(bar.text())
+    _assert_nothing_lost(tab_with_model, trained_model)
+
+
 def test_a_file_that_is_not_utf8_offers_other_encodings(qtbot, tab_with_model, trained_model, tmp_path,
                                                         monkeypatch):
     path = tmp_path / "old.txt"
