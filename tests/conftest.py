@@ -1,4 +1,4 @@
-"""Shared test set-up: offscreen Qt, an isolated home folder, tiny configs, and no leftover threads.
+"""Shared test set-up: offscreen Qt, an isolated home folder, no network, tiny configs, no leftover threads.
 
 Both environment variables are set at import time, before any test module imports Qt or the engine:
 Qt reads QT_QPA_PLATFORM when the QApplication is created, and ``engine.user_paths`` reads
@@ -7,7 +7,9 @@ TRAINING_EXPLORER_HOME on every call, so nothing a test does touches a real user
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import sys
 import tempfile
 import threading
@@ -17,6 +19,42 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("TRAINING_EXPLORER_HOME", tempfile.mkdtemp(prefix="te-test-home-"))
 
 import pytest  # noqa: E402
+
+
+class NetworkBlocked(OSError):
+    """Raised when code under test tries to reach beyond this machine: the app must work offline."""
+
+
+def _is_local(address) -> bool:
+    if not isinstance(address, tuple):  # AF_UNIX paths and the like never leave the machine
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:  # a host name: resolving it would already need the network
+        return False
+
+
+_real_connect, _real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+
+def _guarded_connect(self, address):
+    if not _is_local(address):
+        raise NetworkBlocked(f"tests run offline: refused a connection to {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if not _is_local(address):
+        raise NetworkBlocked(f"tests run offline: refused a connection to {address!r}")
+    return _real_connect_ex(self, address)
+
+
+# At import time, so module imports and fixtures are covered too, not only test bodies.
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
 
 from engine.config import ModelConfig, TrainConfig  # noqa: E402
 
