@@ -3,7 +3,11 @@
 One file per concept, in the order a run uses them:
 
 - ``config``      frozen dataclasses for the model and the run, presets, size and memory arithmetic
-- ``corpus``      reading text the user points at, with plain-language errors; the bundled corpora
+- ``world``       the generated fictional world, its fact table and the documents written about it
+- ``documents``   documents with their topic, year, source and quality flags
+- ``curation``    cutoff, topics, mix, de-duplication and the statistics the Data stage charts
+- ``stage_sets``  instruction, preference, benchmark and red-team sets generated from the world
+- ``corpus``      reading text, folders and JSONL the user points at, with plain-language errors
 - ``tokenizer``   characters or byte-level BPE (Hugging Face ``tokenizers``)
 - ``data``        token arrays, the train/validation split, batch sampling from (seed, step)
 - ``model``       the decoder-only transformer as pure functions over a parameter pytree

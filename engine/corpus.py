@@ -1,19 +1,26 @@
-"""Corpora: the bundled ones, and text files the user opens, checked and explained in plain words.
+"""Corpora: the bundled ones, and text the user opens, checked and explained in plain words.
 
 A corpus is just text plus where it came from. Reading a user's file is where most things go wrong
 (empty, binary, not UTF-8, too big), so every failure here raises a ``CorpusError`` whose message
-tells the user what happened and what to try. Nothing in this file imports JAX.
+tells the user what happened and what to try. Besides single text files, the user can open a
+folder of .txt/.md/.py files (unreadable ones are skipped and listed) or a JSONL file with one
+document per line (a malformed line is named by file and line number, without echoing the row).
+These loaders only read and raise: they never touch what the user has already curated, so a bad
+load loses nothing. Nothing in this file imports JAX.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from engine.documents import Document, documents_from_text, documents_text, looks_like_junk
 from engine.errors import CorpusError, EncodingProblem, TooLargeForMemory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +30,9 @@ DEFAULT_CORPUS_KEY = "fictional_world"
 # Training needs the text, its tokens (int32, up to 4 bytes per character) and a copy on the device;
 # a generous 12 bytes of memory per byte of file keeps us clear of swapping.
 MEMORY_BYTES_PER_FILE_BYTE = 12
+# Larger than any corpus a 2-core CPU can train on in minutes; bigger loads are refused with this named.
+MAX_CORPUS_BYTES = 50 * 2**20
+FOLDER_SUFFIXES = (".txt", ".md", ".py")
 _SNIFF_BYTES = 64 * 1024
 
 
@@ -110,7 +120,8 @@ def _looks_binary(head: bytes) -> bool:
     return control > max(8, len(head) // 50)
 
 
-def read_text_file(path: str | os.PathLike, encoding: str | None = None) -> Corpus:
+def read_text_file(path: str | os.PathLike, encoding: str | None = None,
+                   max_bytes: int = MAX_CORPUS_BYTES) -> Corpus:
     """Read a text file as a corpus, or raise a CorpusError that says what is wrong.
 
     ``encoding`` is None for "UTF-8, please" (the only guess we make silently); the user can then
@@ -128,6 +139,8 @@ def read_text_file(path: str | os.PathLike, encoding: str | None = None) -> Corp
         raise CorpusError(f"The file '{name}' cannot be read: {err.strerror}.") from err
     if size == 0:
         raise CorpusError(f"The file '{name}' is empty.", "Choose a file with some text in it.")
+    if size > max_bytes:
+        raise _size_limit_error(f"The file '{name}'", size, max_bytes)
     free = _available_memory_bytes()
     if free is not None and size * MEMORY_BYTES_PER_FILE_BYTE > free:
         raise TooLargeForMemory(
@@ -180,3 +193,140 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> str:
 def _normalise(text: str) -> str:
     """Windows and old Mac line endings become '\\n', so the model does not learn three kinds."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# --- Folders and JSONL ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedDocuments:
+    """What a folder or JSONL load produced: the corpus, its documents, and the files left out."""
+
+    corpus: Corpus  # the documents joined by blank lines, ready for tokenizing
+    documents: tuple[Document, ...] = field(repr=False)  # one per paragraph, program or JSONL row
+    skipped: tuple[str, ...] = ()  # files left out of a folder load, relative to the folder, sorted
+
+    @property
+    def skipped_message(self) -> str:
+        """E.g. "3 files skipped: a.bin, b.dat, c.txt" (empty when nothing was skipped)."""
+        if not self.skipped:
+            return ""
+        shown = ", ".join(self.skipped[:8])
+        more = f" and {len(self.skipped) - 8} more" if len(self.skipped) > 8 else ""
+        noun = "file" if len(self.skipped) == 1 else "files"
+        return f"{len(self.skipped)} {noun} skipped: {shown}{more}."
+
+
+def _human_size(n: int) -> str:
+    """1.5 MB, 200 KB or 50 bytes, with no needless ".0"."""
+    for unit, scale in (("MB", 2**20), ("KB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
+def _size_limit_error(what: str, size: int, max_bytes: int) -> CorpusError:
+    return CorpusError(
+        f"{what} is {_human_size(size)}, over the limit of {_human_size(max_bytes)} for a corpus.",
+        "Use a smaller part of it.",
+    )
+
+
+def read_folder(path: str | os.PathLike, max_bytes: int = MAX_CORPUS_BYTES) -> LoadedDocuments:
+    """Every .txt, .md and .py file under ``path`` (hidden ones aside), in name order, as one corpus.
+
+    Files of other kinds, binary files, empty files and files that are not UTF-8 are skipped and
+    listed, not fatal: a folder of notes often holds a picture or two. Text files are split into
+    paragraphs; each program stays whole, since a blank line inside code does not end it.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise CorpusError(f"'{folder.name}' is not a folder (any more).", "Choose a folder.")
+    files = sorted(p for p in folder.rglob("*") if p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    wanted = [p for p in files if p.suffix.lower() in FOLDER_SUFFIXES]
+    skipped = [p.relative_to(folder).as_posix() for p in files if p.suffix.lower() not in FOLDER_SUFFIXES]
+    total = sum(p.stat().st_size for p in wanted)
+    if total > max_bytes:
+        raise _size_limit_error(f"The text in '{folder.name}'", total, max_bytes)
+    documents: list[Document] = []
+    for p in wanted:
+        try:
+            text = read_text_file(p).text
+        except CorpusError:  # binary, not UTF-8, empty or unreadable: listed below instead
+            skipped.append(p.relative_to(folder).as_posix())
+            continue
+        if p.suffix.lower() == ".py":
+            # Blank lines separate documents in the corpus, so a program loses its blank lines.
+            code = re.sub(r"\n[ \t]*(?=\n)", "", text.strip("\n"))
+            documents.append(Document(code, "code", "code"))  # symbols are normal in code, not junk
+        else:
+            documents += documents_from_text(text, "file")
+    skipped.sort()
+    if not documents:
+        listing = LoadedDocuments(Corpus("", "", ""), (), tuple(skipped)).skipped_message
+        raise CorpusError(f"The folder '{folder.name}' has no readable .txt, .md or .py files. {listing}".strip(),
+                          "Choose a folder with text files in it.")
+    corpus = Corpus(folder.name, documents_text(documents), str(folder))
+    return LoadedDocuments(corpus, tuple(documents), tuple(skipped))
+
+
+def _kind(value: object) -> str:
+    """A JSON value's type in plain words."""
+    if value is None:
+        return "empty (null)"
+    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
+            dict: "an object"}.get(type(value), "something else")
+
+
+def read_jsonl(path: str | os.PathLike, text_field: str = "text",
+               max_bytes: int = MAX_CORPUS_BYTES) -> LoadedDocuments:
+    """One document per line: the ``text_field`` of each JSON object (blank lines are allowed).
+
+    Optional fields ``topic`` (text) and ``year`` (a whole number) become the document's topic and
+    year, so a JSONL corpus can be cut off and filtered like the generated one. Any malformed line
+    stops the load with "file:line: the problem", never the row itself, which may be huge or private.
+    """
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise CorpusError(f"The file '{name}' does not exist (any more).", "Choose another file.")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise _size_limit_error(f"The file '{name}'", size, max_bytes)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise CorpusError(f"{name}:{line}: this line is not UTF-8 text, which JSONL files must be.",
+                          "Save the file as UTF-8 and open it again.") from err
+    documents = []
+    for number, line in enumerate(_normalise(text).split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CorpusError(f"{where}: this line is not valid JSON ({err.msg} at column {err.colno}).",
+                              "Each line must be one JSON object, such as {\"text\": \"...\"}.") from err
+        if not isinstance(row, dict):
+            raise CorpusError(f"{where}: this line is {_kind(row)}, not a JSON object.",
+                              "Each line must be one JSON object, such as {\"text\": \"...\"}.")
+        if text_field not in row:
+            keys = ", ".join(sorted(row)[:6]) or "no fields at all"
+            raise CorpusError(f"{where}: there is no '{text_field}' field (this line has: {keys}).",
+                              "Choose the field that holds the text.")
+        value = row[text_field]
+        if not isinstance(value, str):
+            raise CorpusError(f"{where}: the '{text_field}' field is {_kind(value)}, not text.")
+        if not value.strip():
+            continue  # an empty document adds nothing; not worth stopping the load for
+        topic = row.get("topic") if isinstance(row.get("topic"), str) else "other"
+        year = row.get("year") if type(row.get("year")) is int else None
+        documents.append(Document(value.strip("\n"), topic, "file", year, junk=looks_like_junk(value)))
+    if not documents:
+        raise CorpusError(f"'{name}' has no lines with text in a '{text_field}' field.",
+                          "Choose a JSONL file with one JSON object per line.")
+    return LoadedDocuments(Corpus(name, documents_text(documents), str(path)), tuple(documents))

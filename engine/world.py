@@ -5,6 +5,11 @@ invented, whatever a trained model says about them can be graded exactly: it is 
 this world, a wrong fact, or something the world does not contain. Nothing a model saw in some
 other training text can help it, so what it knows, it learned from this corpus.
 
+``world_documents`` returns the text as ``engine.documents.Document`` records that know their
+topic, year, style and quality flags (for the Data stage's charts and curation); the knobs in
+``WorldSettings`` control coverage, quality (wrong facts, typos, duplicates, junk), recency and
+bias (how famous each topic is, and how skewed the forum's library recommendations are).
+
 Everything is deterministic for a given seed: the world comes from ``random.Random("world:<seed>")``
 and the text from ``random.Random("text:<seed>")``. String seeds are hashed with SHA-512 by the
 ``random`` module, so unlike ``hash()`` they give the same stream in every process.
@@ -17,6 +22,14 @@ import random
 import re
 from dataclasses import dataclass
 
+from engine.documents import (
+    Corruption,
+    Document,
+    code_documents,
+    damage,
+    documents_text,
+    recommendation_documents,
+)
 from engine.errors import ConfigError
 
 
@@ -33,6 +46,14 @@ class WorldSettings:
     error_rate: float = 0.0  # fraction of mentions that state a wrong object (low-quality sources)
     recency: float = 0.0  # extra mentions of recent events: last_year's get (1 + recency) times as many
     bias: float = 0.0  # 0: every topic gets equal attention; 1: from one mention (obscure) to 2x (famous)
+    held_out_share: float = 0.25  # share of countries never asked about in Q/A text (tests transfer later)
+    code_snippets: int = 80  # short programs that use the world's libraries
+    rare_language_share: float = 0.1  # share of those programs in JavaScript; the rest are Python
+    recommendations: int = 60  # forum posts recommending one of the competing libraries
+    answer_skew: float = 0.8  # 0: recommendations split evenly; 1: every one names the favourite library
+    typo_rate: float = 0.0  # share of prose documents with one misspelt word (low-quality sources)
+    duplicate_rate: float = 0.0  # planted copies of documents, as a share of the clean document count
+    junk_rate: float = 0.0  # planted junk documents (boilerplate, noise), as a share of the clean count
 
     def validate(self) -> None:
         if not 3 <= self.n_countries <= 400:
@@ -45,6 +66,13 @@ class WorldSettings:
             raise ConfigError("Coverage, error rate and bias are fractions between 0 and 1.")
         if self.recency < 0:
             raise ConfigError("Recency cannot be negative.")
+        shares = (self.held_out_share, self.rare_language_share, self.answer_skew, self.typo_rate,
+                  self.duplicate_rate, self.junk_rate)
+        if not all(0.0 <= x <= 1.0 for x in shares):
+            raise ConfigError("Held-out share, language share, answer skew and the quality rates are "
+                              "fractions between 0 and 1.")
+        if not (0 <= self.code_snippets <= 10_000 and 0 <= self.recommendations <= 10_000):
+            raise ConfigError("The numbers of code snippets and recommendations must be between 0 and 10000.")
 
 
 @dataclass(frozen=True)
@@ -349,16 +377,49 @@ def _topic(fact: Fact) -> str:
     return fact.object if fact.relation in ("president_of", "founder_of") else fact.subject
 
 
-def write_documents(world: World, settings: WorldSettings = WorldSettings()) -> list[str]:
-    """Encyclopedia paragraphs, news items, forum Q/A and reading passages, shuffled."""
+def held_out_countries(world: World, settings: WorldSettings = WorldSettings()) -> frozenset[str]:
+    """Countries kept out of every question-and-answer text, in pretraining and in the tuning sets.
+
+    Their facts appear only as statements (encyclopedia, news, passages), so a question about them
+    later tests whether knowledge learned from running text transfers to answering questions.
+    """
+    names = [c.name for c in world.countries]
+    k = round(settings.held_out_share * len(names))
+    return frozenset(random.Random(f"split:{settings.seed}").sample(names, k))
+
+
+def is_held_out(fact: Fact, held_out: frozenset[str]) -> bool:
+    """True for a fact about, or naming, a held-out country; no question-and-answer text covers it."""
+    return fact.subject in held_out or fact.object in held_out
+
+
+def _entity_topics(world: World) -> dict[str, str]:
+    """Which topic each entity's documents belong to."""
+    topics = {c.name: "countries" for c in world.countries}
+    topics.update({co.name: "companies" for co in world.companies})
+    topics.update({lib.name: "software" for lib in world.libraries})
+    return topics
+
+
+def world_documents(world: World, settings: WorldSettings = WorldSettings()) -> list[Document]:
+    """Every document written about the world, with its topic, year, style and quality flags, shuffled.
+
+    Encyclopedia paragraphs, news items, forum Q/A, reading passages (most followed by a question
+    on them), code snippets and library recommendations, then the quality knob's damage.
+    """
     settings.validate()
     rng = random.Random(f"text:{settings.seed}")
     cover = random.Random(f"coverage:{settings.seed}")  # own stream: the text knobs never move it
     visible = {f for f in world.facts if settings.coverage >= 1.0 or cover.random() < settings.coverage}
+    held_out = held_out_countries(world, settings)
+    entity_topic = _entity_topics(world)
     pools: dict[str, list[str]] = {}
     for f in world.facts:
         pools.setdefault(f.relation, []).append(f.object)
     span = settings.last_year - settings.first_year
+    # What the document being written so far states; slots() fills it, emit() empties it.
+    stated: list[Fact] = []
+    wrong: list[Corruption] = []
 
     def count(f: Fact) -> int:
         # Fame comes from a hash of the name (via its own Random), not from the text stream, so a
@@ -373,28 +434,42 @@ def write_documents(world: World, settings: WorldSettings = WorldSettings()) -> 
         obj = f.object
         if settings.error_rate and rng.random() < settings.error_rate:
             obj = rng.choice([o for o in pools[f.relation] if o != f.object] or [obj])
+        stated.append(f)
+        if obj != f.object:
+            wrong.append(Corruption(f, obj))
         return {"s": f.subject, "o": obj, "y": str(f.year)}
 
     def sentence(f: Fact, first: bool) -> str:
         options = [t for t in _ENCYCLOPEDIA[f.relation] if not (first and t.startswith("{"))]
         return rng.choice(options).format(**slots(f))
 
-    docs: list[str] = []
+    docs: list[Document] = []
+
+    def emit(text: str, source: str, entity: str, facts: list[Fact] | None = None) -> None:
+        facts = list(dict.fromkeys(stated if facts is None else facts))  # in order, once each
+        topic = "elections" if facts and all(f.relation == "president_of" for f in facts) else entity_topic[entity]
+        years = [f.year for f in facts if f.year is not None]
+        docs.append(Document(text, topic, source, max(years) if years else None, tuple(facts), tuple(wrong)))
+        stated.clear()
+        wrong.clear()
+
     by_topic: dict[str, list[Fact]] = {}
     for f in world.facts:
         by_topic.setdefault(_topic(f), []).append(f)
 
     # Encyclopedia: the k-th paragraph about a topic holds every fact still owed a k-th mention.
-    for topic_facts in by_topic.values():
+    for entity, topic_facts in by_topic.items():
         for k in range(max(count(f) for f in topic_facts)):
             chosen = [f for f in topic_facts if count(f) > k]
             rng.shuffle(chosen)
-            docs.append(" ".join(sentence(f, i == 0) for i, f in enumerate(chosen)))
+            emit(" ".join(sentence(f, i == 0) for i, f in enumerate(chosen)), "encyclopedia", entity)
 
     for f in world.facts:
         for _ in range(count(f)):
             if f.relation in _NEWS:
-                docs.append(rng.choice(_NEWS[f.relation]).format(**slots(f)))
+                emit(rng.choice(_NEWS[f.relation]).format(**slots(f)), "news", _topic(f))
+            if is_held_out(f, held_out):
+                continue  # held-out countries are never asked about; see held_out_countries()
             question, slot = rng.choice(_QUESTIONS[f.relation])
             values = slots(f)
             if rng.random() < 0.5:
@@ -402,13 +477,26 @@ def write_documents(world: World, settings: WorldSettings = WorldSettings()) -> 
                 answer = f"The {short}." if f.relation == "currency" and slot == "o" else f"{short}."
             else:
                 answer = rng.choice(_ENCYCLOPEDIA[f.relation]).format(**values)
-            docs.append(f"Q: {question.format(**values)}\nA: {answer}")
+            emit(f"Q: {question.format(**values)}\nA: {answer}", "forum", _topic(f))
 
-    def passage(templates: list[tuple[str, str]], facts: dict[str, Fact], values: dict[str, str]) -> None:
+    def passage(templates: list[tuple[str, str]], facts: dict[str, Fact], values: dict[str, str],
+                entity: str, question: bool) -> None:
         if templates[0][0] not in facts:
+            stated.clear()
+            wrong.clear()
             return
         parts = [t.format(**values) for rel, t in templates if rel in facts]
-        docs.append(" ".join(parts))
+        text = " ".join(parts)
+        # A question on the passage, answered from it: tiny models only learn to use their context
+        # from text that uses it.
+        asked = [r for r in ("capital", "language", "currency", "founded_in") if r in facts]
+        if question and asked:
+            rel = rng.choice(asked)
+            short = {"capital": values.get("city"), "language": values.get("lang"),
+                     "currency": f"the {values.get('cur')}", "founded_in": values.get("fy")}[rel]
+            q = _QUESTIONS[rel][0][0].format(s=entity)
+            text += f"\nQ: {q}\nA: {short[0].upper() + short[1:]}."
+        emit(text, "passage", entity, [facts[rel] for rel, _ in templates if rel in facts])
 
     president = {p.organisation: p for p in world.people if p.role == "president"}
     n_passages = max(1, settings.repeats - 1)
@@ -421,7 +509,7 @@ def write_documents(world: World, settings: WorldSettings = WorldSettings()) -> 
                  "fy": slots(facts["founded_in"])["o"] if "founded_in" in facts else ""}
             if c.name in president and "president_of" in facts:
                 v.update(p=president[c.name].name, py=str(president[c.name].year))
-            passage(rng.choice(_COUNTRY_PASSAGES), facts, v)
+            passage(rng.choice(_COUNTRY_PASSAGES), facts, v, c.name, c.name not in held_out)
     libs = {lib.developer: lib for lib in world.libraries}
     for co in world.companies:
         facts = {f.relation: f for f in by_topic[co.name] if f in visible}
@@ -432,15 +520,32 @@ def write_documents(world: World, settings: WorldSettings = WorldSettings()) -> 
             v = {"co": co.name, "p": co.founder, "y": str(co.founded),
                  "c": slots(facts["headquarters"])["o"] if "headquarters" in facts else "",
                  "lib": lib.name if lib else "", "ly": str(lib.released) if lib else ""}
-            passage(rng.choice(_COMPANY_PASSAGES), facts, v)
+            passage(rng.choice(_COMPANY_PASSAGES), facts, v, co.name, False)
 
     rng.shuffle(docs)
-    return docs
+
+    # Code and recommendations come from their own stream, so their knobs leave the prose alone.
+    # They go in before a random document, never after the last one.
+    extra_rng = random.Random(f"extra:{settings.seed}")
+    libraries = [(lib.name, lib.released) for lib in world.libraries]
+    extra = code_documents(libraries, settings.code_snippets, settings.rare_language_share, extra_rng)
+    extra += recommendation_documents(libraries, settings.recommendations, settings.answer_skew, extra_rng)
+    for d in extra:
+        docs.insert(extra_rng.randrange(len(docs)), d)
+
+    protected = {w.lower() for name in world.entity_names() for w in name.split()}
+    return damage(docs, settings.typo_rate, settings.duplicate_rate, settings.junk_rate, protected,
+                  random.Random(f"quality:{settings.seed}"))
+
+
+def write_documents(world: World, settings: WorldSettings = WorldSettings()) -> list[str]:
+    """The documents' texts only, in corpus order."""
+    return [d.text for d in world_documents(world, settings)]
 
 
 def corpus_text(settings: WorldSettings = WorldSettings()) -> str:
     """The whole corpus: documents separated by blank lines, ending with a newline."""
-    return "\n\n".join(write_documents(generate_world(settings), settings)) + "\n"
+    return documents_text(world_documents(generate_world(settings), settings))
 
 
 def world_facts_as_records(world: World) -> list[dict]:

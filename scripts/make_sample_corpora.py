@@ -1,6 +1,6 @@
-"""Regenerate the bundled fictional-world corpus and its fact table from the default seed.
+"""Regenerate the bundled fictional-world corpus, its fact table and the later stages' sets.
 
-    python scripts/make_sample_corpora.py           # rewrite sample_corpora/fictional_world.*
+    python scripts/make_sample_corpora.py           # rewrite sample_corpora/fictional_world*
     python scripts/make_sample_corpora.py --check   # exit 1 if the files on disk are out of date
 
 The output depends only on ``engine/world.py`` and the default ``WorldSettings``, so running it
@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # so that "python scripts/make_sample_corpora.py" finds engine
     sys.path.insert(0, str(REPO_ROOT))
 
+from engine.stage_sets import stage_set_files  # noqa: E402
 from engine.world import WorldSettings, corpus_text, facts_jsonl, generate_world  # noqa: E402
 
 OUT_DIR = REPO_ROOT / "sample_corpora"
@@ -24,10 +25,13 @@ OUT_DIR = REPO_ROOT / "sample_corpora"
 
 def expected_files(settings: WorldSettings = WorldSettings()) -> dict[Path, str]:
     """What each bundled file should contain, keyed by its path."""
-    return {
+    world = generate_world(settings)
+    files = {
         OUT_DIR / "fictional_world.txt": corpus_text(settings),
-        OUT_DIR / "fictional_world_facts.jsonl": facts_jsonl(generate_world(settings)),
+        OUT_DIR / "fictional_world_facts.jsonl": facts_jsonl(world),
     }
+    files.update({OUT_DIR / name: text for name, text in stage_set_files(world, settings).items()})
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:
