@@ -72,22 +72,29 @@ def make_train_step(
     train_cfg: TrainConfig,
     optimizer: optax.GradientTransformation,
     loss: Callable = loss_fn,
+    batch_sharding: jax.sharding.Sharding | None = None,
+    jit_options: dict | None = None,
 ) -> Callable[[TrainState, jax.Array, jax.Array, float], tuple[TrainState, jax.Array]]:
     """Build the jitted step ``(state, tokens, key, learning_rate) -> (state, loss)``.
 
     ``tokens`` (N,) int32 lives on the device; ``learning_rate`` comes from ``learning_rate_at``.
+    ``batch_sharding`` and ``jit_options`` are for data parallelism (``engine.parallel``): the
+    sampled batch is constrained to that sharding, and the options (e.g. in/out shardings) go to jit.
     """
     batch_size, context = train_cfg.batch_size, model_cfg.context_length
 
     def train_step(state: TrainState, tokens: jax.Array, key: jax.Array, learning_rate) -> tuple[TrainState, jax.Array]:
-        inputs, targets = sample_batch(tokens, jax.random.fold_in(key, state.step), batch_size, context)
+        inputs, targets = sample_batch(tokens, jax.random.fold_in(key, state.step), batch_size, context)  # (B, T)
+        if batch_sharding is not None:
+            inputs = jax.lax.with_sharding_constraint(inputs, batch_sharding)
+            targets = jax.lax.with_sharding_constraint(targets, batch_sharding)
         value, grads = jax.value_and_grad(loss)(state.params, inputs, targets, model_cfg)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         updates = jax.tree.map(lambda u: -learning_rate * u, updates)
         params = optax.apply_updates(state.params, updates)
         return TrainState(state.step + 1, params, opt_state), value
 
-    return jax.jit(train_step, donate_argnums=0)
+    return jax.jit(train_step, donate_argnums=0, **(jit_options or {}))
 
 
 def make_eval_loss(model_cfg: ModelConfig, train_cfg: TrainConfig) -> Callable[[Params, jax.Array, jax.Array], jax.Array]:

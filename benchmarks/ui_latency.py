@@ -1,0 +1,202 @@
+"""Does the window stay fluid while a model trains? The Qt event loop's waits, measured by a timer probe.
+
+Opens the real main window (offscreen), picks a preset, presses Start and, until the run finishes, fires a
+10 ms ``QTimer`` probe: each tick records how much later than due it fired, which is how long the GUI thread
+could not serve the event loop (a click or a repaint waits that long). Meanwhile the window is resized and
+the tabs are switched every couple of seconds, as a user on a projector would. Prints one JSON line:
+
+    {"preset": "tiny", "steps": 1500, "ticks": 2300, "p50_ms": 0.1, "p99_ms": 12.0, "max_ms": 40.0, ...}
+
+    python benchmarks/ui_latency.py [--preset tiny] [--steps 500] [--profile]
+
+``--profile`` also times the GUI-thread work the run triggers (plot updates, progress text, sample log,
+layout on resize) and adds per-slot totals and maxima to the JSON, to find what blocks the loop.
+The issue's target: p99 ≤ 50 ms during training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE_MS = 10  # the probe's period: finer than a frame (16 ms), coarse enough to cost nothing
+RESIZE_EVERY_MS = 2000
+SWITCH_TAB_EVERY_MS = 3000
+SIZES = ((1280, 800), (1024, 700), (1600, 900), (900, 650))
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[rank]
+
+
+class SlotTimer:
+    """Wraps methods of GUI objects to time them on the GUI thread (``--profile``)."""
+
+    def __init__(self):
+        self.totals: dict[str, list[float]] = {}
+
+    def wrap(self, obj, name: str, label: str) -> None:
+        original = getattr(obj, name)
+        times = self.totals.setdefault(label, [])
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                times.append((time.perf_counter() - start) * 1000)
+
+        setattr(obj, name, timed)
+
+    def report(self) -> dict:
+        return {label: {"calls": len(t), "total_ms": round(sum(t), 1), "max_ms": round(max(t), 1)}
+                for label, t in self.totals.items() if t}
+
+
+def measure(preset_key: str, steps: int | None, profile: bool) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(ROOT))
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from engine.config import replace
+    from gui.app import warm_up_engine
+    from gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(persist_state=False)
+    window.show()
+    app.processEvents()
+    warm_up_engine()
+    tab = window.pretraining_tab
+    panel = tab.settings_panel
+    combo = panel.preset_combo
+    combo.setCurrentIndex(combo.findData(preset_key))
+    if steps:
+        panel.set_configs(panel.model_config(), replace(panel.train_config(), total_steps=steps))
+
+    slots = SlotTimer()
+    if profile:
+        slots.wrap(tab.plot, "add_training_losses", "plot.add_training_losses")
+        slots.wrap(tab.plot, "add_validation_loss", "plot.add_validation_loss")
+        slots.wrap(tab.progress, "show_steps", "progress.show_steps")
+        slots.wrap(tab.progress, "show_pace", "progress.show_pace")
+        slots.wrap(tab.progress, "show_status", "progress.show_status")
+        slots.wrap(tab.sample_log, "add_sample", "sample_log.add_sample")
+        slots.wrap(tab.predict_panel, "refresh", "predict_panel.refresh")
+        slots.wrap(window, "resize", "window.resize")
+        # The plot redraws on its own timer, connected to the bound method at construction: re-connect it timed.
+        slots.wrap(tab.plot, "_redraw", "plot._redraw")
+        tab.plot._redraw_timer.timeout.disconnect()
+        tab.plot._redraw_timer.timeout.connect(tab.plot._redraw)
+
+    lateness_ms: list[float] = []
+    result: dict = {"preset": preset_key}
+    clock = QElapsedTimer()
+    last = [0]
+    probing = [False]
+
+    late_at: list[tuple[float, float]] = []  # (ms late, seconds since Start): where the worst waits were
+
+    def probe():
+        now = clock.nsecsElapsed()
+        if probing[0]:
+            late = max(0.0, (now - last[0]) / 1e6 - PROBE_MS)
+            lateness_ms.append(late)
+            if late > 50:
+                late_at.append((round(late, 1), round(time.perf_counter() - pressed, 2)))
+        last[0] = now
+
+    # Switch among the enabled main tabs, or the Pretraining tab's lower tabs where it is the only one.
+    enabled = [i for i in range(window.tabs.count()) if window.tabs.isTabEnabled(i)]
+    switches = [0]
+
+    def switch_tab():
+        switches[0] += 1
+        if len(enabled) > 1:
+            window.tabs.setCurrentIndex(enabled[switches[0] % len(enabled)])
+        tab.lower_tabs.setCurrentIndex(switches[0] % tab.lower_tabs.count())
+
+    resizes = [0]
+
+    def resize():
+        resizes[0] += 1
+        window.resize(*SIZES[resizes[0] % len(SIZES)])
+
+    last_progress = [None]
+
+    def on_progress(event):
+        last_progress[0] = event
+        if not probing[0]:  # probe from the first loss point: before it the GUI thread is idle, waiting
+            probing[0] = True
+            result["first_loss_s"] = round(time.perf_counter() - pressed, 2)
+
+    def on_running(running: bool):
+        if not running:
+            app.quit()
+
+    timers = []
+    for period, slot in ((PROBE_MS, probe), (RESIZE_EVERY_MS, resize), (SWITCH_TAB_EVERY_MS, switch_tab)):
+        timer = QTimer()
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.timeout.connect(slot)
+        timers.append((timer, period))
+    tab.controller.progress.connect(on_progress)
+    tab.controller.running_changed.connect(on_running)
+    QTimer.singleShot(10 * 60_000, app.quit)  # never hang a benchmark
+
+    clock.start()
+    for timer, period in timers:
+        timer.start(period)
+    pressed = time.perf_counter()
+    tab.start_button.click()
+    app.exec()
+    train_s = time.perf_counter() - pressed
+    for timer, _ in timers:
+        timer.stop()
+    window.close()
+
+    if not lateness_ms:
+        raise SystemExit("The run produced no loss point; nothing was measured.")
+    event = last_progress[0]
+    result.update({
+        "steps": event.step if event else 0,
+        "ticks": len(lateness_ms),
+        "p50_ms": round(percentile(lateness_ms, 50), 2),
+        "p99_ms": round(percentile(lateness_ms, 99), 2),
+        "max_ms": round(max(lateness_ms), 1),
+        "over_50ms": sum(1 for x in lateness_ms if x > 50),
+        "run_s": round(train_s, 1),
+        "tokens_per_s": round(event.tokens_per_second, 1) if event else 0.0,
+        "resizes": resizes[0],
+        "tab_switches": switches[0],
+    })
+    if profile:
+        result["slots"] = slots.report()
+        result["worst"] = sorted(late_at, reverse=True)[:15]
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
+    parser.add_argument("--profile", action="store_true", help="also time the GUI slots the run triggers")
+    args = parser.parse_args(argv)
+    # A private home folder: no settings or saved models of the user's are touched.
+    os.environ.setdefault("TRAINING_EXPLORER_HOME", tempfile.mkdtemp(prefix="te-bench-"))
+    print(json.dumps(measure(args.preset, args.steps, args.profile)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
