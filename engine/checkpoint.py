@@ -2,9 +2,21 @@
 
 ``model.safetensors`` holds the parameters (``params/…``) and the optimiser state (``opt/…``).
 ``model.json`` holds the configs, the tokenizer, the corpus fingerprint, the step, the loss history
-and the sha256 of the safetensors file. Both are written atomically (temp file, fsync, os.replace,
-fsync of the folder), tensors first and sidecar last: the sidecar is the completion marker, so a
-save interrupted at any moment leaves either the old checkpoint or the new one, never a mix.
+and the sha256 of the safetensors file. Two files cannot be replaced in one step, so a save goes:
+
+1. the new tensors are written atomically (temp file, fsync, os.replace, fsync of the folder) to a
+   hidden *staged* file named after their hash, ``.model.safetensors.<sha256>.staged``;
+2. the new sidecar is written atomically: this rename is the commit, the sidecar the completion marker;
+3. the staged file is renamed onto ``model.safetensors``;
+4. temporary and staged files left by earlier, interrupted saves are deleted.
+
+Until step 2 the old pair is untouched; from step 2 on the sidecar names the new hash, and the opener
+finds those bytes in ``model.safetensors`` or, after a crash between steps 2 and 3, in the staged
+file. So a save killed at any moment leaves the old checkpoint or the new one, never a mix, and never
+an old sidecar beside new tensors (which the hash check would refuse, losing both). Temporary files
+are hidden dot-files ending in ``.partial`` and are never opened. Two processes must not save to the
+same path at the same time.
+
 Opening checks the hash, the format and every array's shape, and explains any problem in words.
 Nothing is ever unpickled: safetensors and JSON cannot carry code.
 """
@@ -14,14 +26,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from engine.config import ModelConfig, TrainConfig
+from engine.config import ModelConfig, TrainConfig, param_count
 from engine.errors import CheckpointError, ConfigError
 from engine.tokenizer import tokenizer_from_json
 from engine.trained_model import LossHistory, TrainedModel
@@ -31,6 +45,8 @@ FORMAT_VERSION = 1
 WEIGHTS_SUFFIX = ".safetensors"
 SIDECAR_SUFFIX = ".json"
 MAX_SIDECAR_BYTES = 64 * 2**20  # a sidecar is a few MB at most (BPE merges, long histories)
+STAGED_SUFFIX = ".staged"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -41,8 +57,27 @@ def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return path.with_name(path.name + WEIGHTS_SUFFIX), path.with_name(path.name + SIDECAR_SUFFIX)
 
 
+def staged_weights_path(weights_path: Path, sha256: str) -> Path:
+    """Where the tensors with this hash wait, complete, until their sidecar has landed (see above)."""
+    return weights_path.with_name(f".{weights_path.name}.{sha256}{STAGED_SUFFIX}")
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:  # make renames in the folder durable
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # some filesystems (and Windows) cannot fsync a folder
+        pass
+
+
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` so that ``path`` holds either its old content or all of the new, even on a crash."""
+    """Write ``data`` so that ``path`` holds either its old content or all of the new, even on a crash.
+
+    The temporary file is ``.<name>.<random>.partial``: hidden, and never opened by any loader.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -56,14 +91,29 @@ def write_atomically(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:  # some filesystems (and Windows) cannot fsync a folder
-        pass
+    _fsync_folder(path.parent)
+
+
+def _remove_leftovers(weights_path: Path, sidecar_path: Path) -> None:
+    """Delete the temporary and staged files of earlier saves of this pair that were interrupted.
+
+    Called only once a save is complete, when the sidecar names no staged file any more. The patterns
+    are exact (mkstemp's 8 random characters, a full sha256), so other models' files are never touched.
+    """
+    w, s = re.escape(weights_path.name), re.escape(sidecar_path.name)
+    temp = r"\.[a-z0-9_]{8}\.partial"  # what write_atomically's mkstemp adds to a name
+    staged = rf"\.{w}\.[0-9a-f]{{64}}{re.escape(STAGED_SUFFIX)}"
+    leftover = re.compile(rf"\.{w}{temp}|\.{s}{temp}|{staged}|\.{staged}{temp}")
+    try:
+        names = os.listdir(weights_path.parent)
+    except OSError:
+        return
+    for name in names:
+        if leftover.fullmatch(name):
+            try:
+                os.unlink(weights_path.parent / name)
+            except OSError:  # already gone: harmless
+                pass
 
 
 def _named_leaves(tree, prefix: str) -> list[tuple[str, object]]:
@@ -112,15 +162,19 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> Path:
         "opt_state_tensors": opt_names,
         "history": model.history.to_json(),
     }
+    staged_path = staged_weights_path(weights_path, sidecar["weights_sha256"])
     try:
         weights_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(weights_path, payload)
-        write_atomically(sidecar_path, json.dumps(sidecar, allow_nan=True).encode("utf-8"))
+        write_atomically(staged_path, payload)  # 1. the new tensors, complete, under a hidden name
+        write_atomically(sidecar_path, json.dumps(sidecar, allow_nan=True).encode("utf-8"))  # 2. the commit
+        os.replace(staged_path, weights_path)  # 3. into place; until then the opener reads the staged file
+        _fsync_folder(weights_path.parent)
     except OSError as err:
         raise CheckpointError(
             f"The model could not be saved to '{weights_path.parent}': {err.strerror or err}.",
             "Choose another folder, or free some disk space.",
         ) from err
+    _remove_leftovers(weights_path, sidecar_path)  # 4.
     return weights_path
 
 
@@ -134,6 +188,14 @@ def _config(cls, data, what: str):
             f"The model file has {what} settings this version does not know ({', '.join(sorted(unknown))}).",
             "It may come from a newer version of Training Explorer.",
         )
+    # Every setting is a whole number or a finite decimal, like its default; a damaged file could hold
+    # anything JSON can (null, text, lists, 1e999), which validate() alone would not all catch.
+    for f in dataclasses.fields(cls):
+        value = data.get(f.name, f.default)
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        number = whole or (isinstance(value, float) and math.isfinite(value))
+        if not (whole if isinstance(f.default, int) else number):
+            raise CheckpointError(f"The model file's {what} setting '{f.name}' is invalid ({str(value)[:40]!r}).")
     try:
         cfg = cls(**data)
         cfg.validate()
@@ -173,18 +235,10 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
     from engine.train import make_optimizer
 
     weights_path, sidecar_path = checkpoint_paths(path)
-    if not weights_path.exists():
+    if not weights_path.exists() and not sidecar_path.exists():
         raise CheckpointError(f"'{weights_path.name}' does not exist.", "Choose a .safetensors model file.")
     sidecar = _read_sidecar(sidecar_path)
-    try:
-        payload = weights_path.read_bytes()
-    except OSError as err:
-        raise CheckpointError(f"'{weights_path.name}' cannot be read: {err.strerror}.") from err
-    if hashlib.sha256(payload).hexdigest() != sidecar.get("weights_sha256"):
-        raise CheckpointError(
-            f"'{weights_path.name}' is damaged or incomplete: it does not match its description.",
-            "It may have been cut short while copying. Save the model again or use another copy.",
-        )
+    payload = _read_weights(weights_path, sidecar.get("weights_sha256"))
     try:
         tensors = load_safetensors(payload)
     except (SafetensorError, ValueError) as err:
@@ -198,12 +252,24 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
         raise CheckpointError("The model file's tokenizer is missing or damaged.") from err
     if tokenizer.vocab_size != model_cfg.vocab_size:
         raise CheckpointError("The model file's tokenizer does not match its model settings.")
-    try:
-        history = LossHistory.from_json(sidecar.get("history") or {})
-        step = int(sidecar["step"])
-    except (KeyError, TypeError, ValueError) as err:
+    history_data, step, corpus = sidecar.get("history") or {}, sidecar.get("step"), sidecar.get("corpus") or {}
+    try:  # a damaged file can hold any JSON value in any of these places
+        if not (isinstance(history_data, dict) and all(isinstance(v, list) for v in history_data.values())
+                and isinstance(step, int) and not isinstance(step, bool) and step >= 0
+                and isinstance(corpus, dict) and isinstance(sidecar.get("stage", ""), str)):
+            raise TypeError("wrong types in the training record")
+        history = LossHistory.from_json(history_data)
+    except (TypeError, ValueError, OverflowError) as err:
         raise CheckpointError("The model file's training record is damaged.") from err
 
+    # Cheap arithmetic first: a damaged setting (a million layers) must not make us trace a huge model.
+    stored = sum(int(t.size) for name, t in tensors.items() if name.startswith("params/"))
+    if stored != param_count(model_cfg):
+        raise CheckpointError(
+            f"'{weights_path.name}' does not fit its own settings (it holds {stored} parameters, "
+            f"its settings need {param_count(model_cfg)}).",
+            "It may have been made by a different program or version.",
+        )
     # The shapes a model of this config must have; each stored array is checked against them.
     template = jax.eval_shape(lambda key: init_params(model_cfg, key), jax.random.PRNGKey(0))
     params = _restore(template, "params", tensors, weights_path.name)
@@ -211,7 +277,6 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
     if sidecar.get("opt_state_tensors"):
         opt_template = jax.eval_shape(make_optimizer(train_cfg).init, template)
         opt_state = _restore(opt_template, "opt", tensors, weights_path.name)
-    corpus = sidecar.get("corpus") or {}
     return TrainedModel(
         params=jax.tree.map(jnp.asarray, params),
         opt_state=None if opt_state is None else jax.tree.map(jnp.asarray, opt_state),
@@ -223,6 +288,34 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
         corpus_name=str(corpus.get("name", "")),
         corpus_fingerprint=str(corpus.get("fingerprint", "")),
         stage=str(sidecar.get("stage", "pretraining")),
+    )
+
+
+def _read_weights(weights_path: Path, expected_sha256) -> bytes:
+    """The tensors the sidecar describes: from the weights file, or from the staged file of a save
+    that was interrupted after its commit (see the module docstring). Only ever reads complete files."""
+    payload = None
+    if weights_path.exists():
+        try:
+            payload = weights_path.read_bytes()
+        except OSError as err:
+            raise CheckpointError(f"'{weights_path.name}' cannot be read: {err.strerror}.") from err
+        if hashlib.sha256(payload).hexdigest() == expected_sha256:
+            return payload
+    # Only a well-formed hash names a staged file: a damaged sidecar cannot point anywhere else.
+    if isinstance(expected_sha256, str) and _SHA256.fullmatch(expected_sha256):
+        staged_path = staged_weights_path(weights_path, expected_sha256)
+        try:
+            staged = staged_path.read_bytes() if staged_path.is_file() else None
+        except OSError:
+            staged = None
+        if staged is not None and hashlib.sha256(staged).hexdigest() == expected_sha256:
+            return staged
+    if payload is None:
+        raise CheckpointError(f"'{weights_path.name}' does not exist.", "Choose a .safetensors model file.")
+    raise CheckpointError(
+        f"'{weights_path.name}' is damaged or incomplete: it does not match its description.",
+        "It may have been cut short while copying. Save the model again or use another copy.",
     )
 
 

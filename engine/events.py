@@ -52,7 +52,10 @@ class Sample:
 
 @dataclass(frozen=True)
 class Diverged:
-    """The loss became infinite or not-a-number; the run stops and keeps the last good parameters."""
+    """The loss, or the parameters, stopped being finite (or the loss shot far above random guessing).
+
+    The run stops and keeps the last good parameters; ``message`` says so in plain words.
+    """
 
     step: int  # the first step whose loss was not finite
     message: str  # a plain explanation with a suggestion

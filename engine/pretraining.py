@@ -8,8 +8,8 @@
 The generator does the work between yields, so whoever iterates decides the thread: the GUI runs it
 on one worker thread, tests and scripts just loop. A ``RunControl`` pauses or stops it at step
 boundaries. Problems with the input (corpus too short, bad settings) raise ``PlainError`` before
-training starts; a loss that stops being finite ends the run with ``Diverged`` and keeps the last
-good parameters.
+training starts; a loss that stops being finite, or parameters that do (NaN/Inf gradients), end
+the run with ``Diverged`` and keep the last good parameters.
 
 Every random draw derives from (seed, step), and the optimiser state is saved with the model, so
 a run resumed from a checkpoint at step N continues exactly as an uninterrupted run would.
@@ -115,6 +115,12 @@ class PretrainingRun:
         yield Status("Compiling the model for this computer…", "compiling")
         started = time.perf_counter()
         step_fn = make_train_step(cfg, train, optimizer).lower(state, train_dev, train_key, np.float32(0)).compile()
+        # A step whose gradients are NaN or Inf leaves its own loss finite (it was measured before the
+        # update): only the next loss, or the parameters themselves, show it. At each log point the
+        # parameters are checked too, so a broken model is never evaluated, sampled or kept.
+        params_finite = jax.jit(
+            lambda tree: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+        ).lower(state.params).compile()
         self.compile_seconds = time.perf_counter() - started
         eval_fn = make_eval_loss(cfg, train)  # compiles at its first use, after the first loss is shown
 
@@ -175,20 +181,27 @@ class PretrainingRun:
             if not (first or step % train.log_every == 0 or step == train.total_steps
                     or control.paused or control.stop_requested):
                 continue
-            losses = np.asarray(jax.device_get(jnp.stack(pending)), dtype=np.float64)  # waits for the steps
+            losses, params_ok = jax.device_get((jnp.stack(pending), params_finite(state.params)))  # waits
+            losses = np.asarray(losses, dtype=np.float64)
             now = time.perf_counter()
             train_seconds += now - mark
             busy_seconds += now - mark
             steps_timed += len(pending)
             mark = now
             bad = np.flatnonzero(~np.isfinite(losses) | (losses > divergence_limit))
-            if bad.size:
-                bad_step = pending_steps[int(bad[0])]
-                # The candidate produced the window's first loss; if that one was fine, so is it.
-                state = candidate if bad[0] > 0 else last_good
+            if bad.size or not params_ok:
+                if bad.size:
+                    bad_step = pending_steps[int(bad[0])]
+                    # The candidate produced the window's first loss; if that one was fine, so is it.
+                    state = candidate if bad[0] > 0 else last_good
+                    message = _divergence_message(losses[bad[0]], bad_step, train.learning_rate)
+                else:  # every loss was fine, so the window's last update broke the parameters
+                    bad_step = step
+                    state = candidate
+                    message = _divergence_message(math.nan, bad_step, train.learning_rate, in_parameters=True)
                 step = int(state.step)
                 history = history.truncated(step)
-                yield Diverged(bad_step, _divergence_message(losses[bad[0]], bad_step, train.learning_rate))
+                yield Diverged(bad_step, message)
                 reason = "diverged"
                 break
             last_good, candidate = candidate, _copy_state(state)
@@ -248,15 +261,17 @@ def _copy_state(state):
     return jax.tree.map(lambda x: jnp.array(x, copy=True), state)
 
 
-def _divergence_message(loss: float, step: int, learning_rate: float) -> str:
-    if math.isnan(loss):
-        what = "became not-a-number (NaN)"
+def _divergence_message(loss: float, step: int, learning_rate: float, in_parameters: bool = False) -> str:
+    if in_parameters:
+        what = "the update made the model's numbers not-a-number (NaN) or infinite"
+    elif math.isnan(loss):
+        what = "the loss became not-a-number (NaN), so the model's numbers blew up"
     elif math.isinf(loss):
-        what = "became infinite"
+        what = "the loss became infinite, so the model's numbers blew up"
     else:
-        what = f"shot up to {loss:.3g}, worse than random guessing"
+        what = f"the loss shot up to {loss:.3g}, worse than random guessing, so the model's numbers blew up"
     return (
-        f"Training went wrong at step {step}: the loss {what}, so the model's numbers blew up. "
+        f"Training went wrong at step {step}: {what}. "
         f"This usually means the learning rate ({learning_rate:g}) is too high. "
         f"The model from just before that step has been kept. Try a learning rate 3 to 10 times lower."
     )
