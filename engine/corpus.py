@@ -103,7 +103,16 @@ def _python_help_text() -> str:
     return "\n\n".join(topics[name].strip() for name in sorted(topics))
 
 
-def _available_memory_bytes() -> int | None:
+def available_memory_bytes() -> int | None:
+    """Memory this computer can give us now: Linux's MemAvailable (free plus reclaimable cache), or
+    the free pages elsewhere; None when the system will not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -141,7 +150,7 @@ def read_text_file(path: str | os.PathLike, encoding: str | None = None,
         raise CorpusError(f"The file '{name}' is empty.", "Choose a file with some text in it.")
     if size > max_bytes:
         raise _size_limit_error(f"The file '{name}'", size, max_bytes)
-    free = _available_memory_bytes()
+    free = available_memory_bytes()
     if free is not None and size * MEMORY_BYTES_PER_FILE_BYTE > free:
         raise TooLargeForMemory(
             f"The file '{name}' is {size / 2**20:.0f} MB; training on it would need about "

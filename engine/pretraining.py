@@ -21,8 +21,9 @@ import math
 import time
 from typing import Iterator
 
-from engine.config import ModelConfig, TrainConfig, replace
-from engine.corpus import Corpus
+from engine.config import ModelConfig, TrainConfig, estimate_memory_bytes, replace
+from engine.corpus import Corpus, available_memory_bytes
+from engine.errors import ConfigError
 from engine.events import Diverged, Event, Finished, RunControl, Sample, Status, TrainProgress, ValidationLoss
 from engine.tokenizer import TokenizerSpec, check_length, preview
 from engine.trained_model import LossHistory, TrainedModel
@@ -67,6 +68,7 @@ class PretrainingRun:
             self.model_config = replace(self.model_config, vocab_size=tokenizer.vocab_size)
         self.model_config.validate()
         check_length(len(tokens), self.model_config.context_length, train.val_fraction)
+        _check_memory(self.model_config, train, len(tokens))
         prompt = self.sample_prompt
         if prompt is None:
             prompt = next((p for p in DEFAULT_PROMPTS if not tokenizer.unknown(p)), "")
@@ -251,6 +253,22 @@ class PretrainingRun:
             corpus_fingerprint=self.corpus.fingerprint,
         )
         yield Finished(step, reason)
+
+
+def _check_memory(model: ModelConfig, train: TrainConfig, n_tokens: int) -> None:
+    """Refuse, before any work, a model that would not fit in this computer's free memory.
+
+    Swapping would make the whole computer crawl (a classroom laptop with thirty students waiting),
+    so the generous estimate is compared with what the system says it can give.
+    """
+    needed = estimate_memory_bytes(model, train) + 2 * n_tokens * 4  # + the tokens, on host and device
+    free = available_memory_bytes()
+    if free is not None and needed > free:
+        raise ConfigError(
+            f"This model needs about {needed / 2**30:.1f} GB of memory to train, and this computer has "
+            f"{free / 2**30:.1f} GB free.",
+            "Choose a smaller model size, or lower the width, layers, context length or batch size in Advanced.",
+        )
 
 
 def _copy_state(state):

@@ -59,7 +59,7 @@ def test_missing_file_and_folder(tmp_path):
 def test_file_too_large_for_free_memory(tmp_path, monkeypatch):
     path = tmp_path / "big.txt"
     path.write_text("hello world\n" * 1000)
-    monkeypatch.setattr(corpus_module, "_available_memory_bytes", lambda: 10_000)
+    monkeypatch.setattr(corpus_module, "available_memory_bytes", lambda: 10_000)
     with pytest.raises(TooLargeForMemory, match="GB of memory"):
         read_text_file(path)
 

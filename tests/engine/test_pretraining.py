@@ -120,3 +120,16 @@ def test_bad_settings_are_refused_before_any_work(tiny_corpus, tiny_model, tiny_
     run = PretrainingRun(tiny_corpus, TokenizerSpec("char"), replace(tiny_model, n_heads=3), tiny_train)
     with pytest.raises(ConfigError):
         run_all(run)
+
+
+def test_a_model_too_big_for_free_memory_is_refused_before_any_work(tiny_corpus, tiny_model, tiny_train,
+                                                                    monkeypatch):
+    import engine.pretraining as pretraining
+
+    monkeypatch.setattr(pretraining, "available_memory_bytes", lambda: 200 * 2**20)  # 200 MB free
+    run = PretrainingRun(tiny_corpus, TokenizerSpec("char"), tiny_model, tiny_train)
+    events = run.events()
+    assert next(events).phase == "preparing"
+    with pytest.raises(ConfigError, match=r"needs about 0\.\d GB of memory.*0\.2 GB free"):
+        next(events)
+    assert run.trained is None

@@ -62,7 +62,7 @@ def test_a_file_too_large_for_this_computers_memory(qtbot, tab_with_model, train
     path = tmp_path / "huge.txt"
     path.write_text("a perfectly good line of text\n" * 2000)
     # Pretend the computer has 1 MB free, so this 60 kB file would need more than that once tokenised.
-    monkeypatch.setattr(corpus_module, "_available_memory_bytes", lambda: 2**20 // 2)
+    monkeypatch.setattr(corpus_module, "available_memory_bytes", lambda: 2**20 // 2)
     _choose_file_through_the_menu(qtbot, tab_with_model, monkeypatch, path)
     bar = tab_with_model.message_bar
     assert bar.level() == "error" and "memory" in bar.text() and "shorter part" in bar.text()
@@ -161,6 +161,22 @@ def test_an_unexpected_failure_in_the_run_is_reported_in_plain_words(qtbot, tab_
         tab_with_model.start_button.click()
     text = tab_with_model.message_bar.text()
     assert text == "Something went wrong: the engine tripped over itself"
+    assert tab_with_model.controller.current_model is trained_model
+    assert tab_with_model.start_button.isEnabled()
+
+
+def test_a_model_too_big_for_free_memory_is_refused_in_words(qtbot, tab_with_model, trained_model, tiny_configs,
+                                                             monkeypatch):
+    import engine.pretraining
+
+    monkeypatch.setattr(engine.pretraining, "available_memory_bytes", lambda: 100 * 2**20)  # 100 MB free
+    set_tiny_settings(tab_with_model, tiny_configs)
+    with qtbot.waitSignal(tab_with_model.controller.running_changed, timeout=RUN_TIMEOUT_MS,
+                          check_params_cb=lambda running: not running):
+        tab_with_model.start_button.click()
+    bar = tab_with_model.message_bar
+    assert bar.level() == "error" and "GB of memory" in bar.text() and "smaller model size" in bar.text()
+    _assert_plain(bar.text())
     assert tab_with_model.controller.current_model is trained_model
     assert tab_with_model.start_button.isEnabled()
 
