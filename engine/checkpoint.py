@@ -138,14 +138,11 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> Path:
     from safetensors.numpy import save as save_safetensors
 
     weights_path, sidecar_path = checkpoint_paths(path)
-    tensors: dict[str, np.ndarray] = {}
-    for name, leaf in _named_leaves(model.params, "params"):
-        tensors[name] = np.asarray(jax.device_get(leaf))
-    opt_names = []
-    if model.opt_state is not None:
-        for name, leaf in _named_leaves(model.opt_state, "opt"):
-            tensors[name] = np.asarray(jax.device_get(leaf))
-            opt_names.append(name)
+    params, opt_state = jax.device_get((model.params, model.opt_state))  # one transfer for all arrays
+    tensors = {name: np.asarray(leaf) for name, leaf in _named_leaves(params, "params")}
+    opt_tensors = {} if opt_state is None else {name: np.asarray(leaf) for name, leaf in _named_leaves(opt_state, "opt")}
+    tensors.update(opt_tensors)
+    opt_names = list(opt_tensors)
     payload = save_safetensors(tensors, metadata={"format": FORMAT})
     sidecar = {
         "format": FORMAT,

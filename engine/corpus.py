@@ -36,6 +36,11 @@ FOLDER_SUFFIXES = (".txt", ".md", ".py")
 _SNIFF_BYTES = 64 * 1024
 
 
+def text_fingerprint(text: str) -> str:
+    """sha256 of a text: stored with a model so we can tell which text it learned from."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Corpus:
     """Text to train on."""
@@ -46,8 +51,7 @@ class Corpus:
 
     @cached_property
     def fingerprint(self) -> str:
-        """sha256 of the text: stored with a model so we can tell which text it learned from."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return text_fingerprint(self.text)
 
 
 @dataclass(frozen=True)

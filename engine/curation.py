@@ -19,13 +19,12 @@ Mixing runs last, so repeating a source on purpose is not undone by removing dup
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from engine.corpus import Corpus
+from engine.corpus import Corpus, text_fingerprint
 from engine.documents import Document, documents_text, short_lines
 from engine.errors import ConfigError, CorpusError
 
@@ -180,7 +179,7 @@ def corpus_stats(documents: list[Document]) -> CorpusStats:
 
 def fingerprint(documents: list[Document]) -> str:
     """sha256 of the curated corpus text; equal to ``Corpus.fingerprint`` of ``curated_corpus``."""
-    return hashlib.sha256(documents_text(documents).encode("utf-8")).hexdigest()
+    return text_fingerprint(documents_text(documents))
 
 
 def curated_corpus(documents: list[Document], name: str, source: str) -> Corpus:

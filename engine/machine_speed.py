@@ -36,10 +36,10 @@ def _read() -> dict:
 
 
 def _write(data: dict) -> None:
+    from engine.checkpoint import write_atomically
+
     try:
-        tmp = _path().with_suffix(".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(_path())
+        write_atomically(_path(), json.dumps(data).encode("utf-8"))
     except OSError:
         pass  # an estimate that is not remembered is measured again next time; nothing is lost
 

@@ -99,12 +99,11 @@ class PretrainingRun:
 
         if self.resume is not None:
             # Copies: the train step donates its input, which would delete the caller's arrays.
-            params = jax.tree.map(lambda x: jnp.array(x, copy=True), self.resume.params)
+            params = _copy_state(self.resume.params)
             start_step = int(self.resume.step)
             history = self.resume.history.truncated(start_step)
             if self.resume.opt_state is not None:
-                opt_state = jax.tree.map(lambda x: jnp.array(x, copy=True), self.resume.opt_state)
-                state = TrainState(jnp.asarray(start_step, jnp.int32), params, opt_state)
+                state = TrainState(jnp.asarray(start_step, jnp.int32), params, _copy_state(self.resume.opt_state))
             else:
                 state = init_state(params, optimizer, start_step)
         else:
@@ -272,7 +271,8 @@ def _check_memory(model: ModelConfig, train: TrainConfig, n_tokens: int) -> None
 
 
 def _copy_state(state):
-    """A copy that survives the next (donating) train step: the 'last good' model to fall back on."""
+    """A copy of any pytree that survives the next (donating) train step: the 'last good' model to
+    fall back on, or a caller's model that a resumed run must not consume."""
     import jax
     import jax.numpy as jnp
 
