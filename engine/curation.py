@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from engine.corpus import Corpus, text_fingerprint
-from engine.documents import Document, documents_text, short_lines
+from engine.documents import TOPICS, Document, documents_text, short_lines
 from engine.errors import ConfigError, CorpusError
 
 MAX_MIX_WEIGHT = 10.0  # more copies than this only makes a corpus memorise one source
@@ -199,7 +199,8 @@ def explanations(stats: CorpusStats) -> dict[str, str]:
         out["years"] = f"The model will know nothing that happened after {stats.latest_year}."
     if stats.topic_characters:
         smallest = min(stats.topic_characters, key=stats.topic_characters.get)
-        out["coverage"] = (f"The model sees least about '{smallest}': expect it to know that topic worst.")
+        label = TOPICS.get(smallest, smallest).split(" (")[0]
+        out["coverage"] = f"The model sees least about {label.lower()}: expect it to know that topic worst."
     notes = []
     if stats.duplicates:
         notes.append(f"{stats.duplicates} documents are exact repeats: the model will memorise them word for word.")

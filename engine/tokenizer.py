@@ -78,6 +78,10 @@ class CharTokenizer:
     def token_label(self, token_id: int) -> str:
         return visible(self.decode([token_id]))
 
+    def pieces(self, text: str) -> list[str]:
+        """``text`` cut where the tokens are: one character each (ones the corpus never had are left out)."""
+        return [c for c in text if c in self._index]
+
     def to_json(self) -> dict:
         return {"kind": "char", "chars": self.chars}
 
@@ -130,6 +134,25 @@ class BpeTokenizer:
         if "\ufffd" in text:
             text = self._tok.id_to_token(int(token_id)) or text
         return visible(text)
+
+    def pieces(self, text: str) -> list[str]:
+        """``text`` cut where the tokens are, for the token view; the pieces join back to ``text``.
+
+        Byte-level BPE can split one character (an emoji, an accented letter) into several tokens
+        that share its offsets; such tokens are shown as one piece, since half a character cannot
+        be drawn. Use ``encode`` to count tokens.
+        """
+        out: list[str] = []
+        base = 0  # where the current paragraph starts in ``text``
+        covered = 0  # how far the pieces so far reach
+        for para in _paragraphs(text):
+            for start, stop in self._tok.encode(para).offsets:
+                if base + start < covered:  # a second token inside the same character
+                    continue
+                out.append(text[base + start:base + stop])
+                covered = base + stop
+            base += len(para)
+        return out
 
     def to_json(self) -> dict:
         return {"kind": "bpe", "tokenizer": json.loads(self._tok.to_str())}

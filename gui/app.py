@@ -110,7 +110,7 @@ def _screenshot(app, args) -> int:
     window.show()
     # Let the background jobs (reading the text, tokenizing, measuring) finish so real numbers show.
     deadline = time.monotonic() + SCREENSHOT_SETTLE_SECONDS
-    while window.pretraining_tab.busy and time.monotonic() < deadline:
+    while (window.pretraining_tab.busy or window.data_tab.busy) and time.monotonic() < deadline:
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
     for _ in range(5):  # layouts and pyqtgraph settle over a few event-loop turns
         app.processEvents()

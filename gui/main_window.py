@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from gui import settings
+from gui.data_tab import DataTab
 from gui.pretraining_tab import PretrainingTab
 from gui.zoom import ZoomController
 
@@ -30,8 +31,8 @@ class Stage:
 
 
 STAGES = (
-    Stage("data", "Data", "Look inside the text before training: its characters, its common words and how "
-          "each tokenizer cuts it into tokens."),
+    Stage("data", "Data", "Load and curate the text the model will learn from: what it covers, how clean and "
+          "how recent it is, which answers it favours, and how it is cut into tokens."),
     Stage("pretraining", "Pretraining", "Train a small language model from scratch on a text and watch it learn."),
     Stage("instruction", "Instruction tuning", "Train the pretrained model further on questions and answers, "
           "so that it answers instead of just continuing text."),
@@ -40,8 +41,8 @@ STAGES = (
     Stage("evaluation", "Evaluation", "Measure what each model learned: its loss on unseen text and its answers "
           "to questions whose facts are known."),
 )
-BUILT_STAGES = {"pretraining"}
-DEFAULT_STAGE = "pretraining"
+BUILT_STAGES = {"data", "pretraining"}
+DEFAULT_STAGE = "data"
 
 
 def stage_index(key: str) -> int:
@@ -86,9 +87,12 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.data_tab = DataTab(self.zoom)
         self.pretraining_tab = PretrainingTab(self.zoom)
+        built = {"data": self.data_tab, "pretraining": self.pretraining_tab}
+        self._connect_data_to_pretraining()
         for stage in STAGES:
-            page = self.pretraining_tab if stage.key == "pretraining" else ComingStagePage(stage)
+            page = built.get(stage.key) or ComingStagePage(stage)
             index = self.tabs.addTab(page, stage.title)
             self.tabs.setTabToolTip(index, stage.promise if stage.key in BUILT_STAGES
                                     else f"Coming in a later version. {stage.promise}")
@@ -101,6 +105,14 @@ class MainWindow(QMainWindow):
         self.zoom.zoom_changed.connect(self._show_zoom)
         self._show_zoom()
         self._restore_state()
+
+    def _connect_data_to_pretraining(self) -> None:
+        """Pretraining trains on what the Data tab curated, cut by the tokenizer both tabs show."""
+        corpus_panel = self.pretraining_tab.corpus_panel
+        self.data_tab.curated_changed.connect(corpus_panel.use_curated)
+        self.data_tab.set_tokenizer_spec(corpus_panel.spec)
+        self.data_tab.tokenizer_spec_changed.connect(corpus_panel.set_spec)
+        corpus_panel.spec_changed.connect(self.data_tab.set_tokenizer_spec)
 
     # --- menus ------------------------------------------------------------------------------
 
@@ -118,6 +130,9 @@ class MainWindow(QMainWindow):
         self._mirror_buttons()
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addActions([self.data_tab.undo_action, self.data_tab.redo_action])
 
         view_menu = self.menuBar().addMenu("&View")
         self.zoom_in_action = QAction("Zoom &in", self)
@@ -183,5 +198,6 @@ class MainWindow(QMainWindow):
         # Stop the run at its next step and wait for every worker: no thread outlives the window.
         self.statusBar().showMessage("Stopping…")
         self.pretraining_tab.shutdown()
+        self.data_tab.shutdown()
         self._save_state()
         super().closeEvent(event)

@@ -5,6 +5,11 @@ Reading a file and tokenizing it both run off the GUI thread (a large file takes
 BPE takes about a second to train), and a problem with a file never replaces the text already
 chosen: the message bar explains it and, for a file in an older encoding, offers to read it again
 as one of the encodings the engine suggests.
+
+The first entry is the corpus curated in the Data tab, with its fingerprint; the main window hands
+it over with ``use_curated`` whenever curation changes it. A curation that leaves nothing selects
+an empty entry, which blocks training with the reason. While a run trains, a new curated corpus
+waits until the run has ended, since the run has already read its text.
 """
 
 from __future__ import annotations
@@ -40,10 +45,15 @@ def _item_key(kind: str, value: str = "") -> str:
     return f"{kind}:{value}"
 
 
+CURATED_ITEM = _item_key("curated")
+CURATED_SETTING = "curated"  # LAST_CORPUS value meaning "whatever the Data tab curated"
+
+
 class CorpusPanel(QWidget):
     """Corpus and tokenizer choices, with their sizes; publishes the corpus and its tokenization."""
 
-    corpus_changed = Signal(object)  # engine.corpus.Corpus
+    corpus_changed = Signal(object)  # engine.corpus.Corpus, or None when the curated corpus is empty
+    spec_changed = Signal(object)  # TokenizerSpec chosen here
     tokenization_changed = Signal(object)  # engine.tokenizer.TokenizedCorpus, or None while computing
 
     def __init__(self, message_bar: MessageBar, parent=None):
@@ -53,6 +63,12 @@ class CorpusPanel(QWidget):
         self.tokenized = None  # TokenizedCorpus of (corpus, spec), once known
         self._current_index = 0  # the combo row of self.corpus, to return to after a failed open
         self._file_problem_shown = False
+        self._curated: Corpus | None = None  # the Data tab's latest curated corpus (None: empty)
+        self._curated_reason = ""  # why it is empty
+        self._have_curated = False  # has the Data tab published anything yet?
+        self._prefer_curated = False  # select the curated corpus as soon as it arrives (restored choice)
+        self._curated_waiting = False  # a curated corpus to select once the running run has ended
+        self._stand_in_pending = False  # the start-up read that stands in until the Data tab publishes
 
         self.corpus_combo = QComboBox()
         self.corpus_combo.setAccessibleName("Corpus")
@@ -139,6 +155,58 @@ class CorpusPanel(QWidget):
         self.corpus_combo.setEnabled(editable)
         self.tokenizer_combo.setEnabled(editable)
         self.vocab_spin.setEnabled(editable and self.spec.kind == "bpe")
+        if editable and self._curated_waiting:
+            self._curated_waiting = False
+            self._select_curated()
+
+    # --- the Data tab's curated corpus ----------------------------------------------------------
+
+    @property
+    def using_curated(self) -> bool:
+        return self.corpus_combo.itemData(self._current_index) == CURATED_ITEM
+
+    def use_curated(self, corpus: Corpus | None, reason: str = "", chosen_now: bool = True) -> None:
+        """Take the Data tab's curated corpus; switch to it if the user just curated or was using it."""
+        self._curated, self._curated_reason, self._have_curated = corpus, reason, True
+        index = self.corpus_combo.findData(CURATED_ITEM)
+        if index < 0:
+            self.corpus_combo.insertItem(0, "", CURATED_ITEM)
+            index = 0
+            self._current_index += 1  # everything else moved down a row
+        title = f"Curated: {corpus.name}" if corpus is not None else "Curated: nothing left"
+        self.corpus_combo.setItemText(index, title)
+        tip = (f"Curated in the Data tab; fingerprint {corpus.fingerprint[:12]}" if corpus is not None else reason)
+        self.corpus_combo.setItemData(index, tip, _TOOLTIP_ROLE)
+        if not (chosen_now or self._prefer_curated or self.using_curated):
+            return
+        self._prefer_curated = False
+        if not self.corpus_combo.isEnabled():  # training: the run keeps the text it started with
+            self._curated_waiting = True
+            return
+        self._select_curated()
+
+    def _select_curated(self) -> None:
+        if not self._have_curated:
+            return
+        index = self.corpus_combo.findData(CURATED_ITEM)
+        self.corpus_combo.setCurrentIndex(index)
+        self._current_index = index
+        settings.write(settings.LAST_CORPUS, CURATED_SETTING)
+        corpus = self._curated
+        if corpus is None:
+            self.corpus_description.setText(self._curated_reason)
+        else:
+            self.corpus_description.setText(f"Curated in the Data tab: {corpus.name}. "
+                                            f"Fingerprint {corpus.fingerprint[:12]}.")
+        self.corpus = corpus
+        self.corpus_changed.emit(corpus)
+        if corpus is None:
+            self.tokenized = None
+            self.vocab_label.setText("")
+            self.tokenization_changed.emit(None)
+            self._show_sizes()
+        else:
+            self._retokenize()
 
     # --- choosing a corpus --------------------------------------------------------------------
 
@@ -162,7 +230,10 @@ class CorpusPanel(QWidget):
         kind, _, value = str(self.corpus_combo.itemData(index)).partition(":")
         # The combo keeps showing the current corpus until a new one has actually been read.
         self.corpus_combo.setCurrentIndex(self._current_index)
-        if kind == "open":
+        self._stand_in_pending = False  # whatever the user chose now wins over a start-up read
+        if kind == "curated":
+            self._select_curated()
+        elif kind == "open":
             self.ask_for_file()
         elif kind == "bundled":
             self.choose_bundled(value)
@@ -171,6 +242,10 @@ class CorpusPanel(QWidget):
 
     def _on_corpus_read(self, tag, corpus: Corpus) -> None:
         kind, value, _encoding = tag
+        if self._stand_in_pending and kind == "bundled":
+            self._stand_in_pending = False
+            if self.using_curated:
+                return  # the stand-in read at start-up, overtaken by the Data tab's corpus
         index = self.corpus_combo.findData(_item_key(kind, value))
         if index < 0:  # a newly opened file: list it above the separator
             index = self.corpus_combo.count() - 2
@@ -218,6 +293,7 @@ class CorpusPanel(QWidget):
         self.vocab_spin.setVisible(is_bpe)
         self._vocab_caption.setVisible(is_bpe)
         settings.write(settings.LAST_TOKENIZER, f"{self.spec.kind}:{self.spec.vocab_size}")
+        self.spec_changed.emit(self.spec)
         self._retokenize()
 
     def _retokenize(self) -> None:
@@ -245,7 +321,7 @@ class CorpusPanel(QWidget):
 
     def _show_sizes(self) -> None:
         if self.corpus is None:
-            self.size_label.setText("")
+            self.size_label.setText("Nothing to train on." if self.using_curated and self._have_curated else "")
             return
         text = f"{formatting.count(len(self.corpus.text))} characters"
         if self.tokenized is not None:
@@ -267,7 +343,9 @@ class CorpusPanel(QWidget):
         is_bpe = self.spec.kind == "bpe"
         self.vocab_spin.setVisible(is_bpe)
         self._vocab_caption.setVisible(is_bpe)
-        key = settings.read_str(settings.LAST_CORPUS, DEFAULT_CORPUS_KEY)
+        key = settings.read_str(settings.LAST_CORPUS, CURATED_SETTING)
+        # The Data tab's corpus arrives later; until then the bundled default stands in for it.
+        self._prefer_curated = self._stand_in_pending = key == CURATED_SETTING
         if key not in {b.key for b in bundled_corpora()}:
             key = DEFAULT_CORPUS_KEY
         self.corpus_combo.setCurrentIndex(max(0, self.corpus_combo.findData(_item_key("bundled", key))))

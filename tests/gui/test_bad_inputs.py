@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QFileDialog
 
-from engine.corpus import DEFAULT_CORPUS_KEY
+from engine.corpus import DEFAULT_CORPUS_KEY, SAMPLE_CORPORA_DIR, text_fingerprint
 from gui.widgets.corpus_panel import OPEN_FILE_LABEL
 from tests.gui.conftest import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, set_tiny_settings
 
@@ -31,9 +31,12 @@ def _assert_plain(message: str) -> None:
 
 
 def _assert_nothing_lost(tab, model):
+    """The model, and the corpus curated in the Data tab (the default world's text), are still in use."""
     assert tab.controller.current_model is model
-    assert tab.corpus_panel.corpus.source == f"bundled:{DEFAULT_CORPUS_KEY}"
-    assert tab.corpus_panel.corpus_combo.currentText() == tab.corpus_panel.corpus.name
+    assert tab.corpus_panel.using_curated
+    default_text = (SAMPLE_CORPORA_DIR / f"{DEFAULT_CORPUS_KEY}.txt").read_text(encoding="utf-8")
+    assert tab.corpus_panel.corpus.fingerprint == text_fingerprint(default_text)
+    assert tab.corpus_panel.corpus_combo.currentText().endswith(tab.corpus_panel.corpus.name)
 
 
 def test_an_empty_file(qtbot, tab_with_model, trained_model, tmp_path, monkeypatch):

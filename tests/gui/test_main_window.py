@@ -12,18 +12,18 @@ from gui.settings import ZOOM_PERCENT, app_settings
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_five_stages_in_pipeline_order_with_only_pretraining_enabled(window):
+def test_five_stages_in_pipeline_order_with_data_and_pretraining_enabled(window):
     tabs = window.tabs
     assert window.windowTitle() == "Training Explorer"
     assert [tabs.tabText(i) for i in range(tabs.count())] == [
         "Data", "Pretraining", "Instruction tuning", "Preference tuning", "Evaluation",
     ]
-    assert [tabs.isTabEnabled(i) for i in range(tabs.count())] == [False, True, False, False, False]
-    assert tabs.currentWidget() is window.pretraining_tab
+    assert [tabs.isTabEnabled(i) for i in range(tabs.count())] == [True, True, False, False, False]
+    assert tabs.currentWidget() is window.data_tab  # the journey starts with the data
     for index, stage in enumerate(STAGES):
         # Every stage says in one line what it does; the unbuilt ones say it is still to come.
         assert stage.promise in tabs.tabToolTip(index)
-        if stage.key != "pretraining":
+        if stage.key not in ("data", "pretraining"):
             assert tabs.tabToolTip(index).startswith("Coming in a later version.")
 
 
@@ -74,9 +74,10 @@ def test_zoom_stays_within_its_range(window):
     assert window.zoom.percent == 50
 
 
-def test_window_remembers_its_size(make_window):
+def test_window_remembers_its_size_and_stage(make_window):
     window = make_window()
     window.resize(760, 560)  # inside the offscreen screen (800x600): restoreGeometry clamps to it
+    window.show_stage("pretraining")
     window.close()
     again = MainWindow()
     try:

@@ -1,0 +1,60 @@
+"""Documents per year: what the corpus says about each year, and where the knowledge cutoff falls.
+
+Pale bars count every dated document of the loaded text; blue bars count the ones curation kept.
+A dashed line marks the cutoff year, so moving it shows at once which years the model will never
+read about. Built on ``ZoomedPlotWidget``, so its axes grow with the zoom.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from gui.widgets.bar_chart import BAR_COLOR, GHOST_COLOR
+from gui.widgets.zoomed_plot import INK, ZoomedPlotWidget
+from gui.zoom import ZoomController
+
+
+class YearHistogram(ZoomedPlotWidget):
+    """Bars of documents per year, kept (blue) over loaded (pale), with a cutoff marker."""
+
+    def __init__(self, zoom: ZoomController, parent=None):
+        super().__init__(zoom, parent)
+        self.set_axis_title("bottom", "year")
+        self.set_axis_title("left", "documents")
+        self.plotItem.setMenuEnabled(False)
+        self.plotItem.getViewBox().setMouseEnabled(x=False, y=False)
+        self.legend.setVisible(False)
+        self._loaded = pg.BarGraphItem(x=[], height=[], width=0.9, brush=GHOST_COLOR, pen=pg.mkPen(None))
+        self._kept = pg.BarGraphItem(x=[], height=[], width=0.9, brush=BAR_COLOR, pen=pg.mkPen(None))
+        self.plotItem.addItem(self._loaded)
+        self.plotItem.addItem(self._kept)
+        self._cutoff_line = pg.InfiniteLine(angle=90, movable=False)
+        self.plotItem.addItem(self._cutoff_line)
+        self._cutoff_line.setVisible(False)
+        self._counts: dict[int, int] = {}
+        zoom.zoom_changed.connect(self._style_cutoff)
+        self._style_cutoff()
+
+    def set_counts(self, kept: dict[int, int], loaded: dict[int, int], cutoff_year: int | None) -> None:
+        """``kept`` and ``loaded`` map year → documents; ``cutoff_year`` None hides the marker."""
+        self._counts = dict(kept)
+        years = np.array(sorted(loaded), dtype=float)
+        self._loaded.setOpts(x=years, height=[loaded[int(y)] for y in years])
+        kept_years = np.array(sorted(kept), dtype=float)
+        self._kept.setOpts(x=kept_years, height=[kept[int(y)] for y in kept_years])
+        self._cutoff_line.setVisible(cutoff_year is not None)
+        if cutoff_year is not None:
+            self._cutoff_line.setValue(cutoff_year + 0.5)  # between the last kept year and the first dropped one
+        if len(years):
+            self.plotItem.setXRange(years[0] - 1, years[-1] + 1, padding=0.02)
+            self.plotItem.setYRange(0, max(loaded.values()) * 1.08, padding=0)
+
+    def counts(self) -> dict[int, int]:
+        """Year → documents kept, as drawn."""
+        return dict(self._counts)
+
+    def _style_cutoff(self, *_args) -> None:
+        pen = pg.mkPen(INK, width=max(2.0, 2.0 * self.scale))
+        pen.setStyle(pg.QtCore.Qt.PenStyle.DashLine)
+        self._cutoff_line.setPen(pen)
