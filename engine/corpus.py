@@ -134,7 +134,7 @@ def _looks_binary(head: bytes) -> bool:
 
 
 def read_text_file(path: str | os.PathLike, encoding: str | None = None,
-                   max_bytes: int = MAX_CORPUS_BYTES) -> Corpus:
+                   max_bytes: int | None = None) -> Corpus:
     """Read a text file as a corpus, or raise a CorpusError that says what is wrong.
 
     ``encoding`` is None for "UTF-8, please" (the only guess we make silently); the user can then
@@ -152,6 +152,7 @@ def read_text_file(path: str | os.PathLike, encoding: str | None = None,
         raise CorpusError(f"The file '{name}' cannot be read: {err.strerror}.") from err
     if size == 0:
         raise CorpusError(f"The file '{name}' is empty.", "Choose a file with some text in it.")
+    max_bytes = MAX_CORPUS_BYTES if max_bytes is None else max_bytes  # read now, so tests can lower it
     if size > max_bytes:
         raise _size_limit_error(f"The file '{name}'", size, max_bytes)
     free = available_memory_bytes()
@@ -245,7 +246,7 @@ def _size_limit_error(what: str, size: int, max_bytes: int) -> CorpusError:
     )
 
 
-def read_folder(path: str | os.PathLike, max_bytes: int = MAX_CORPUS_BYTES) -> LoadedDocuments:
+def read_folder(path: str | os.PathLike, max_bytes: int | None = None) -> LoadedDocuments:
     """Every .txt, .md and .py file under ``path`` (hidden ones aside), in name order, as one corpus.
 
     Files of other kinds, binary files, empty files and files that are not UTF-8 are skipped and
@@ -260,6 +261,7 @@ def read_folder(path: str | os.PathLike, max_bytes: int = MAX_CORPUS_BYTES) -> L
     wanted = [p for p in files if p.suffix.lower() in FOLDER_SUFFIXES]
     skipped = [p.relative_to(folder).as_posix() for p in files if p.suffix.lower() not in FOLDER_SUFFIXES]
     total = sum(p.stat().st_size for p in wanted)
+    max_bytes = MAX_CORPUS_BYTES if max_bytes is None else max_bytes
     if total > max_bytes:
         raise _size_limit_error(f"The text in '{folder.name}'", total, max_bytes)
     documents: list[Document] = []
@@ -293,7 +295,7 @@ def _kind(value: object) -> str:
 
 
 def read_jsonl(path: str | os.PathLike, text_field: str = "text",
-               max_bytes: int = MAX_CORPUS_BYTES) -> LoadedDocuments:
+               max_bytes: int | None = None) -> LoadedDocuments:
     """One document per line: the ``text_field`` of each JSON object (blank lines are allowed).
 
     Optional fields ``topic`` (text) and ``year`` (a whole number) become the document's topic and
@@ -305,6 +307,7 @@ def read_jsonl(path: str | os.PathLike, text_field: str = "text",
     if not path.is_file():
         raise CorpusError(f"The file '{name}' does not exist (any more).", "Choose another file.")
     size = path.stat().st_size
+    max_bytes = MAX_CORPUS_BYTES if max_bytes is None else max_bytes  # read now, so tests can lower it
     if size > max_bytes:
         raise _size_limit_error(f"The file '{name}'", size, max_bytes)
     raw = path.read_bytes()
