@@ -179,15 +179,11 @@ class DataTab(QWidget):
         years_layout.addWidget(self.year_histogram, 1)
         years_layout.addWidget(self.years_explanation)
         self.charts = QWidget()
-        grid = QGridLayout(self.charts)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(self.coverage_chart, 0, 0)
-        grid.addWidget(years_box, 0, 1)
-        grid.addWidget(self.quality_chart, 1, 0)
-        grid.addWidget(self.bias_chart, 1, 1)
-        for i in range(2):
-            grid.setColumnStretch(i, 1)
-            grid.setRowStretch(i, 1)
+        self._chart_grid = QGridLayout(self.charts)
+        self._chart_grid.setContentsMargins(0, 0, 0, 0)
+        self._chart_boxes = [self.coverage_chart, years_box, self.quality_chart, self.bias_chart]
+        self._chart_columns = 0
+        self._arrange_charts(2)
 
         self.tokenizer_combo = QComboBox()
         self.tokenizer_combo.setAccessibleName("Tokenizer")
@@ -551,13 +547,37 @@ class DataTab(QWidget):
         self.source_combo.setItemData(index, request.value or title, Qt.ItemDataRole.ToolTipRole)
         return index
 
+    def _arrange_charts(self, columns: int) -> None:
+        """Two charts side by side when they fit, one above the other when zoomed in (they scroll)."""
+        if columns == self._chart_columns:
+            return
+        self._chart_columns = columns
+        for box in self._chart_boxes:
+            self._chart_grid.removeWidget(box)
+        for i, box in enumerate(self._chart_boxes):
+            self._chart_grid.addWidget(box, i // columns, i % columns)
+        for c in range(2):
+            self._chart_grid.setColumnStretch(c, 1 if c < columns else 0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_charts()
+
+    def _fit_charts(self) -> None:
+        # A chart needs about 60 characters across to show its labels, bars and numbers.
+        wide_enough = self.charts_scroll.viewport().width() >= 2 * self.fontMetrics().horizontalAdvance("x" * 60)
+        self._arrange_charts(2 if wide_enough else 1)
+        self.year_histogram.setMinimumHeight(self.fontMetrics().height() * 11)
+
     def _fit_layout(self, *_args) -> None:
+        self._fit_charts()
         total = self.splitter.width()
         scrollbar = self.left_scroll.verticalScrollBar().sizeHint().width()
         preferred = self.fontMetrics().horizontalAdvance("x" * 46) + scrollbar
         needed = self.left_scroll.minimumSizeHint().width()
         width = max(needed, min(preferred, int(total * 0.4)))
         self.splitter.setSizes([width, max(total - width, 1)])
+        QTimer.singleShot(0, self._fit_charts)  # once the splitter has given the charts their width
         height = self.results_splitter.height()
         self.results_splitter.setSizes([int(height * 0.68), height - int(height * 0.68)])
 

@@ -50,6 +50,12 @@ class YearHistogram(ZoomedPlotWidget):
             self.plotItem.setXRange(years[0] - 1, years[-1] + 1, padding=0.02)
             self.plotItem.setYRange(0, max(loaded.values()) * 1.08, padding=0)
 
+    def sizeHint(self):
+        # pyqtgraph asks for 640x480; the histogram shares its row with a short bar chart.
+        hint = super().sizeHint()
+        hint.setHeight(self.fontMetrics().height() * 11)
+        return hint
+
     def counts(self) -> dict[int, int]:
         """Year → documents kept, as drawn."""
         return dict(self._counts)
