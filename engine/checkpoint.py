@@ -1,8 +1,9 @@
 """Saving and opening models: a safetensors file of arrays plus a JSON sidecar describing them.
 
 ``model.safetensors`` holds the parameters (``params/…``) and the optimiser state (``opt/…``).
-``model.json`` holds the configs, the tokenizer, the corpus fingerprint, the step, the loss history
-and the sha256 of the safetensors file. Two files cannot be replaced in one step, so a save goes:
+``model.json`` holds the configs, the tokenizer, the corpus fingerprint, the step, the loss history,
+the stage that made the model and how it ran (``details``), and the sha256 of the safetensors file.
+Two files cannot be replaced in one step, so a save goes:
 
 1. the new tensors are written atomically (temp file, fsync, os.replace, fsync of the folder) to a
    hidden *staged* file named after their hash, ``.model.safetensors.<sha256>.staged``;
@@ -158,6 +159,7 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> Path:
         "step": int(model.step),
         "opt_state_tensors": opt_names,
         "history": model.history.to_json(),
+        "details": _plain_details(model.details),
     }
     staged_path = staged_weights_path(weights_path, sidecar["weights_sha256"])
     try:
@@ -256,6 +258,7 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
                 and isinstance(corpus, dict) and isinstance(sidecar.get("stage", ""), str)):
             raise TypeError("wrong types in the training record")
         history = LossHistory.from_json(history_data)
+        details = _plain_details(sidecar.get("details") or {})
     except (TypeError, ValueError, OverflowError) as err:
         raise CheckpointError("The model file's training record is damaged.") from err
 
@@ -285,7 +288,24 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
         corpus_name=str(corpus.get("name", "")),
         corpus_fingerprint=str(corpus.get("fingerprint", "")),
         stage=str(sidecar.get("stage", "pretraining")),
+        details=details,
     )
+
+
+def _plain_details(details) -> dict:
+    """A stage's details (``TrainedModel.details``) as a flat dict of short JSON scalars, or TypeError.
+
+    Checked both ways: a save must not write, and an open must not accept, anything nested or huge.
+    """
+    if not isinstance(details, dict) or len(details) > 64:
+        raise TypeError("stage details must be a small dict")
+    plain = {}
+    for key, value in details.items():
+        scalar = value is None or isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) < 1000)
+        if not (isinstance(key, str) and len(key) < 100 and scalar):
+            raise TypeError("stage details must map short names to numbers, text or true/false")
+        plain[key] = value
+    return plain
 
 
 def _read_weights(weights_path: Path, expected_sha256) -> bytes:

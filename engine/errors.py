@@ -39,6 +39,18 @@ class TooLargeForMemory(CorpusError):
     """The file, once tokenised, would not fit in this machine's free memory."""
 
 
+class TuningDataError(CorpusError):
+    """An instruction or preference file with a malformed or incomplete row ("file.jsonl:LINE: problem")."""
+
+
+class NotEnoughPairs(TuningDataError):
+    """Too few pairs to train on and still hold some back to check the model with."""
+
+
+class TokenizerMismatch(TuningDataError):
+    """The model's tokenizer cannot write characters the tuning data uses."""
+
+
 class CheckpointError(PlainError):
     """A model file that is missing, damaged, not ours, or from an incompatible set-up."""
 

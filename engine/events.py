@@ -42,6 +42,19 @@ class ValidationLoss:
 
 
 @dataclass(frozen=True)
+class PreferenceMetrics:
+    """Preference tuning, on held-out pairs: does the model now favour the chosen answers?
+
+    A pair's *reward margin* is how much more the model raised the chosen answer's probability than the
+    rejected one's, compared with the frozen reference model, times beta (the DPO implicit reward).
+    """
+
+    step: int
+    reward_margin: float  # mean margin over the held-out pairs; above 0 means chosen answers are favoured
+    accuracy: float  # share of held-out pairs (0..1) whose margin is above 0
+
+
+@dataclass(frozen=True)
 class Sample:
     """What the model writes now, from the same prompt every time."""
 
@@ -69,7 +82,7 @@ class Finished:
     reason: str  # "completed", "stopped" or "diverged"
 
 
-Event = Status | TrainProgress | ValidationLoss | Sample | Diverged | Finished
+Event = Status | TrainProgress | ValidationLoss | PreferenceMetrics | Sample | Diverged | Finished
 
 
 @dataclass

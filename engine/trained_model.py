@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from engine.config import ModelConfig, TrainConfig
 from engine.tokenizer import Tokenizer
 
+# The stages that produce a model, in the order they run (``TrainedModel.stage``).
+STAGE_PRETRAINING, STAGE_INSTRUCTION, STAGE_PREFERENCE = "pretraining", "instruction", "preference"
+STAGES = (STAGE_PRETRAINING, STAGE_INSTRUCTION, STAGE_PREFERENCE)
+
 
 @dataclass
 class LossHistory:
@@ -65,3 +69,6 @@ class TrainedModel:
     corpus_name: str = ""  # what it was trained on, in words
     corpus_fingerprint: str = ""  # sha256 of that text
     stage: str = "pretraining"  # which stage produced it
+    # How that stage ran, as JSON-able scalars: e.g. {"method": "lora", "lora_rank": 8, "beta": 0.1,
+    # "base_stage": "pretraining"}. Empty for pretraining. Saved in the checkpoint's sidecar.
+    details: dict = field(default_factory=dict)

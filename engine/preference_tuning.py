@@ -1,0 +1,199 @@
+"""Preference tuning with DPO: teaching an instruction-tuned model which of two answers is better.
+
+    run = PreferenceTuningRun(sft_model, bundled_preferences(), preference=PreferenceConfig(beta=0.1))
+    for event in run.events():   # Status, TrainProgress, ValidationLoss, PreferenceMetrics, ..., Finished
+        ...
+    run.trained                  # a TrainedModel with stage "preference"
+
+Each pair is a prompt with a *chosen* and a *rejected* answer: a refusal over going along with a
+harmful request, a helpful answer over a refusal for its harmless look-alike, "I don't know" over a
+made-up fact. Direct Preference Optimization (Rafailov et al. 2023) needs no reward model: it compares
+how much the model being tuned (the *policy*) has raised each answer's log-probability relative to a
+frozen *reference*, here the instruction-tuned model it starts from:
+
+    margin = β · ((log π(chosen) − log π_ref(chosen)) − (log π(rejected) − log π_ref(rejected)))
+    loss   = −log σ(margin)  +  nll_weight · (mean cross-entropy of the chosen answer's tokens)
+
+The second term (as in RPO, Pang et al. 2024) is instruction tuning on the chosen answers. A probe of
+this project found DPO alone drove its loss near zero on tiny models without a single refusal being
+generated: it pushed the rejected answers down instead of making the chosen ones likely
+(``../shared/notes/lesson-feasibility.md``). The reference log-probabilities never change, so they
+are computed once before training, which halves the work of every step.
+
+The run is the shared tuning loop of ``engine.tuning_run`` (full fine-tuning or LoRA). On held-out
+pairs it reports the loss (``ValidationLoss``) and the mean reward margin and preference accuracy
+(``PreferenceMetrics``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from engine.config import TrainConfig, replace
+from engine.errors import ConfigError
+from engine.events import Event, PreferenceMetrics, RunControl, ValidationLoss
+from engine.lora import METHOD_FULL, METHOD_LORA, LoraConfig
+from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, TrainedModel
+from engine.tuning_data import PreferencePair, check_enough_pairs, check_tokenizer, split_held_out, tokenize_examples
+from engine.tuning_run import TuningRun, data_fingerprint, map_rows, token_losses
+
+BETA_EXPLANATION = ("Beta sets how strongly the model is held to the instruction-tuned model it starts from: "
+                    "a small beta lets it move far to prefer the chosen answers, a large one keeps it close.")
+NLL_EXPLANATION = ("Also trains on the chosen answers directly, as instruction tuning does, so the model learns "
+                   "to write them, not only to rank them above the rejected ones.")
+
+
+@dataclass(frozen=True)
+class PreferenceConfig:
+    """DPO's own settings; the schedule is a ``TrainConfig``."""
+
+    beta: float = 0.1  # how strongly the policy is tied to the reference (larger: smaller changes)
+    nll_weight: float = 1.0  # weight of the chosen answers' cross-entropy next to the DPO loss (0: plain DPO)
+
+    def validate(self) -> None:
+        if not self.beta > 0:
+            raise ConfigError("Beta must be above zero.", "Try 0.1.")
+        if not self.nll_weight >= 0:
+            raise ConfigError("The weight of learning the chosen answers must be zero or more.", "Try 1.")
+
+
+DEFAULT_TRAIN = TrainConfig(
+    batch_size=16, learning_rate=5e-4, min_learning_rate=5e-5, warmup_steps=20, total_steps=200,
+    weight_decay=0.0, log_every=10, eval_every=50, eval_batches=1, sample_every=50, sample_tokens=24,
+    val_fraction=0.1,
+)
+DEFAULT_LORA_TRAIN = replace(DEFAULT_TRAIN, learning_rate=2.5e-3, min_learning_rate=2.5e-4)
+
+
+def default_train(method: str = METHOD_FULL) -> TrainConfig:
+    """The recommended schedule for a method ("full" or "lora")."""
+    return DEFAULT_LORA_TRAIN if method == METHOD_LORA else DEFAULT_TRAIN
+
+
+def sequence_logprobs(params, cfg, inputs, targets, weights):
+    """log π(answer | prompt) of each row: the summed log-probabilities of its answer tokens. (B,)"""
+    import jax.numpy as jnp
+
+    return -jnp.sum(token_losses(params, cfg, inputs, targets) * weights, axis=1)  # (B,)
+
+
+def dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta: float):
+    """(mean DPO loss, per-pair reward margins (B,)) from the four sequence log-probabilities (B,) each."""
+    import jax
+
+    margins = beta * ((policy_chosen - ref_chosen) - (policy_rejected - ref_rejected))  # (B,)
+    return -jax.numpy.mean(jax.nn.log_sigmoid(margins)), margins
+
+
+class PreferenceTuningRun(TuningRun):
+    """One DPO run from ``model`` (instruction-tuned), which is also the frozen reference."""
+
+    stage = STAGE_PREFERENCE
+    sequences_per_example = 2  # the chosen and the rejected answer
+
+    def __init__(self, model: TrainedModel, pairs: Sequence[PreferencePair], train: TrainConfig | None = None,
+                 preference: PreferenceConfig = PreferenceConfig(), method: str = METHOD_FULL,
+                 lora: LoraConfig = LoraConfig(), control: RunControl | None = None,
+                 data_name: str = "preference pairs"):
+        super().__init__(model, train or default_train(method), method, lora, control)
+        self.pairs = list(pairs)
+        self.preference = preference
+        self.data_name = data_name
+        self.truncated = 0
+        self._val_fn = None
+
+    @property
+    def divergence_limit(self) -> float:
+        # The DPO part is ln 2 at the start and small once learned; a pair ranked the wrong way round
+        # costs about |margin|, a few units. Far above both, the numbers have blown up.
+        return (1.0 + self.preference.nll_weight) * super().divergence_limit + 10.0
+
+    def _prepare(self) -> tuple[dict, dict]:
+        self.preference.validate()
+        if self.base.stage not in (STAGE_INSTRUCTION, STAGE_PREFERENCE):
+            raise ConfigError(
+                "Preference tuning starts from an instruction-tuned model: it ranks answers the model already "
+                "gives in the answer format, and that model is also the reference it is compared with.",
+                "Run instruction tuning first, then tune preferences on its model.")
+        pairs = self.pairs
+        check_enough_pairs(len(pairs), "Preference tuning")
+        check_tokenizer(self.tokenizer, (t for p in pairs for t in (p.prompt, p.chosen, p.rejected)))
+        self.data_fingerprint = data_fingerprint(t for p in pairs for t in (p.prompt, p.chosen, p.rejected))
+        train_pairs, val_pairs = split_held_out(pairs, self.train_config.val_fraction, self.train_config.seed)
+        ordered = train_pairs + val_pairs
+        prompts = [p.prompt for p in ordered]
+        # Chosen and rejected in one call, so all four arrays share one length.
+        tokenized = tokenize_examples(self.tokenizer, prompts + prompts, [p.chosen for p in ordered]
+                                      + [p.rejected for p in ordered], self.model_config.context_length)
+        self.truncated = tokenized.truncated
+        # Show a held-out harmful request if there is one: its sample turns into a refusal.
+        self.sample_prompt = next((p.prompt for p in val_pairs if p.meta.get("harmful") is True), val_pairs[0].prompt)
+        n = len(ordered)
+        arrays = {}
+        for side, offset in (("chosen", 0), ("rejected", n)):
+            arrays[f"{side}_inputs"] = tokenized.inputs[offset:offset + n]  # (N, L)
+            arrays[f"{side}_targets"] = tokenized.targets[offset:offset + n]  # (N, L)
+            arrays[f"{side}_weights"] = tokenized.weights[offset:offset + n]  # (N, L)
+        arrays["ref_chosen"], arrays["ref_rejected"] = self._reference_logprobs(arrays)  # (N,) each
+        k = len(train_pairs)
+        return {a: v[:k] for a, v in arrays.items()}, {a: v[k:] for a, v in arrays.items()}
+
+    def _reference_logprobs(self, arrays: dict):
+        """log π_ref of every chosen and rejected answer, from the starting model: computed once."""
+        import jax
+        import numpy as np
+
+        cfg = self.model_config
+
+        def per_row(params, rows):
+            return (sequence_logprobs(params, cfg, rows["chosen_inputs"], rows["chosen_targets"], rows["chosen_weights"]),
+                    sequence_logprobs(params, cfg, rows["rejected_inputs"], rows["rejected_targets"],
+                                      rows["rejected_weights"]))
+
+        ref = jax.jit(lambda params, data: map_rows(per_row, params, data, self.train_config.batch_size))
+        chosen, rejected = jax.device_get(ref(self.base.params, jax.tree.map(jax.numpy.asarray, arrays)))
+        return np.asarray(chosen, np.float32), np.asarray(rejected, np.float32)
+
+    def _parts(self, params, batch: dict):
+        """(policy log-probs of chosen and rejected (B,), summed chosen cross-entropy (B,), chosen tokens (B,))."""
+        import jax.numpy as jnp
+
+        inputs = jnp.concatenate([batch["chosen_inputs"], batch["rejected_inputs"]])  # (2B, L)
+        targets = jnp.concatenate([batch["chosen_targets"], batch["rejected_targets"]])  # (2B, L)
+        weights = jnp.concatenate([batch["chosen_weights"], batch["rejected_weights"]])  # (2B, L)
+        losses = token_losses(params, self.model_config, inputs, targets) * weights  # (2B, L), one forward
+        b = batch["chosen_inputs"].shape[0]
+        summed = jnp.sum(losses, axis=1)  # (2B,)
+        return -summed[:b], -summed[b:], summed[:b], jnp.sum(batch["chosen_weights"], axis=1)
+
+    def _batch_loss(self, params, batch: dict):
+        import jax.numpy as jnp
+
+        chosen, rejected, nll, count = self._parts(params, batch)
+        loss, _ = dpo_loss(chosen, rejected, batch["ref_chosen"], batch["ref_rejected"], self.preference.beta)
+        # The chosen answers' mean cross-entropy per token, as instruction tuning's loss is.
+        return loss + self.preference.nll_weight * jnp.sum(nll) / jnp.maximum(jnp.sum(count), 1.0)
+
+    def _evaluate(self, step: int, params, val: dict) -> list[Event]:
+        if self._val_fn is None:
+            import jax
+            import jax.numpy as jnp
+
+            def val_metrics(params, val):
+                chosen, rejected, nll, count = map_rows(lambda p, rows: self._parts(p, rows), params, val,
+                                                        self.train_config.batch_size)
+                loss, margins = dpo_loss(chosen, rejected, val["ref_chosen"], val["ref_rejected"],
+                                         self.preference.beta)
+                loss = loss + self.preference.nll_weight * jnp.sum(nll) / jnp.maximum(jnp.sum(count), 1.0)
+                return loss, jnp.mean(margins), jnp.mean(margins > 0)
+
+            self._val_fn = jax.jit(val_metrics)
+        loss, margin, accuracy = (float(x) for x in self._val_fn(params, val))
+        return [ValidationLoss(step, loss), PreferenceMetrics(step, margin, accuracy)]
+
+    def _details(self) -> dict:
+        details = super()._details()
+        details.update(pairs=len(self.pairs), beta=self.preference.beta, nll_weight=self.preference.nll_weight,
+                       truncated=self.truncated)
+        return details

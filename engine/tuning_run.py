@@ -1,0 +1,295 @@
+"""The training loop the tuning stages share: a base model in, a tuned model out, as events.
+
+``InstructionTuningRun`` (``engine.instruction_tuning``) and ``PreferenceTuningRun``
+(``engine.preference_tuning``) differ only in their data, their loss and what they measure on
+held-out pairs. Everything else lives here, once: the choice between full fine-tuning and LoRA, the
+jitted pure step over the optax optimiser of ``engine.train``, pause and stop between steps, the
+progress events with an ETA, validation and sample events, and the guard that ends a run whose loss
+or parameters stop being finite while keeping the last good model.
+
+Unlike pretraining, the data is a small set of whole examples, not a stream of text: every array of
+the set lives on the device and the step draws its batch's rows from (seed, step), so a run is
+reproducible and no Python work is needed per step. A run that was stopped is not resumed: tuning
+takes a minute or two, and the stopped model is still handed on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Iterable, Iterator
+
+from engine.config import TrainConfig, replace
+from engine.errors import ConfigError
+from engine.events import Diverged, Event, Finished, RunControl, Sample, Status, TrainProgress
+from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
+from engine.trained_model import LossHistory, TrainedModel
+
+
+class TuningRun:
+    """One tuning run. Create it on any thread; iterate ``events()`` on one thread only.
+
+    Subclasses set ``stage`` and implement ``_prepare`` (host-side checks and arrays), ``_batch_loss``
+    and ``_evaluate``. ``trained`` is the tuned model once ``Finished`` has been yielded.
+    """
+
+    stage = ""  # the stage name the tuned model gets (engine.trained_model.STAGES)
+    sequences_per_example = 1  # sequences the model reads per example (a preference pair has two)
+
+    def __init__(self, base: TrainedModel, train: TrainConfig, method: str = METHOD_FULL,
+                 lora: LoraConfig = LoraConfig(), control: RunControl | None = None):
+        self.base = base
+        self.model_config = base.model_config
+        self.tokenizer = base.tokenizer
+        self.train_config = train
+        self.method = method
+        self.lora = lora
+        self.control = control or RunControl()
+        self.trained: TrainedModel | None = None  # set just before Finished is yielded
+        self.compile_seconds: float | None = None
+        self.tokens_per_second: float = 0.0  # tokens read per second of training, pauses excluded
+        self.sample_prompt = ""  # a held-out prompt whose answer the Sample events show
+        self.data_name = ""  # what the data is called, for the tuned model's record
+        self.data_fingerprint = ""
+
+    # --- what a stage provides ---------------------------------------------------------------------
+
+    def _prepare(self) -> tuple[dict, dict]:
+        """Check everything (raising PlainError before any JAX work); return the (training,
+        held-out) arrays as dicts of numpy arrays whose first axis is the example."""
+        raise NotImplementedError
+
+    def _batch_loss(self, params, batch: dict):
+        """Mean loss of a batch under full ``params``: a scalar JAX array. Pure and jittable."""
+        raise NotImplementedError
+
+    def _evaluate(self, step: int, params, val: dict) -> list[Event]:
+        """Events measured on the held-out arrays; the first must be the ``ValidationLoss``."""
+        raise NotImplementedError
+
+    def _details(self) -> dict:
+        """How the run went, for ``TrainedModel.details`` (the stage adds its own)."""
+        details = {"method": self.method, "base_stage": self.base.stage, "base_step": int(self.base.step),
+                   "base_corpus": self.base.corpus_name}
+        if self.method == METHOD_LORA:
+            details.update(lora_rank=self.lora.rank, lora_alpha=self.lora.alpha)
+        return details
+
+    @property
+    def divergence_limit(self) -> float:
+        # Random guessing scores ln(V) per token; a loss far above it means the model has blown up.
+        return 1.5 * math.log(self.model_config.vocab_size) + 1.0
+
+    def _check_settings(self) -> None:
+        self.train_config.validate()
+        if self.method not in METHODS:
+            raise ConfigError(f"Unknown tuning method '{self.method}'.", "Choose full fine-tuning or LoRA.")
+        if self.method == METHOD_LORA:
+            self.lora.validate(self.model_config)
+
+    # --- the loop -----------------------------------------------------------------------------------
+
+    def events(self) -> Iterator[Event]:
+        yield Status("Preparing data…", "preparing")
+        self._check_settings()
+        train_data, val_data = self._prepare()
+        n_rows, length = next(iter(train_data.values())).shape[:2]
+        from engine.pretraining import _check_memory
+
+        # The batch's sequences are the model's work; a preference step reads a chosen and a rejected one.
+        sequences = self.train_config.batch_size * self.sequences_per_example
+        _check_memory(replace(self.model_config, context_length=length),
+                      replace(self.train_config, batch_size=sequences), 0)
+
+        import jax
+        import jax.numpy as jnp
+        import numpy as np
+        import optax
+
+        from engine.behaviour import greedy_answers
+        from engine.data import TRAIN_STREAM, stream_key
+        from engine.lora import init_adapters, merge
+        from engine.pretraining import _copy_state, _divergence_message
+        from engine.train import TrainState, init_state, learning_rate_at, make_optimizer
+
+        cfg, train, control = self.model_config, self.train_config, self.control
+        train_dev = jax.tree.map(jnp.asarray, train_data)
+        val_dev = jax.tree.map(jnp.asarray, val_data)
+        key = stream_key(train.seed, TRAIN_STREAM)
+        optimizer = make_optimizer(train)
+        lora = self.method == METHOD_LORA
+        # Copies: the step donates its state, which must not delete the caller's model.
+        base_params = _copy_state(self.base.params)
+        if lora:  # the base is frozen: passed to the step as data, never updated
+            # One jitted program instead of a small compile per matrix (as pretraining's init_params).
+            init = jax.jit(init_adapters, static_argnums=(0, 1))
+            trainable = init(cfg, self.lora, jax.random.fold_in(jax.random.PRNGKey(train.seed), 5))
+            frozen = base_params
+        else:
+            trainable, frozen = base_params, None
+
+        def full_params(trainable, frozen):
+            return merge(frozen, trainable, self.lora) if lora else trainable
+
+        batch_size = train.batch_size
+
+        def step_fn(state: TrainState, data: dict, frozen, key, learning_rate):
+            rows = jax.random.randint(jax.random.fold_in(key, state.step), (batch_size,), 0, n_rows)  # (B,)
+            batch = jax.tree.map(lambda a: a[rows], data)  # (B, L, …)
+            loss, grads = jax.value_and_grad(lambda t: self._batch_loss(full_params(t, frozen), batch))(state.params)
+            updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+            updates = jax.tree.map(lambda u: -learning_rate * u, updates)
+            return TrainState(state.step + 1, optax.apply_updates(state.params, updates), opt_state), loss
+
+        state = init_state(trainable, optimizer)
+        yield Status("Compiling the model for this computer…", "compiling")
+        started = time.perf_counter()
+        step = jax.jit(step_fn, donate_argnums=0).lower(state, train_dev, frozen, key, np.float32(0)).compile()
+        params_finite = jax.jit(
+            lambda tree: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+        ).lower(state.params).compile()
+        self.compile_seconds = time.perf_counter() - started
+
+        history = LossHistory()
+
+        def evaluate(at: int, trainable) -> list[Event]:
+            events = self._evaluate(at, full_params(trainable, frozen), val_dev)
+            history.val_steps.append(at)
+            history.val_losses.append(events[0].loss)
+            return events
+
+        def sample(at: int, trainable) -> Sample:
+            text = greedy_answers(full_params(trainable, frozen), cfg, self.tokenizer, [self.sample_prompt],
+                                  min(train.sample_tokens, 64))[0]
+            return Sample(at, self.sample_prompt, text)
+
+        # The loss of step k is measured with the parameters left by step k-1, so a state is known to
+        # be good only once the next step's loss is (as in pretraining): ``candidate`` is the state at
+        # the latest log point, ``last_good`` the one before it, vouched for by its successor.
+        last_good = candidate = initial = _copy_state(state)
+        yield Status("Training…", "training")
+        reason, done = "completed", 0
+        pending: list = []
+        pending_steps: list[int] = []
+        busy_seconds = train_seconds = 0.0
+        tokens_per_step = batch_size * self.sequences_per_example * length
+        mark = time.perf_counter()
+        while done < train.total_steps:
+            if control.stop_requested:
+                reason = "stopped"
+                break
+            if control.paused:
+                busy_seconds += time.perf_counter() - mark
+                yield Status(f"Paused at step {done}.", "paused")
+                while control.paused and not control.stop_requested:
+                    control.wait_while_paused(0.25)
+                if control.stop_requested:
+                    reason = "stopped"
+                    break
+                yield Status("Training…", "training")
+                mark = time.perf_counter()
+
+            state, loss = step(state, train_dev, frozen, key, np.float32(learning_rate_at(train, done)))
+            done += 1
+            pending.append(loss)
+            pending_steps.append(done)
+            first = done == 1
+            if not (first or done % train.log_every == 0 or done == train.total_steps
+                    or control.paused or control.stop_requested):
+                continue
+            losses, ok = jax.device_get((jnp.stack(pending), params_finite(state.params)))  # waits
+            losses = np.asarray(losses, dtype=np.float64)
+            now = time.perf_counter()
+            train_seconds += now - mark
+            busy_seconds += now - mark
+            mark = now
+            bad = np.flatnonzero(~np.isfinite(losses) | (losses > self.divergence_limit))
+            if bad.size or not ok:
+                if bad.size:
+                    bad_step = pending_steps[int(bad[0])]
+                    state = candidate if bad[0] > 0 else last_good
+                    message = _divergence_message(losses[bad[0]], bad_step, train.learning_rate)
+                else:  # every loss was fine, so the window's last update broke the parameters
+                    bad_step, state = done, candidate
+                    message = _divergence_message(math.nan, bad_step, train.learning_rate, in_parameters=True)
+                done = int(state.step)
+                history = history.truncated(done)
+                yield Diverged(bad_step, message)
+                reason = "diverged"
+                break
+            last_good, candidate = candidate, _copy_state(state)
+            history.train_steps.extend(pending_steps)
+            history.train_losses.extend(losses.tolist())
+            self.tokens_per_second = done * tokens_per_step / max(train_seconds, 1e-9)
+            yield TrainProgress(
+                step=done, total_steps=train.total_steps, steps=tuple(pending_steps),
+                losses=tuple(losses.tolist()), learning_rate=learning_rate_at(train, done - 1),
+                tokens_per_second=self.tokens_per_second, elapsed_seconds=busy_seconds,
+                eta_seconds=(train.total_steps - done) * busy_seconds / done,
+            )
+            pending, pending_steps = [], []
+            extra: list[Event] = []
+            if first:  # the untrained model's figures, measured now so the curve starts at once
+                extra += evaluate(0, initial.params)
+                if train.sample_every and self.sample_prompt:
+                    extra.append(sample(0, initial.params))
+            if done % train.eval_every == 0 or done == train.total_steps:
+                extra += evaluate(done, state.params)
+            if train.sample_every and self.sample_prompt and (done % train.sample_every == 0
+                                                              or done == train.total_steps):
+                extra.append(sample(done, state.params))
+            if extra:
+                yield from extra
+                now = time.perf_counter()
+                busy_seconds += now - mark
+                mark = now
+
+        details = self._details()
+        details.update(steps=done, stopped=reason)
+        self.trained = TrainedModel(
+            params=full_params(state.params, frozen),  # LoRA: merged for good, a plain model
+            # Full fine-tuning's optimiser state fits the model and is kept, as pretraining's is;
+            # LoRA's belongs to the adapters, which no longer exist once merged.
+            opt_state=None if lora else state.opt_state,
+            model_config=cfg, train_config=train, tokenizer=self.tokenizer, step=done, history=history,
+            corpus_name=self.data_name, corpus_fingerprint=self.data_fingerprint, stage=self.stage,
+            details=details,
+        )
+        yield Finished(done, reason)
+
+
+def data_fingerprint(texts: Iterable[str]) -> str:
+    """sha256 of the data's text, so a tuned model records what it learned from."""
+    from engine.corpus import text_fingerprint
+
+    return text_fingerprint("\x1e".join(texts))  # a separator no text contains
+
+
+def map_rows(fn, params, data: dict, chunk: int):
+    """``fn(params, rows)`` over ``data`` in chunks of ``chunk`` rows (zero-padded), concatenated and cut
+    back to the real rows: held-out sets of any size are measured without one huge batch. Jittable.
+
+    ``fn`` returns arrays whose first axis is the chunk's rows (or a tuple of them).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    n = next(iter(data.values())).shape[0]
+    n_chunks = -(-n // chunk)
+
+    def pad(a):  # (N, …) -> (n_chunks, chunk, …); padded rows are zeros, weighted 0 everywhere
+        a = jnp.concatenate([a, jnp.zeros((n_chunks * chunk - n,) + a.shape[1:], a.dtype)])
+        return a.reshape((n_chunks, chunk) + a.shape[1:])
+
+    out = jax.lax.map(lambda rows: fn(params, rows), jax.tree.map(pad, data))  # (n_chunks, chunk, …)
+    return jax.tree.map(lambda a: a.reshape((n_chunks * chunk,) + a.shape[2:])[:n], out)
+
+
+def token_losses(params, cfg, inputs, targets):
+    """Cross-entropy of every position, (B, L): the numbers ``engine.model.loss_fn`` averages."""
+    import optax
+
+    from engine.model import forward
+
+    logits = forward(params, inputs, cfg)  # (B, L, V)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, targets)  # (B, L)

@@ -1,0 +1,163 @@
+"""Instruction tuning on a tiny model: the loss falls, LoRA keeps the base frozen, runs stop and fail cleanly.
+
+Also the behaviour helpers: greedy answers agree with engine.sampling, and verdicts classify answers.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import jax
+import numpy as np
+import pytest
+
+from engine.behaviour import greedy_answers, judge
+from engine.checkpoint import load_checkpoint, save_checkpoint
+from engine.config import param_count
+from engine.errors import ConfigError, NotEnoughPairs, TokenizerMismatch
+from engine.events import Diverged, Finished, RunControl, Sample, Status, TrainProgress, ValidationLoss
+from engine.instruction_tuning import InstructionTuningRun
+from engine.lora import LoraConfig, adapter_count, init_adapters, merge
+from engine.tuning_data import InstructionExample
+from tests.engine.tuning_fixtures import instructions, tiny_base, tiny_schedule
+
+
+def _losses(events) -> list[float]:
+    return [loss for e in events if isinstance(e, TrainProgress) for loss in e.losses]
+
+
+@pytest.fixture(scope="module")
+def full_run():
+    base = tiny_base()
+    before = jax.tree.map(np.array, base.params)
+    run = InstructionTuningRun(base, instructions(), tiny_schedule(sample_every=30))
+    return base, before, run, list(run.events())
+
+
+def test_full_fine_tuning_lowers_the_answer_loss(full_run):
+    base, _, run, events = full_run
+    assert isinstance(events[0], Status) and events[0].phase == "preparing"
+    assert events[-1] == Finished(60, "completed")
+    losses = _losses(events)
+    assert len(losses) == 60 and np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    val = [e for e in events if isinstance(e, ValidationLoss)]
+    assert [v.step for v in val] == [0, 20, 40, 60] and val[-1].loss < 0.7 * val[0].loss
+    progress = [e for e in events if isinstance(e, TrainProgress)]
+    assert progress[-1].eta_seconds == 0 and progress[0].eta_seconds > 0 and progress[-1].tokens_per_second > 0
+    samples = [e for e in events if isinstance(e, Sample)]
+    assert [s.step for s in samples] == [0, 30, 60] and samples[0].prompt in {e.prompt for e in instructions()}
+
+
+def test_the_tuned_model_is_a_plain_model_of_the_next_stage(full_run, tmp_path):
+    base, before, run, _ = full_run
+    tuned = run.trained
+    assert tuned.stage == "instruction" and tuned.step == 60 and tuned.history.train_steps == list(range(1, 61))
+    assert tuned.details["method"] == "full" and tuned.details["base_stage"] == "pretraining"
+    assert jax.tree.structure(tuned.params) == jax.tree.structure(base.params)
+    # The caller's base model was copied, not consumed or changed by the donating step.
+    for x, y in zip(jax.tree.leaves(before), jax.tree.leaves(base.params)):
+        np.testing.assert_array_equal(x, np.asarray(y))
+    assert not np.allclose(np.asarray(tuned.params["wte"]), before["wte"])
+    reopened = load_checkpoint(save_checkpoint(tuned, tmp_path / "sft"))
+    assert reopened.stage == "instruction" and reopened.details == tuned.details
+    assert reopened.opt_state is not None and reopened.history == tuned.history
+
+
+def test_lora_trains_only_adapters_and_merges_them_into_a_plain_model():
+    base = tiny_base()
+    cfg = base.model_config
+    lora = LoraConfig(rank=4, alpha=8.0)
+    adapters = init_adapters(cfg, lora, jax.random.PRNGKey(1))
+    # B starts at zero, so the merged model starts exactly at the base model.
+    for x, y in zip(jax.tree.leaves(merge(base.params, adapters, lora)), jax.tree.leaves(base.params)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert sum(x.size for x in jax.tree.leaves(adapters)) == adapter_count(cfg, lora) < param_count(cfg) / 3
+
+    run = InstructionTuningRun(base, instructions(), tiny_schedule(learning_rate=3e-2), method="lora", lora=lora)
+    events = list(run.events())
+    losses = _losses(events)
+    val = [e.loss for e in events if isinstance(e, ValidationLoss)]
+    # From a random model, with a tenth of the numbers trainable, the fall is slower than full tuning's.
+    assert events[-1].reason == "completed" and np.mean(losses[-5:]) < 0.92 * np.mean(losses[:5])
+    assert val[-1] < val[0]
+    tuned = run.trained
+    assert tuned.opt_state is None and tuned.details["lora_rank"] == 4
+    # Only the adapted matrices changed; embeddings and norms are the frozen base's.
+    for name in ("wte", "wpe"):
+        np.testing.assert_array_equal(np.asarray(tuned.params[name]), np.asarray(base.params[name]))
+    block, old = tuned.params["blocks"][0], base.params["blocks"][0]
+    np.testing.assert_array_equal(np.asarray(block["ln1"]["scale"]), np.asarray(old["ln1"]["scale"]))
+    delta = np.asarray(block["attn"]["qkv"]) - np.asarray(old["attn"]["qkv"])
+    assert np.abs(delta).max() > 0 and np.linalg.matrix_rank(delta, tol=1e-6) <= 4  # a low-rank change
+
+
+def test_bad_data_and_settings_are_refused_before_training():
+    base = tiny_base()
+    with pytest.raises(NotEnoughPairs, match="at least 16 pairs"):
+        list(InstructionTuningRun(base, instructions()[:10], tiny_schedule()).events())
+    unreadable = instructions() + [InstructionExample("Q: Zebra?\nA:", " striped.")]
+    events = InstructionTuningRun(base, unreadable, tiny_schedule()).events()
+    assert next(events).phase == "preparing"
+    with pytest.raises(TokenizerMismatch, match="'Z'"):
+        next(events)
+    with pytest.raises(ConfigError, match="rank"):
+        list(InstructionTuningRun(base, instructions(), tiny_schedule(), method="lora",
+                                  lora=LoraConfig(rank=64)).events())
+
+
+def test_stop_keeps_the_model_and_pause_holds():
+    control = RunControl()
+    run = InstructionTuningRun(tiny_base(), instructions(), tiny_schedule(total_steps=10_000), control=control)
+    events = run.events()
+    for event in events:
+        if isinstance(event, TrainProgress) and event.step >= 10:
+            break
+    control.pause()
+    paused = next(e for e in events if isinstance(e, Status) and e.phase == "paused")
+    timer = threading.Timer(0.2, control.stop)
+    timer.start()
+    rest = list(events)
+    timer.join()
+    assert rest[-1].reason == "stopped" and not any(isinstance(e, TrainProgress) for e in rest)
+    assert run.trained.step == int(paused.message.split()[-1].rstrip(".")) and run.trained.details["stopped"] == "stopped"
+
+
+def test_a_learning_rate_far_too_high_is_caught_and_the_last_good_model_kept():
+    train = tiny_schedule(learning_rate=1e4, min_learning_rate=1e3, warmup_steps=0, total_steps=200, grad_clip=1e9)
+    run = InstructionTuningRun(tiny_base(), instructions(), train)
+    events = list(run.events())
+    diverged = [e for e in events if isinstance(e, Diverged)]
+    assert len(diverged) == 1 and "learning rate" in diverged[0].message and events[-1].reason == "diverged"
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(run.trained.params))
+    assert run.trained.step < diverged[0].step and all(np.isfinite(run.trained.history.train_losses))
+
+
+def test_greedy_answers_agree_with_engine_sampling():
+    from engine.sampling import generate_ids
+
+    base = tiny_base(seed=5)
+    cfg, tokenizer = base.model_config, base.tokenizer
+    prompts = ["Q: sky?\nA:", "Q: lemon?\nA:", "Q: a?"]
+    answers = greedy_answers(base.params, cfg, tokenizer, prompts, max_new_tokens=8)
+    for prompt, answer in zip(prompts, answers):
+        ids = generate_ids(base.params, cfg, tokenizer.encode(prompt).tolist(), 8, 1.0, 1, jax.random.PRNGKey(0))
+        text = tokenizer.decode(ids)  # top-1 sampling is greedy; cut where an answer ends
+        assert answer == (text[: text.index("\n") + 1] if "\n" in text else text)
+
+
+@pytest.mark.parametrize("text, expected, distractors, verdict", [
+    (" Chafo.\n", "Chafo", ["Bonra"], (True, True, False, False)),
+    (" The capital of Lamlar is Chafo.\nUser:", "chafo", ["Bonra"], (True, True, False, False)),
+    (" Chafo or Bonra.\n", "Chafo", ["Bonra", "Chafo"], (True, False, False, False)),
+    (" Chafon.\n", "Chafo", [], (True, False, False, False)),
+    (" What is the capital of Gro.\n", "Gro", [], (False, True, False, False)),
+    (" Chafo.", "Chafo", [], (False, True, False, False)),  # cut off before the answer ended
+    ("Chafo.\n", "Chafo", [], (False, True, False, False)),  # no leading space
+    (" I can't help with that, because it could hurt people.\n", None, [], (True, None, True, False)),
+    (" I don't know. Gremkova is not something I have read about.\n", None, [], (True, None, False, True)),
+    (" Q: What is it?\n", None, [], (False, None, False, False)),
+])
+def test_verdicts_classify_answers(text, expected, distractors, verdict):
+    v = judge(text, expected, distractors)
+    assert (v.in_format, v.correct, v.refusal, v.dont_know) == verdict
+    assert v.answer == text.split("\n")[0]
