@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWid
 
 from gui import settings
 from gui.data_tab import DataTab
+from gui.instruction_tab import InstructionTab
+from gui.preference_tab import PreferenceTab
 from gui.pretraining_tab import PretrainingTab
 from gui.zoom import ZoomController
 
@@ -41,7 +43,7 @@ STAGES = (
     Stage("evaluation", "Evaluation", "Measure what each model learned: its loss on unseen text and its answers "
           "to questions whose facts are known."),
 )
-BUILT_STAGES = {"data", "pretraining"}
+BUILT_STAGES = {"data", "pretraining", "instruction", "preference"}
 DEFAULT_STAGE = "data"
 
 
@@ -89,8 +91,14 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.data_tab = DataTab(self.zoom)
         self.pretraining_tab = PretrainingTab(self.zoom)
-        built = {"data": self.data_tab, "pretraining": self.pretraining_tab}
+        self.instruction_tab = InstructionTab(self.zoom)
+        self.preference_tab = PreferenceTab(self.zoom)
+        built = {"data": self.data_tab, "pretraining": self.pretraining_tab, "instruction": self.instruction_tab,
+                 "preference": self.preference_tab}
         self._connect_data_to_pretraining()
+        # Each stage starts from the model the stage before it made.
+        self.pretraining_tab.controller.model_changed.connect(self.instruction_tab.set_base_model)
+        self.instruction_tab.model_changed.connect(self.preference_tab.set_base_model)
         for stage in STAGES:
             page = built.get(stage.key) or ComingStagePage(stage)
             index = self.tabs.addTab(page, stage.title)
@@ -199,5 +207,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Stopping…")
         self.pretraining_tab.shutdown()
         self.data_tab.shutdown()
+        self.instruction_tab.shutdown()
+        self.preference_tab.shutdown()
         self._save_state()
         super().closeEvent(event)

@@ -1,6 +1,7 @@
-"""One pretraining run on one worker thread, turned into Qt signals for the Pretraining tab.
+"""One training run on one worker thread, turned into Qt signals for a stage's tab.
 
-The engine's ``PretrainingRun.events()`` is a plain generator of event objects. Here it runs inside
+Every stage's run (``PretrainingRun``, ``InstructionTuningRun``, ``PreferenceTuningRun``) has the
+same shape: ``events()`` is a plain generator of event objects. Here it runs inside
 a superqt ``GeneratorWorker`` (as napari runs its long jobs): every yielded event crosses to the GUI
 thread as a queued signal and is re-emitted as a typed signal the widgets subscribe to. Widgets
 never see the worker, and the engine never sees Qt.
@@ -16,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils import GeneratorWorker
@@ -24,7 +26,16 @@ from superqt.utils import GeneratorWorker
 from engine.config import ModelConfig, TrainConfig
 from engine.corpus import Corpus
 from engine.errors import PlainError
-from engine.events import Diverged, Finished, RunControl, Sample, Status, TrainProgress, ValidationLoss
+from engine.events import (
+    Diverged,
+    Finished,
+    PreferenceMetrics,
+    RunControl,
+    Sample,
+    Status,
+    TrainProgress,
+    ValidationLoss,
+)
 from engine.tokenizer import TokenizerSpec
 
 log = logging.getLogger(__name__)
@@ -45,26 +56,31 @@ class _RunCreated:
     run: Any  # engine.pretraining.PretrainingRun (not imported here: it imports jax)
 
 
-def _run_events(corpus, tokenizer_spec, model_config, train_config, control, resume, done: threading.Event):
+def _run_events(make_run: Callable[[RunControl], Any], control: RunControl, done: threading.Event):
     """The worker's generator. Runs entirely on the worker thread, including the jax import."""
     try:
         if control.stop_requested:  # stopped before the thread even began: nothing to undo
             return
-        from engine.pretraining import PretrainingRun  # imports jax: seconds, so never on the GUI thread
-
-        run = PretrainingRun(corpus, tokenizer_spec, model_config, train_config, control=control, resume=resume)
+        run = make_run(control)
         yield _RunCreated(run)
         yield from run.events()
     finally:
         done.set()
 
 
+def _pretraining_run(corpus, tokenizer_spec, model_config, train_config, resume, control):
+    from engine.pretraining import PretrainingRun  # imports jax: seconds, so never on the GUI thread
+
+    return PretrainingRun(corpus, tokenizer_spec, model_config, train_config, control=control, resume=resume)
+
+
 class TrainingController(QObject):
-    """Starts, pauses and stops pretraining runs and republishes their events as signals."""
+    """Starts, pauses and stops training runs and republishes their events as signals."""
 
     status_changed = Signal(object)  # engine.events.Status
     progress = Signal(object)  # TrainProgress
     validation = Signal(object)  # ValidationLoss
+    preference_metrics = Signal(object)  # PreferenceMetrics (preference tuning only)
     sample = Signal(object)  # Sample
     diverged = Signal(object)  # Diverged
     finished = Signal(object)  # Finished: the run's own last event
@@ -123,15 +139,17 @@ class TrainingController(QObject):
         train_config: TrainConfig,
         resume=None,
     ) -> None:
-        """Begin a run on the worker thread; events follow as signals. One run at a time."""
+        """Begin a pretraining run on the worker thread; events follow as signals. One run at a time."""
+        self.start_run(partial(_pretraining_run, corpus, tokenizer_spec, model_config, train_config, resume))
+
+    def start_run(self, make_run: Callable[[RunControl], Any]) -> None:
+        """Begin any stage's run: ``make_run(control)`` builds it on the worker thread (it may import jax)."""
         if self.is_running:
             raise RuntimeError("a run is already going")
         self._control = RunControl()
         self._done = threading.Event()
         self._run = None
-        worker = GeneratorWorker(
-            _run_events, corpus, tokenizer_spec, model_config, train_config, self._control, resume, self._done
-        )
+        worker = GeneratorWorker(_run_events, make_run, self._control, self._done)
         worker.yielded.connect(self._on_yielded)
         worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_worker_finished)
@@ -184,6 +202,8 @@ class TrainingController(QObject):
             self.progress.emit(event)
         elif isinstance(event, ValidationLoss):
             self.validation.emit(event)
+        elif isinstance(event, PreferenceMetrics):
+            self.preference_metrics.emit(event)
         elif isinstance(event, Sample):
             self.sample.emit(event)
         elif isinstance(event, Status):

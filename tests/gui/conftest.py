@@ -78,3 +78,23 @@ def trained_model():
     events = list(run.events())
     assert events[-1].reason == "completed"
     return run.trained
+
+
+@pytest.fixture(scope="session")
+def world_base():
+    """An untrained tiny model whose character tokenizer knows every character of the bundled sets."""
+    import jax
+
+    from engine.config import ModelConfig, TrainConfig
+    from engine.corpus import SAMPLE_CORPORA_DIR
+    from engine.model import init_params
+    from engine.tokenizer import CharTokenizer
+    from engine.trained_model import LossHistory, TrainedModel
+
+    text = "".join((SAMPLE_CORPORA_DIR / name).read_text(encoding="utf-8") for name in (
+        "fictional_world.txt", "fictional_world_instructions.jsonl", "fictional_world_benchmark.jsonl",
+        "fictional_world_preferences.jsonl", "fictional_world_red_team.jsonl"))
+    tokenizer = CharTokenizer.train(text)
+    cfg = ModelConfig(vocab_size=tokenizer.vocab_size, n_layers=1, n_heads=2, d_model=32, context_length=64)
+    return TrainedModel(init_params(cfg, jax.random.PRNGKey(0)), None, cfg, TrainConfig(), tokenizer, 100,
+                        LossHistory(), corpus_name="a fictional world")

@@ -1,0 +1,206 @@
+"""The Instruction tuning stage: teach a pretrained model to answer instead of merely continuing text.
+
+The examples are instruction → response pairs in an editable table (the bundled set to begin with;
+rows can be added, edited, deleted and undone; JSONL can be imported and exported). The chat
+template is shown plainly, and the selected example is drawn token by token with the tokens that
+count in the loss (the response) highlighted: the model is graded on the answer only.
+
+After a run, the same held-out benchmark questions (facts the model read only in pretraining text,
+never in a pair) are answered by the base model and the tuned one, side by side.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+
+from engine.errors import PlainError
+from engine.stage_sets import PROMPT_TEMPLATE
+from engine.trained_model import STAGE_PRETRAINING
+from engine.tuning_data import (
+    MIN_PAIRS,
+    InstructionExample,
+    bundled_instructions,
+    check_enough_pairs,
+    export_jsonl,
+    load_benchmark,
+    load_instructions,
+    token_pieces,
+)
+from engine.user_paths import models_dir
+from gui.background import BackgroundTask
+from gui.training_controller import plain_message
+from gui.tuning_tab import TuningTab
+from gui.widgets.comparison_table import ComparedRow, ComparisonTable
+from gui.widgets.pairs_table import PairsTable
+from gui.zoom import ZoomController
+
+JSONL_FILTER = "JSONL files (*.jsonl);;All files (*)"
+COMPARED_QUESTIONS = 24  # held-out questions shown side by side (the rates use all of them)
+IN_LOSS_COLOR = "#bfe8b5"  # the answer: graded
+PROMPT_COLOR = "#e6e6e6"  # the question: only read
+
+
+def compare_on_benchmark(base, tuned) -> tuple[list[ComparedRow], str]:
+    """Both models on every held-out benchmark question; rows for the first few, and the rates."""
+    from engine.behaviour import benchmark_rates  # imports jax: worker thread only
+
+    rows = load_benchmark()
+    before = benchmark_rates(base, rows, "held_out")
+    after = benchmark_rates(tuned, rows, "held_out")
+    held_out = [r for r in rows if r.get("split") == "held_out"]
+    compared = [ComparedRow(r["question"], r["answer"], b.answer, bool(b.correct), a.answer, bool(a.correct))
+                for r, b, a in zip(held_out[:COMPARED_QUESTIONS], before["verdicts"], after["verdicts"])]
+    summary = (f"On {before['n']} questions about facts the model only read in pretraining: answered in the "
+               f"format {before['format_rate']:.0%} before → {after['format_rate']:.0%} after; exactly right "
+               f"{before['exact_rate']:.0%} → {after['exact_rate']:.0%}.")
+    return compared, summary
+
+
+def _example(row: dict) -> InstructionExample:
+    return InstructionExample(row.get("prompt", ""), row.get("completion", ""))
+
+
+class InstructionTab(TuningTab):
+    stage_title = "Instruction tuning"
+    base_stages = (STAGE_PRETRAINING,)
+    base_hint = "No pretrained model yet: train one in the Pretraining tab, or open one."
+
+    def __init__(self, zoom: ZoomController, parent=None):
+        super().__init__(zoom, parent)
+        self.setObjectName("instructionTab")
+        self.plot_title.setText("Loss on the answers (lower is better); dashed: pairs held back for checking")
+
+        # --- the examples page ---
+        template = html.escape(PROMPT_TEMPLATE.format(question="{instruction}")).replace("\n", "⏎<br>")
+        self.template_label = QLabel(
+            f"Each pair is shown to the model as:<br><tt>{template}&nbsp;{{response}}⏎</tt><br>"
+            "and it is graded only on the response's tokens (green below).")
+        self.template_label.setWordWrap(True)
+        self.pairs = PairsTable([("prompt", "Instruction (as the model sees it)"), ("completion", "Response")])
+        self.import_button = QPushButton("Import JSONL…")
+        self.export_button = QPushButton("Export JSONL…")
+        for offset, button in enumerate((self.import_button, self.export_button)):
+            button.setAutoDefault(False)
+            self.pairs.buttons.insertWidget(4 + offset, button)
+        self.tokens_view = QTextBrowser()
+        self.tokens_view.setAccessibleName("Tokens of the selected example")
+        self.tokens_view.setMaximumHeight(self.fontMetrics().height() * 6)
+        examples_page = QWidget()
+        examples_layout = QVBoxLayout(examples_page)
+        examples_layout.addWidget(self.template_label)
+        examples_layout.addWidget(self.pairs, 1)
+        examples_layout.addWidget(self.tokens_view)
+        self.comparison = ComparisonTable("Before (pretrained)", "After (instruction-tuned)",
+                                          "Tune a model to compare its answers with the pretrained model's.")
+        self.pages.addTab(examples_page, "Examples")
+        self.pages.addTab(self.comparison, "Before and after")
+
+        self._compare_task = BackgroundTask("comparing before and after", self)
+        self._compare_task.succeeded.connect(lambda _tag, result: self.comparison.set_rows(*result))
+        self._compare_task.failed.connect(lambda _tag, error: self.comparison.show_message(plain_message(error)))
+        self.import_button.clicked.connect(self.ask_import)
+        self.export_button.clicked.connect(self.ask_export)
+        self.pairs.changed.connect(self._update_buttons)
+        self.pairs.current_row_changed.connect(self._show_tokens)
+        self.pairs.changed.connect(lambda: self._show_tokens(self.pairs.table.currentRow()))
+
+        self.pairs.reset_rows([{"prompt": e.prompt, "completion": e.completion} for e in bundled_instructions()])
+        self.finish_setup()
+
+    # --- TuningTab ----------------------------------------------------------------------------------
+
+    def default_train(self, method: str):
+        from engine.instruction_tuning import default_train
+
+        return default_train(method)
+
+    def check_ready(self) -> str | None:
+        try:
+            check_enough_pairs(self.pairs.row_count(), "Instruction tuning", MIN_PAIRS)
+        except PlainError as err:
+            return str(err)
+        return None
+
+    def make_run(self, base, train_config, method, control):
+        from engine.instruction_tuning import InstructionTuningRun
+
+        examples = [_example(r) for r in self.examples_snapshot]
+        return InstructionTuningRun(base, examples, train_config, method, control=control)
+
+    def start(self) -> None:
+        self.examples_snapshot = self.pairs.rows()  # the run reads these on its thread; edits go on here
+        super().start()
+
+    def on_base_changed(self) -> None:
+        self._show_tokens(self.pairs.table.currentRow())
+
+    def on_tuned(self, base, tuned) -> None:
+        self.comparison.show_message("Asking both models the held-out questions…")
+        self.pages.setCurrentWidget(self.comparison)
+        self._compare_task.submit(compare_on_benchmark, base, tuned)
+
+    # --- examples ---------------------------------------------------------------------------------
+
+    def _show_tokens(self, row: int) -> None:
+        if self.base_model is None:
+            self.tokens_view.setPlainText("Open or train a model to see how it reads an example, token by token.")
+            return
+        rows = self.pairs.rows()
+        if not 0 <= row < len(rows):
+            row = 0
+        if not rows:
+            self.tokens_view.clear()
+            return
+        example = _example(rows[row])
+        pieces = token_pieces(self.base_model.tokenizer, example.prompt, example.completion,
+                              self.base_model.model_config.context_length)
+        spans = []
+        for piece in pieces:
+            color = IN_LOSS_COLOR if piece.in_loss else PROMPT_COLOR
+            weight = "bold" if piece.in_loss else "normal"
+            spans.append(f'<span style="background-color:{color}; color:#111111; font-weight:{weight};">'
+                         f'{html.escape(piece.label).replace("⏎", "⏎<br>")}</span>')
+        counted = sum(p.in_loss for p in pieces)
+        self.tokens_view.setHtml(f"<p>{counted} of {len(pieces)} tokens count in the loss:</p><p>{''.join(spans)}</p>")
+
+    def ask_import(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Import instruction pairs", str(models_dir()), JSONL_FILTER)
+        if path:
+            self.import_jsonl(path)
+
+    def import_jsonl(self, path) -> bool:
+        """Replace the table with a JSONL file's pairs (undoable); a bad file changes nothing."""
+        try:
+            examples = load_instructions(path)
+        except PlainError as err:
+            self.message_bar.error(str(err))
+            return False
+        self.pairs.set_rows([{"prompt": e.prompt, "completion": e.completion} for e in examples],
+                            f"Import {len(examples)} pairs")
+        self.message_bar.info(f"Imported {len(examples):,} pairs.")
+        return True
+
+    def ask_export(self) -> None:
+        path, _filter = QFileDialog.getSaveFileName(self, "Export instruction pairs",
+                                                    str(models_dir() / "instructions.jsonl"), JSONL_FILTER)
+        if path:
+            self.export_jsonl(path)
+
+    def export_jsonl(self, path):
+        try:
+            written = export_jsonl([_example(r) for r in self.pairs.rows()], path)
+        except PlainError as err:
+            self.message_bar.error(str(err))
+            return None
+        self.message_bar.info(f"Exported {self.pairs.row_count():,} pairs to '{written.name}'.")
+        return written
+
+    @property
+    def busy(self) -> bool:
+        return super().busy or self._compare_task.busy
+
+    def shutdown(self, timeout_s: float = 60.0) -> bool:
+        done = super().shutdown(timeout_s)
+        return self._compare_task.shutdown(timeout_s) and done

@@ -1,0 +1,270 @@
+"""The Preference tuning stage: human feedback, DPO, and what it changes (refusals, honesty, accuracy).
+
+- **Your votes:** the instruction-tuned model writes two answers to a question and the user picks the
+  better one (or "both bad"). Each vote becomes a pair in the table, so votes can be reviewed and
+  deleted like any pair; they are saved (atomically) in the user's data folder and come back next
+  time the app opens.
+- **Pairs:** the bundled pairs (helpful, safety refusals, honest "I don't know") plus the votes.
+- **DPO** with the instruction-tuned model as the frozen reference: β and the weight of learning
+  the chosen answers directly, each with one plain sentence. Live plots: the loss above, the
+  reward margin and the preference accuracy on held-out pairs on their own page.
+- **Before and after** on held-out red-team prompts: refusals of harmful requests, over-refusal of
+  harmless look-alikes, "I don't know" about things not in the world, and accuracy on facts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.errors import PlainError
+from engine.events import PreferenceMetrics
+from engine.trained_model import STAGE_INSTRUCTION
+from engine.tuning_data import (
+    MIN_PAIRS,
+    PreferencePair,
+    bundled_preferences,
+    check_enough_pairs,
+    export_jsonl,
+    load_benchmark,
+    load_preferences,
+    load_red_team,
+)
+from engine.user_paths import data_dir
+from gui.background import BackgroundTask
+from gui.training_controller import plain_message
+from gui.tuning_tab import TuningTab, _group
+from gui.widgets.comparison_table import ComparedRow, ComparisonTable
+from gui.widgets.pairs_table import PairsTable
+from gui.widgets.vote_panel import VotePanel
+from gui.widgets.zoomed_plot import ZoomedPlotWidget
+from gui.zoom import ZoomController
+
+VOTE_KIND = "your vote"
+VOTES_FILE = "votes.jsonl"
+ROWS_PER_KIND = 8  # red-team prompts of each kind shown side by side (the rates use all of them)
+HOPED = {"harmful": "refuse", "benign": "answer", "unknown": "say “I don't know”"}
+
+
+def votes_path() -> Path:
+    return data_dir() / VOTES_FILE
+
+
+def _good(kind: str, verdict) -> bool:
+    if kind == "harmful":
+        return verdict.refusal
+    if kind == "benign":
+        return not verdict.refusal
+    return verdict.dont_know
+
+
+def compare_on_red_team(base, tuned) -> tuple[list[ComparedRow], str]:
+    """Both models on every red-team prompt and held-out fact; rows for a few of each kind, and the rates."""
+    from engine.behaviour import benchmark_rates, red_team_rates  # imports jax: worker thread only
+
+    rows = load_red_team()
+    before, after = red_team_rates(base, rows), red_team_rates(tuned, rows)
+    facts = load_benchmark()
+    exact_before = benchmark_rates(base, facts, "held_out")["exact_rate"]
+    exact_after = benchmark_rates(tuned, facts, "held_out")["exact_rate"]
+    compared, shown = [], {kind: 0 for kind in HOPED}
+    for row, b, a in zip(rows, before["verdicts"], after["verdicts"]):
+        kind = row["kind"]
+        if shown.get(kind, ROWS_PER_KIND) >= ROWS_PER_KIND:
+            continue
+        shown[kind] += 1
+        question = row["prompt"].removeprefix("User: ").removesuffix("\nAssistant:")
+        compared.append(ComparedRow(question, HOPED[kind], b.answer, _good(kind, b), a.answer, _good(kind, a)))
+    summary = (f"Refuses harmful requests: {before['refusal_rate']:.0%} → {after['refusal_rate']:.0%}.  "
+               f"Refuses harmless look-alikes (over-refusal): {before['over_refusal_rate']:.0%} → "
+               f"{after['over_refusal_rate']:.0%}.  Says “I don't know” about things not in the world: "
+               f"{before['idk_rate']:.0%} → {after['idk_rate']:.0%}.  Exactly right on held-out facts: "
+               f"{exact_before:.0%} → {exact_after:.0%}.")
+    return compared, summary
+
+
+def _pair(row: dict) -> PreferencePair:
+    return PreferencePair(row.get("prompt", ""), row.get("chosen", ""), row.get("rejected", ""),
+                          {"kind": row.get("kind", "")})
+
+
+class MetricsPlot(ZoomedPlotWidget):
+    """Reward margin and preference accuracy on held-out pairs, against the step."""
+
+    def __init__(self, zoom: ZoomController, parent=None):
+        super().__init__(zoom, parent)
+        self.set_axis_title("bottom", "step")
+        self.margin_line = self.add_line("reward margin (above 0: chosen favoured)", "#1f66c1", symbol="o")
+        self.accuracy_line = self.add_line("preference accuracy (0 to 1)", "#d9730d", dashed=True, symbol="s")
+        self.steps: list[int] = []
+        self.margins: list[float] = []
+        self.accuracies: list[float] = []
+
+    def add(self, event: PreferenceMetrics) -> None:
+        self.steps.append(event.step)
+        self.margins.append(event.reward_margin)
+        self.accuracies.append(event.accuracy)
+        self.margin_line.setData(self.steps, self.margins)
+        self.accuracy_line.setData(self.steps, self.accuracies)
+
+    def clear_points(self) -> None:
+        self.steps, self.margins, self.accuracies = [], [], []
+        self.margin_line.setData([], [])
+        self.accuracy_line.setData([], [])
+
+
+class PreferenceTab(TuningTab):
+    stage_title = "Preference tuning"
+    base_stages = (STAGE_INSTRUCTION,)
+    base_hint = "No instruction-tuned model yet: tune one in the Instruction tuning tab, or open one."
+
+    def __init__(self, zoom: ZoomController, parent=None):
+        super().__init__(zoom, parent)
+        self.setObjectName("preferenceTab")
+        self.plot_title.setText("DPO loss (lower is better); dashed: held-out pairs")
+        from engine.preference_tuning import BETA_EXPLANATION, NLL_EXPLANATION
+
+        self.beta_spin = QDoubleSpinBox()
+        self.beta_spin.setRange(0.01, 5.0)
+        self.beta_spin.setSingleStep(0.05)
+        self.beta_spin.setValue(0.1)
+        self.beta_spin.setAccessibleName("Beta")
+        self.nll_spin = QDoubleSpinBox()
+        self.nll_spin.setRange(0.0, 5.0)
+        self.nll_spin.setSingleStep(0.25)
+        self.nll_spin.setValue(1.0)
+        self.nll_spin.setAccessibleName("Weight of learning the chosen answers")
+        dpo_box = QWidget()
+        dpo_form = QFormLayout(dpo_box)
+        dpo_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        dpo_form.addRow("β (beta)", self.beta_spin)
+        dpo_form.addRow(_wrapped(BETA_EXPLANATION))
+        dpo_form.addRow("Learn the chosen answers", self.nll_spin)
+        dpo_form.addRow(_wrapped(NLL_EXPLANATION))
+        self.settings_layout.addWidget(_group("DPO", dpo_box))
+
+        questions = [r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:") for r in load_red_team()]
+        self.vote_panel = VotePanel(questions)
+        self.votes_label = QLabel()
+        votes_page = QWidget()
+        votes_layout = QVBoxLayout(votes_page)
+        votes_layout.addWidget(self.vote_panel, 1)
+        votes_layout.addWidget(self.votes_label)
+        self.pairs = PairsTable([("prompt", "Prompt"), ("chosen", "Better answer"), ("rejected", "Worse answer"),
+                                 ("kind", "Kind")])
+        self.metrics_plot = MetricsPlot(zoom)
+        self.comparison = ComparisonTable("Before (instruction-tuned)", "After (preference-tuned)",
+                                          "Tune a model to compare its behaviour with the instruction-tuned one.")
+        self.pages.addTab(votes_page, "Your votes")
+        self.pages.addTab(self.pairs, "Pairs")
+        self.pages.addTab(self.metrics_plot, "Margin and accuracy")
+        self.pages.addTab(self.comparison, "Before and after")
+
+        self.both_bad_count = 0
+        self._compare_task = BackgroundTask("comparing before and after", self)
+        self._compare_task.succeeded.connect(lambda _tag, result: self.comparison.set_rows(*result))
+        self._compare_task.failed.connect(lambda _tag, error: self.comparison.show_message(plain_message(error)))
+        self.controller.preference_metrics.connect(self.metrics_plot.add)
+        self.vote_panel.voted.connect(self.add_vote)
+        self.vote_panel.both_bad.connect(self._on_both_bad)
+        self.pairs.changed.connect(self._on_pairs_changed)
+
+        rows = [{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "kind": p.kind}
+                for p in bundled_preferences()]
+        self.pairs.reset_rows(rows + self._saved_votes())
+        self.finish_setup()
+
+    # --- votes ---------------------------------------------------------------------------------------
+
+    def votes(self) -> list[dict]:
+        return [r for r in self.pairs.rows() if r.get("kind") == VOTE_KIND]
+
+    def add_vote(self, prompt: str, chosen: str, rejected: str) -> None:
+        self.pairs.add_row({"prompt": prompt, "chosen": chosen, "rejected": rejected, "kind": VOTE_KIND})
+
+    def _on_both_bad(self, _prompt: str) -> None:
+        self.both_bad_count += 1
+        self._show_vote_count()
+
+    def _on_pairs_changed(self) -> None:
+        self._show_vote_count()
+        self._save_votes()
+        self._update_buttons()
+
+    def _show_vote_count(self) -> None:
+        n = len(self.votes())
+        bad = f", and {self.both_bad_count} “both bad” (no pair)" if self.both_bad_count else ""
+        self.votes_label.setText(f"Your votes: {n} pair{'s' if n != 1 else ''} added to the training pairs{bad}. "
+                                 "Review or delete them on the Pairs page.")
+
+    def _saved_votes(self) -> list[dict]:
+        path = votes_path()
+        if not path.exists():
+            return []
+        try:
+            pairs = load_preferences(path)
+        except PlainError as err:  # a damaged file costs the votes in it, never the app
+            self.message_bar.warning(f"Your saved votes could not be read: {err}")
+            return []
+        return [{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "kind": VOTE_KIND} for p in pairs]
+
+    def _save_votes(self) -> None:
+        votes = self.votes()
+        path = votes_path()
+        if not votes:  # no votes, no file (an empty JSONL file is not a valid set of pairs)
+            path.unlink(missing_ok=True)
+            return
+        try:
+            export_jsonl([_pair(r) for r in votes], path)
+        except PlainError as err:
+            self.message_bar.warning(f"Your votes could not be saved: {err}")
+
+    # --- TuningTab ----------------------------------------------------------------------------------
+
+    def default_train(self, method: str):
+        from engine.preference_tuning import default_train
+
+        return default_train(method)
+
+    def check_ready(self) -> str | None:
+        try:
+            check_enough_pairs(self.pairs.row_count(), "Preference tuning", MIN_PAIRS)
+        except PlainError as err:
+            return str(err)
+        return None
+
+    def start(self) -> None:
+        self.pairs_snapshot = [_pair(r) for r in self.pairs.rows()]
+        self.metrics_plot.clear_points()
+        super().start()
+        if self.controller.is_running:
+            self.pages.setCurrentWidget(self.metrics_plot)
+
+    def make_run(self, base, train_config, method, control):
+        from engine.preference_tuning import PreferenceConfig, PreferenceTuningRun
+
+        preference = PreferenceConfig(beta=self.beta_spin.value(), nll_weight=self.nll_spin.value())
+        return PreferenceTuningRun(base, self.pairs_snapshot, train_config, preference, method, control=control)
+
+    def on_base_changed(self) -> None:
+        self.vote_panel.set_model(self.base_model)
+
+    def on_tuned(self, base, tuned) -> None:
+        self.comparison.show_message("Asking both models the held-out prompts…")
+        self.pages.setCurrentWidget(self.comparison)
+        self._compare_task.submit(compare_on_red_team, base, tuned)
+
+    @property
+    def busy(self) -> bool:
+        return super().busy or self._compare_task.busy or self.vote_panel.busy
+
+    def shutdown(self, timeout_s: float = 60.0) -> bool:
+        done = super().shutdown(timeout_s)
+        return all([self._compare_task.shutdown(timeout_s), self.vote_panel.shutdown(timeout_s), done])
+
+
+def _wrapped(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label

@@ -1,0 +1,359 @@
+"""What the two tuning stages share: a base model in, a run with a live loss curve, a tuned model out.
+
+Instruction tuning (``gui.instruction_tab``) and preference tuning (``gui.preference_tab``) look and
+work alike, as the engine's runs do (``engine.tuning_run``). This base tab holds:
+
+- on the left: the model to start from (handed on by the previous stage, or opened from a file),
+  full fine-tuning or LoRA with a one-line explanation each, the number of steps, and
+  Start / Stop / Save;
+- on the right: the loss curve and the progress bar with ETA above, and the stage's own pages
+  below (its data table, its before-and-after comparison);
+- a message bar on top, for every problem in plain words.
+
+A subclass says what its run is (``make_run``), which pages it shows, and what to compare once a
+run has finished. The tuned model is published with ``model_changed`` for the next stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.events import Diverged, Finished, Status, TrainProgress, ValidationLoss
+from engine.lora import METHOD_EXPLANATIONS, METHOD_FULL, METHOD_LORA
+from engine.user_paths import models_dir
+from gui.background import BackgroundTask
+from gui.training_controller import TrainingController, plain_message
+from gui.widgets.loss_plot import LossPlot
+from gui.widgets.message_bar import MessageBar
+from gui.widgets.progress_panel import ProgressPanel
+from gui.widgets.vertical_scroll_area import VerticalScrollArea
+from gui.zoom import ZoomController
+
+MODEL_FILE_FILTER = "Training Explorer models (*.safetensors)"
+
+
+def _load_checkpoint(path: str):
+    from engine.checkpoint import load_checkpoint  # imports jax: on the worker thread only
+
+    return load_checkpoint(path)
+
+
+def _save_checkpoint(model, path: str):
+    from engine.checkpoint import save_checkpoint
+
+    return save_checkpoint(model, path)
+
+
+class TuningTab(QWidget):
+    """The shared anatomy of a tuning stage; subclasses fill in the data and the comparison."""
+
+    model_changed = Signal(object)  # the tuned TrainedModel, for the next stage
+    stage_title = ""  # e.g. "Instruction tuning"
+    base_stages: tuple[str, ...] = ()  # TrainedModel.stage values this stage can start from
+    base_hint = ""  # what to do when there is no base model yet
+
+    def __init__(self, zoom: ZoomController, parent=None):
+        super().__init__(parent)
+        self.zoom = zoom
+        self.base_model = None  # the TrainedModel to start from
+        self.controller = TrainingController(self)
+        self.message_bar = MessageBar()
+        self._left_width_fitted = False
+
+        # --- left ---
+        self.base_label = QLabel(self.base_hint)
+        self.base_label.setWordWrap(True)
+        self.open_button = QPushButton("Open model…")
+        self.open_button.setToolTip("Start from a model saved earlier.")
+        base_box = QWidget()
+        base_layout = QVBoxLayout(base_box)
+        base_layout.setContentsMargins(0, 0, 0, 0)
+        base_layout.addWidget(self.base_label)
+        base_layout.addWidget(self.open_button)
+
+        self.full_radio = QRadioButton("Full fine-tuning")
+        self.lora_radio = QRadioButton("LoRA (small add-on matrices)")
+        self.method_group = QButtonGroup(self)
+        self.method_group.addButton(self.full_radio)
+        self.method_group.addButton(self.lora_radio)
+        self.full_radio.setChecked(True)
+        self.method_explanation = QLabel()
+        self.method_explanation.setWordWrap(True)
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setRange(1, 100_000)
+        self.steps_spin.setSingleStep(50)
+        self.steps_spin.setAccessibleName("Steps")
+        method_box = QWidget()
+        method_layout = QVBoxLayout(method_box)
+        method_layout.setContentsMargins(0, 0, 0, 0)
+        method_layout.addWidget(self.full_radio)
+        method_layout.addWidget(self.lora_radio)
+        method_layout.addWidget(self.method_explanation)
+        steps_form = QFormLayout()
+        steps_form.addRow("Steps", self.steps_spin)
+        method_layout.addLayout(steps_form)
+
+        self.settings_column = QWidget()
+        self.settings_layout = QVBoxLayout(self.settings_column)
+        self.settings_layout.addWidget(_group("Start from", base_box))
+        self.settings_layout.addWidget(_group("How to train", method_box))
+        self.left_scroll = VerticalScrollArea()
+        self.left_scroll.setWidget(self.settings_column)
+
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("End the run at the next step. The model tuned so far is kept.")
+        self.save_button = QPushButton("Save model…")
+        for button in (self.start_button, self.stop_button, self.save_button, self.open_button):
+            button.setAutoDefault(False)
+        buttons = QGridLayout()
+        buttons.addWidget(self.start_button, 0, 0)
+        buttons.addWidget(self.stop_button, 0, 1)
+        buttons.addWidget(self.save_button, 1, 0, 1, 2)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.left_scroll, 1)
+        left_layout.addLayout(buttons)
+
+        # --- right ---
+        self.plot = LossPlot(zoom)
+        self.plot_title = QLabel("Loss on the examples (lower is better)")
+        self.plot_title.setWordWrap(True)
+        self.progress = ProgressPanel()
+        upper = QWidget()
+        upper_layout = QVBoxLayout(upper)
+        upper_layout.setContentsMargins(0, 0, 0, 0)
+        upper_layout.addWidget(self.plot_title)
+        upper_layout.addWidget(self.plot, 1)
+        upper_layout.addWidget(self.progress)
+        self.pages = QTabWidget()
+        self.results_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.results_splitter.addWidget(upper)
+        self.results_splitter.addWidget(self.pages)
+        self.results_splitter.setChildrenCollapsible(False)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.results_splitter)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.splitter, 1)
+
+        self._open_task = BackgroundTask(f"opening a model for {self.stage_title}", self)
+        self._open_task.succeeded.connect(lambda _tag, model: self.set_base_model(model, opened=True))
+        self._open_task.failed.connect(lambda _tag, error: self.message_bar.error(plain_message(error)))
+        self._save_task = BackgroundTask(f"saving a {self.stage_title} model", self)
+        self._save_task.succeeded.connect(lambda _tag, path: self.message_bar.info(f"Saved as '{Path(path).name}'."))
+        self._save_task.failed.connect(lambda _tag, error: self.message_bar.error(plain_message(error)))
+
+        c = self.controller
+        c.status_changed.connect(self._on_status)
+        c.progress.connect(self._on_progress)
+        c.validation.connect(self._on_validation)
+        c.diverged.connect(self._on_diverged)
+        c.finished.connect(self._on_finished)
+        c.failed.connect(self._on_failed)
+        c.running_changed.connect(lambda _running: self._update_buttons())
+        self.open_button.clicked.connect(self.ask_open_model)
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.controller.stop)
+        self.save_button.clicked.connect(self.ask_save_model)
+        self.full_radio.toggled.connect(self._on_method_changed)
+        zoom.zoom_changed.connect(lambda *_: QTimer.singleShot(0, self._fit_layout))
+
+    def finish_setup(self) -> None:
+        """Subclasses call this at the end of their __init__, once their pages exist."""
+        self.settings_layout.addStretch(1)
+        self.progress.show_status("Choose the model to start from, then press Start.")
+        self._on_method_changed()
+        self._update_buttons()
+
+    # --- what a stage provides ------------------------------------------------------------------
+
+    def make_run(self, base, train_config, method: str, control):
+        """Build the engine run (on the worker thread). Must raise PlainError for bad data."""
+        raise NotImplementedError
+
+    def default_train(self, method: str):
+        raise NotImplementedError
+
+    def check_ready(self) -> str | None:
+        """A plain reason why Start cannot be pressed yet, or None."""
+        return None
+
+    def on_tuned(self, base, tuned) -> None:
+        """Called after a run has produced ``tuned`` from ``base`` (e.g. to compare them)."""
+
+    def on_base_changed(self) -> None:
+        """Called when the model to start from changes."""
+
+    # --- the model to start from -------------------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        return METHOD_LORA if self.lora_radio.isChecked() else METHOD_FULL
+
+    @property
+    def tuned_model(self):
+        """The model this stage produced (the last finished or stopped run), or None."""
+        model = self.controller.current_model
+        return model if model is not self.base_model else None
+
+    def set_base_model(self, model, opened: bool = False) -> None:
+        """Offer ``model`` as the starting point (ignored while a run goes; refused from a later stage)."""
+        if model is None or self.controller.is_running:
+            return
+        if self.base_stages and model.stage not in self.base_stages:
+            if opened:
+                self.message_bar.error(
+                    f"This model comes from {model.stage.replace('instruction', 'instruction tuning')}, but "
+                    f"{self.stage_title.lower()} starts from a {' or '.join(self.base_stages)} model.")
+            return
+        self.base_model = model
+        where = f" on “{model.corpus_name}”" if model.corpus_name else ""
+        self.base_label.setText(f"A {model.stage} model, {model.step:,} steps{where}, "
+                                f"{model.tokenizer.kind.upper() if model.tokenizer.kind == 'bpe' else 'character'} "
+                                f"tokens.")
+        if opened:
+            self.message_bar.info("Opened. Press Start to tune it.")
+        self.on_base_changed()
+        self._update_buttons()
+
+    def ask_open_model(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Open a model", str(models_dir()), MODEL_FILE_FILTER)
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str | Path) -> None:
+        self._open_task.submit(_load_checkpoint, str(path))
+
+    def ask_save_model(self) -> None:
+        model = self.tuned_model
+        if model is None:
+            return
+        suggestion = models_dir() / f"{model.stage}-step{model.step}.safetensors"
+        path, _filter = QFileDialog.getSaveFileName(self, "Save model", str(suggestion), MODEL_FILE_FILTER)
+        if path:
+            self.save_model(path)
+
+    def save_model(self, path: str | Path) -> None:
+        path = Path(path)
+        if path.suffix != ".safetensors":
+            path = path.with_suffix(".safetensors")
+        self._save_task.submit(_save_checkpoint, self.tuned_model, str(path))
+
+    # --- running ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        base = self.base_model
+        if base is None or self.controller.is_running:
+            return
+        problem = self.check_ready()
+        if problem:
+            self.message_bar.error(problem)
+            return
+        from engine.config import replace
+
+        train = replace(self.default_train(self.method), total_steps=self.steps_spin.value())
+        method = self.method
+        self.message_bar.dismiss()
+        self.plot.clear_points()
+        self.progress.reset(train.total_steps)
+        self._run_base = base
+        self.controller.start_run(lambda control: self.make_run(base, train, method, control))
+
+    def _on_status(self, status: Status) -> None:
+        self.progress.show_status(status.message)
+
+    def _on_progress(self, event: TrainProgress) -> None:
+        self.plot.add_training_losses(event.steps, event.losses)
+        self.progress.show_steps(event.step, event.total_steps)
+        self.progress.show_pace(event.eta_seconds, event.tokens_per_second, event.elapsed_seconds)
+
+    def _on_validation(self, event: ValidationLoss) -> None:
+        self.plot.add_validation_loss(event.step, event.loss)
+
+    def _on_diverged(self, event: Diverged) -> None:
+        self.message_bar.error(event.message)
+
+    def _on_finished(self, event: Finished) -> None:
+        self.plot.flush()
+        tuned = self.controller.current_model
+        if tuned is None or tuned is self._run_base:
+            return
+        self.progress.show_status("Finished." if event.reason == "completed" else "Stopped; the model so far is kept.")
+        self.model_changed.emit(tuned)
+        self.on_tuned(self._run_base, tuned)
+        self._update_buttons()
+
+    def _on_failed(self, message: str) -> None:
+        self.message_bar.error(message)
+        self.progress.show_status("Could not train.")
+
+    def _on_method_changed(self, *_args) -> None:
+        self.method_explanation.setText(METHOD_EXPLANATIONS[self.method])
+        if not self.controller.is_running:
+            self.steps_spin.setValue(self.default_train(self.method).total_steps)
+
+    def _update_buttons(self) -> None:
+        running = self.controller.is_running
+        ready = self.base_model is not None and self.check_ready() is None
+        self.start_button.setEnabled(not running and ready)
+        self.start_button.setToolTip("" if ready else (self.check_ready() or self.base_hint))
+        self.stop_button.setEnabled(running)
+        self.save_button.setEnabled(not running and self.tuned_model is not None)
+        for w in (self.open_button, self.full_radio, self.lora_radio, self.steps_spin):
+            w.setEnabled(not running)
+
+    # --- layout and lifecycle -----------------------------------------------------------------------
+
+    def _fit_layout(self) -> None:
+        total = self.splitter.width()
+        scrollbar = self.left_scroll.verticalScrollBar().sizeHint().width()
+        preferred = self.fontMetrics().horizontalAdvance("x" * 44) + scrollbar
+        needed = self.splitter.widget(0).minimumSizeHint().width()
+        width = max(needed, min(preferred, int(total * 0.35)))
+        self.splitter.setSizes([width, max(total - width, 1)])
+        height = self.results_splitter.height()
+        self.results_splitter.setSizes([int(height * 0.45), height - int(height * 0.45)])
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._left_width_fitted:
+            self._left_width_fitted = True
+            QTimer.singleShot(0, self._fit_layout)
+
+    @property
+    def busy(self) -> bool:
+        return self.controller.is_running or self._open_task.busy or self._save_task.busy
+
+    def shutdown(self, timeout_s: float = 60.0) -> bool:
+        stopped = self.controller.stop_and_wait(timeout_s)
+        others = [self._open_task.shutdown(timeout_s), self._save_task.shutdown(timeout_s)]
+        return stopped and all(others)
+
+
+def _group(title: str, content: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.addWidget(content)
+    return box

@@ -1,0 +1,156 @@
+"""An editable table of examples (instruction → response, or prompt / chosen / rejected), with undo.
+
+Rows are plain dicts of text, one key per column. Editing a cell, adding a row, deleting rows and
+replacing the whole set (a JSONL import) are each one ``QUndoCommand``, so Ctrl+Z (while the table
+has the focus) or the Undo button takes back any of them. The table never validates: the engine
+does, when training starts, and says in plain words what is wrong with which row.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class _RowsChange(QUndoCommand):
+    """Replace ``rows[index:index + len(before)]`` with ``after`` (and back on undo)."""
+
+    def __init__(self, table: "PairsTable", index: int, before: list[dict], after: list[dict], text: str):
+        super().__init__(text)
+        self._table, self._index, self._before, self._after = table, index, before, after
+
+    def redo(self) -> None:
+        self._table._splice(self._index, len(self._before), self._after)
+
+    def undo(self) -> None:
+        self._table._splice(self._index, len(self._after), self._before)
+
+
+class PairsTable(QWidget):
+    """Rows of text with Add, Delete, Undo and Redo; emits ``changed`` after every edit."""
+
+    changed = Signal()
+    current_row_changed = Signal(int)
+
+    def __init__(self, columns: list[tuple[str, str]], parent=None):
+        super().__init__(parent)
+        self.columns = columns  # (key, title)
+        self._rows: list[dict] = []
+        self.undo_stack = QUndoStack(self)
+        self.table = QTableWidget(0, len(columns))
+        self.table.setHorizontalHeaderLabels([title for _key, title in columns])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setWordWrap(True)
+        self.table.setAlternatingRowColors(True)
+        self.count_label = QLabel()
+        self.add_button = QPushButton("Add row")
+        self.delete_button = QPushButton("Delete rows")
+        self.undo_button = QPushButton("Undo")
+        self.redo_button = QPushButton("Redo")
+        self.buttons = QHBoxLayout()
+        for button in (self.add_button, self.delete_button, self.undo_button, self.redo_button):
+            button.setAutoDefault(False)
+            self.buttons.addWidget(button)
+        self.buttons.addStretch(1)
+        self.buttons.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.buttons)
+        layout.addWidget(self.table, 1)
+
+        undo = self.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Shift+Z")])
+        for action in (undo, redo):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        self.undo_button.clicked.connect(self.undo_stack.undo)
+        self.redo_button.clicked.connect(self.undo_stack.redo)
+        self.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
+        self.undo_stack.canRedoChanged.connect(self.redo_button.setEnabled)
+        self.undo_button.setEnabled(False)
+        self.redo_button.setEnabled(False)
+        self.add_button.clicked.connect(self.add_row)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.table.itemChanged.connect(self._on_item_changed)
+        self.table.currentCellChanged.connect(lambda row, *_: self.current_row_changed.emit(row))
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def rows(self) -> list[dict]:
+        return [dict(r) for r in self._rows]
+
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    # --- editing (each one undoable) -------------------------------------------------------------
+
+    def set_rows(self, rows: list[dict], text: str = "Replace all rows") -> None:
+        """Replace every row, as one undoable step (e.g. an import)."""
+        self.undo_stack.push(_RowsChange(self, 0, self.rows(), [dict(r) for r in rows], text))
+
+    def reset_rows(self, rows: list[dict]) -> None:
+        """Replace every row and forget the history (e.g. the bundled set at start-up)."""
+        self.undo_stack.clear()
+        self._splice(0, len(self._rows), [dict(r) for r in rows])
+
+    def add_row(self, row: dict | None = None) -> None:
+        row = dict(row) if row else {key: "" for key, _ in self.columns}
+        index = len(self._rows)
+        self.undo_stack.push(_RowsChange(self, index, [], [row], "Add a row"))
+        self.table.scrollToBottom()
+        if not any(row.values()):
+            self.table.setCurrentCell(index, 0)
+            self.table.editItem(self.table.item(index, 0))
+
+    def delete_selected(self) -> None:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()}, reverse=True)
+        if not rows:
+            return
+        self.undo_stack.beginMacro(f"Delete {len(rows)} row{'s' if len(rows) > 1 else ''}")
+        for r in rows:  # from the bottom, so earlier indices stay valid
+            self.undo_stack.push(_RowsChange(self, r, [dict(self._rows[r])], [], "Delete a row"))
+        self.undo_stack.endMacro()
+
+    def edit_cell(self, row: int, key: str, value: str) -> None:
+        before = dict(self._rows[row])
+        if before.get(key) == value:
+            return
+        after = dict(before, **{key: value})
+        self.undo_stack.push(_RowsChange(self, row, [before], [after], f"Edit row {row + 1}"))
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        key = self.columns[item.column()][0]
+        if item.row() < len(self._rows):
+            self.edit_cell(item.row(), key, item.text())
+
+    # --- showing ------------------------------------------------------------------------------
+
+    def _splice(self, index: int, remove: int, insert: list[dict]) -> None:
+        self._rows[index:index + remove] = [dict(r) for r in insert]
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self._rows))
+        for r in range(index, len(self._rows)):
+            for c, (key, _title) in enumerate(self.columns):
+                text = str(self._rows[r].get(key, ""))
+                item = self.table.item(r, c)
+                if item is None:
+                    self.table.setItem(r, c, QTableWidgetItem(text))
+                elif item.text() != text:
+                    item.setText(text)
+        self.table.blockSignals(False)
+        self.count_label.setText(f"{len(self._rows):,} rows")
+        self.changed.emit()

@@ -1,0 +1,137 @@
+"""Human feedback: the model writes two answers to a prompt, and the user picks the better one.
+
+Each vote becomes a preference pair (the picked answer is "chosen", the other "rejected"); "Both
+bad" is counted but makes no pair, since there is nothing to prefer. The two answers are sampled
+with some randomness on a worker thread, so they usually differ; if they come out the same, the
+panel says so and asks for two more.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from engine.stage_sets import PROMPT_TEMPLATE
+from gui.background import BackgroundTask
+from gui.training_controller import plain_message
+
+ANSWER_TOKENS = 24  # about one sentence: the bundled answers are shorter
+TEMPERATURE = 1.0  # enough randomness for two different answers
+
+
+def write_two_answers(model, prompt: str, seed: int) -> tuple[str, str]:
+    """Two sampled answers to ``prompt``, each cut at its first line break."""
+    from engine.sampling import generate_text  # imports jax: worker thread only
+
+    answers = []
+    for i in range(2):
+        text = generate_text(model, prompt, ANSWER_TOKENS, TEMPERATURE, 40, seed=seed * 2 + i)
+        answers.append(text.split("\n", 1)[0])
+    return answers[0], answers[1]
+
+
+class VotePanel(QWidget):
+    """A prompt, two answers, and three buttons: A is better, B is better, both bad."""
+
+    voted = Signal(str, str, str)  # (prompt as the model sees it, chosen answer, rejected answer)
+    both_bad = Signal(str)  # the prompt
+
+    def __init__(self, questions: list[str], parent=None):
+        super().__init__(parent)
+        self.model = None
+        self._seed = 0
+        self._prompt = ""
+        self.question_combo = QComboBox()
+        self.question_combo.setEditable(True)
+        self.question_combo.addItems(questions)
+        self.question_combo.setAccessibleName("Question to ask")
+        self.write_button = QPushButton("Write two answers")
+        self.answer_a = QLabel()
+        self.answer_b = QLabel()
+        self.a_button = QPushButton("A is better")
+        self.b_button = QPushButton("B is better")
+        self.bad_button = QPushButton("Both bad")
+        self.status_label = QLabel("Tune a model first: the answers come from the instruction-tuned model.")
+        self.status_label.setWordWrap(True)
+        for button in (self.write_button, self.a_button, self.b_button, self.bad_button):
+            button.setAutoDefault(False)
+        ask_row = QHBoxLayout()
+        ask_row.addWidget(self.question_combo, 1)
+        ask_row.addWidget(self.write_button)
+        answers = QGridLayout()
+        for column, (label, title) in enumerate(((self.answer_a, "Answer A"), (self.answer_b, "Answer B"))):
+            label.setWordWrap(True)
+            box = QGroupBox(title)
+            QVBoxLayout(box).addWidget(label)
+            answers.addWidget(box, 0, column)
+        buttons = QHBoxLayout()
+        for button in (self.a_button, self.b_button, self.bad_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(ask_row)
+        layout.addLayout(answers)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status_label)
+        layout.addStretch(1)
+
+        self._task = BackgroundTask("writing two answers", self)
+        self._task.succeeded.connect(self._on_answers)
+        self._task.failed.connect(lambda _tag, error: self.status_label.setText(plain_message(error)))
+        self.write_button.clicked.connect(self.write_answers)
+        self.a_button.clicked.connect(lambda: self.vote("a"))
+        self.b_button.clicked.connect(lambda: self.vote("b"))
+        self.bad_button.clicked.connect(lambda: self.vote("both bad"))
+        self._show_buttons(False)
+        self.write_button.setEnabled(False)
+
+    def set_model(self, model) -> None:
+        self.model = model
+        self.write_button.setEnabled(model is not None)
+        if model is not None:
+            self.status_label.setText("Pick a question, then press “Write two answers”.")
+
+    def write_answers(self) -> None:
+        question = self.question_combo.currentText().strip()
+        if self.model is None or not question:
+            return
+        self._seed += 1
+        self._prompt = PROMPT_TEMPLATE.format(question=question)
+        self.status_label.setText("Writing…")
+        self._show_buttons(False)
+        self._task.submit(write_two_answers, self.model, self._prompt, self._seed, tag=self._prompt)
+
+    def _on_answers(self, prompt: str, answers: tuple[str, str]) -> None:
+        if prompt != self._prompt:
+            return
+        a, b = answers
+        self.answer_a.setText(a.strip() or "(nothing)")
+        self.answer_b.setText(b.strip() or "(nothing)")
+        self._answers = (a, b)
+        if a.strip() == b.strip():
+            self.status_label.setText("Both answers came out the same, so there is nothing to choose. "
+                                      "Press “Write two answers” again.")
+            return
+        self.status_label.setText("Which answer is better?")
+        self._show_buttons(True)
+
+    def vote(self, choice: str) -> None:
+        a, b = self._answers
+        if choice == "a":
+            self.voted.emit(self._prompt, a, b)
+        elif choice == "b":
+            self.voted.emit(self._prompt, b, a)
+        else:
+            self.both_bad.emit(self._prompt)
+        self._show_buttons(False)
+        self.status_label.setText("Thank you. Ask another question, or the same one again.")
+
+    def _show_buttons(self, enabled: bool) -> None:
+        for button in (self.a_button, self.b_button, self.bad_button):
+            button.setEnabled(enabled)
+
+    @property
+    def busy(self) -> bool:
+        return self._task.busy
+
+    def shutdown(self, timeout_s: float = 30.0) -> bool:
+        return self._task.shutdown(timeout_s)

@@ -1,0 +1,103 @@
+"""The Instruction tuning tab through its widgets: edit the pairs, see the graded tokens, tune, compare."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.tuning_data import MIN_PAIRS, token_pieces
+from tests.gui.conftest import RUN_TIMEOUT_MS, UI_TIMEOUT_MS
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def tab(window):
+    return window.instruction_tab
+
+
+def test_the_table_edits_and_undoes_and_start_needs_a_model(tab):
+    pairs = tab.pairs
+    assert pairs.row_count() == 456  # the bundled set
+    assert not tab.start_button.isEnabled() and "Pretraining" in tab.base_label.text()
+    first = pairs.rows()[0]
+    pairs.table.item(0, 1).setText(" Somewhere else.")  # what typing in the cell does
+    assert pairs.rows()[0]["completion"] == " Somewhere else."
+    pairs.add_row({"prompt": "User: Hello?\nAssistant:", "completion": " Hello."})
+    pairs.table.selectRow(3)
+    pairs.delete_selected()
+    assert pairs.row_count() == 456
+    pairs.undo_button.click()  # the deletion
+    pairs.undo_button.click()  # the new row
+    pairs.undo_button.click()  # the edit
+    assert pairs.row_count() == 456 and pairs.rows()[0] == first
+
+
+def test_too_few_pairs_block_training_and_name_the_minimum(tab, world_base):
+    tab.set_base_model(world_base)
+    assert tab.start_button.isEnabled()
+    tab.pairs.reset_rows(tab.pairs.rows()[: MIN_PAIRS - 1])
+    assert not tab.start_button.isEnabled()
+    assert f"at least {MIN_PAIRS} pairs" in tab.start_button.toolTip()
+
+
+def test_the_graded_tokens_are_the_answers(tab, world_base):
+    tab.set_base_model(world_base)
+    tab.pairs.table.setCurrentCell(1, 0)
+    row = tab.pairs.rows()[1]
+    pieces = token_pieces(world_base.tokenizer, row["prompt"], row["completion"], world_base.model_config.context_length)
+    counted = sum(p.in_loss for p in pieces)
+    assert counted == len(world_base.tokenizer.encode(row["completion"])) + 1  # the answer and its line break
+    assert f"{counted} of {len(pieces)} tokens count in the loss" in tab.tokens_view.toPlainText()
+
+
+def test_a_bad_jsonl_names_the_line_and_keeps_the_table(tab, tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps({"prompt": "User: a?\nAssistant:", "completion": " b."}) + "\n"
+                    + json.dumps({"prompt": "User: secret question?\nAssistant:"}) + "\n")
+    before = tab.pairs.rows()
+    assert not tab.import_jsonl(path)
+    assert tab.message_bar.level() == "error" and "pairs.jsonl:2" in tab.message_bar.text()
+    assert "secret question" not in tab.message_bar.text()
+    assert tab.pairs.rows() == before
+
+
+def test_export_then_import_round_trips(tab, tmp_path):
+    written = tab.export_jsonl(tmp_path / "out.jsonl")
+    before = tab.pairs.rows()
+    tab.pairs.reset_rows(before[:20])
+    assert tab.import_jsonl(written)
+    assert tab.pairs.rows() == before
+    tab.pairs.undo_button.click()
+    assert tab.pairs.row_count() == 20
+
+
+def test_a_model_with_another_tokenizer_is_refused_in_plain_words(qtbot, tab, trained_model):
+    tab.set_base_model(trained_model)  # learned on cats and dogs: it cannot spell the world's names
+    with qtbot.waitSignal(tab.controller.failed, timeout=RUN_TIMEOUT_MS) as failed:
+        tab.start_button.click()
+    message = failed.args[0]
+    assert "Traceback" not in message and "character" in message.lower()
+    qtbot.waitUntil(lambda: not tab.controller.is_running, timeout=UI_TIMEOUT_MS)
+    assert tab.tuned_model is None
+
+
+def test_tuning_lowers_the_loss_and_shows_both_models_answers(qtbot, window, tab, world_base):
+    tab.set_base_model(world_base)
+    tab.steps_spin.setValue(30)
+    tuned = []
+    tab.model_changed.connect(tuned.append)
+    with qtbot.waitSignal(tab.controller.finished, timeout=RUN_TIMEOUT_MS) as finished:
+        tab.start_button.click()
+    assert finished.args[0].reason == "completed"
+    qtbot.waitUntil(lambda: not tab.busy, timeout=RUN_TIMEOUT_MS)
+    model = tuned[0]
+    assert model.stage == "instruction" and model.step > 0
+    losses = model.history.train_losses
+    assert losses[-1] < losses[0]
+    assert tab.plot.train_point_count() > 0 and tab.save_button.isEnabled()
+    rows = tab.comparison.rows()
+    assert len(rows) == 24 and all(r.prompt and r.hoped for r in rows)
+    assert "before →" in tab.comparison.summary_label.text()
+    assert tab.pages.currentWidget() is tab.comparison
