@@ -94,8 +94,8 @@ class InstructionTab(TuningTab):
         examples_layout.addWidget(self.tokens_view)
         self.comparison = ComparisonTable("Before (pretrained)", "After (instruction-tuned)",
                                           "Tune a model to compare its answers with the pretrained model's.")
-        self.pages.addTab(examples_page, "Examples")
-        self.pages.addTab(self.comparison, "Before and after")
+        self.add_page(examples_page, "Examples")
+        self.add_page(self.comparison, "Before and after")
 
         self._compare_task = BackgroundTask("comparing before and after", self)
         self._compare_task.succeeded.connect(lambda _tag, result: self.comparison.set_rows(*result))
@@ -138,7 +138,7 @@ class InstructionTab(TuningTab):
 
     def on_tuned(self, base, tuned) -> None:
         self.comparison.show_message("Asking both models the held-out questions…")
-        self.pages.setCurrentWidget(self.comparison)
+        self.show_page(self.comparison)
         self._compare_task.submit(compare_on_benchmark, base, tuned)
 
     # --- examples ---------------------------------------------------------------------------------

@@ -156,10 +156,10 @@ class PreferenceTab(TuningTab):
         self.metrics_plot = MetricsPlot(zoom)
         self.comparison = ComparisonTable("Before (instruction-tuned)", "After (preference-tuned)",
                                           "Tune a model to compare its behaviour with the instruction-tuned one.")
-        self.pages.addTab(votes_page, "Your votes")
-        self.pages.addTab(self.pairs, "Pairs")
-        self.pages.addTab(self.metrics_plot, "Margin and accuracy")
-        self.pages.addTab(self.comparison, "Before and after")
+        self.add_page(votes_page, "Your votes")
+        self.add_page(self.pairs, "Pairs")
+        self.add_page(self.metrics_plot, "Margin and accuracy")
+        self.add_page(self.comparison, "Before and after")
 
         self.both_bad_count = 0
         self._compare_task = BackgroundTask("comparing before and after", self)
@@ -239,7 +239,7 @@ class PreferenceTab(TuningTab):
         self.metrics_plot.clear_points()
         super().start()
         if self.controller.is_running:
-            self.pages.setCurrentWidget(self.metrics_plot)
+            self.show_page(self.metrics_plot)
 
     def make_run(self, base, train_config, method, control):
         from engine.preference_tuning import PreferenceConfig, PreferenceTuningRun
@@ -252,7 +252,7 @@ class PreferenceTab(TuningTab):
 
     def on_tuned(self, base, tuned) -> None:
         self.comparison.show_message("Asking both models the held-out prompts…")
-        self.pages.setCurrentWidget(self.comparison)
+        self.show_page(self.comparison)
         self._compare_task.submit(compare_on_red_team, base, tuned)
 
     @property

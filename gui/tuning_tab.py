@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -179,6 +180,21 @@ class TuningTab(QWidget):
         self.save_button.clicked.connect(self.ask_save_model)
         self.full_radio.toggled.connect(self._on_method_changed)
         zoom.zoom_changed.connect(lambda *_: QTimer.singleShot(0, self._fit_layout))
+
+    def add_page(self, widget: QWidget, title: str) -> None:
+        """A page below the plot, scrollable, so a small window or a big zoom never clips it."""
+        scroll = QScrollArea()
+        scroll.setWidget(widget)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        widget.setMinimumSize(widget.minimumSizeHint())  # scroll rather than squeeze it
+        self.pages.addTab(scroll, title)
+
+    def show_page(self, widget: QWidget) -> None:
+        for i in range(self.pages.count()):
+            page = self.pages.widget(i)
+            if page is widget or (isinstance(page, QScrollArea) and page.widget() is widget):
+                self.pages.setCurrentIndex(i)
 
     def finish_setup(self) -> None:
         """Subclasses call this at the end of their __init__, once their pages exist."""

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.tuning_data import MIN_PAIRS, token_pieces
+from engine.tuning_data import END_OF_ANSWER, MIN_PAIRS, token_pieces
 from tests.gui.conftest import RUN_TIMEOUT_MS, UI_TIMEOUT_MS
 
 pytestmark = pytest.mark.timeout(300)
@@ -48,7 +48,8 @@ def test_the_graded_tokens_are_the_answers(tab, world_base):
     row = tab.pairs.rows()[1]
     pieces = token_pieces(world_base.tokenizer, row["prompt"], row["completion"], world_base.model_config.context_length)
     counted = sum(p.in_loss for p in pieces)
-    assert counted == len(world_base.tokenizer.encode(row["completion"])) + 1  # the answer and its line break
+    # The answer and the end-of-answer marker count; the question does not.
+    assert counted == len(world_base.tokenizer.encode(row["completion"] + END_OF_ANSWER))
     assert f"{counted} of {len(pieces)} tokens count in the loss" in tab.tokens_view.toPlainText()
 
 
@@ -100,4 +101,4 @@ def test_tuning_lowers_the_loss_and_shows_both_models_answers(qtbot, window, tab
     rows = tab.comparison.rows()
     assert len(rows) == 24 and all(r.prompt and r.hoped for r in rows)
     assert "before →" in tab.comparison.summary_label.text()
-    assert tab.pages.currentWidget() is tab.comparison
+    assert tab.pages.currentWidget().widget() is tab.comparison
