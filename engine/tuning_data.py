@@ -10,9 +10,10 @@ the row itself, which may be long or private. Before any training, ``check_enoug
 model's tokenizer cannot write (a character-level model knows only its pretraining text's letters).
 
 Tokenizing an example means *response-only loss*: the prompt and the answer are tokenized separately
-and joined, and only the answer's tokens (plus the end-of-answer line break) count in the loss, so the
-model learns to answer rather than to ask. Every answer starts with a space, so byte-level BPE splits
-it into the same pieces as the same words in running text (see ``sample_corpora/README.md``).
+and joined, and only the answer's tokens (plus ``END_OF_ANSWER``, which ends the turn) count in the
+loss, so the model learns to answer, and to stop, rather than to ask more questions. Every answer
+starts with a space, so byte-level BPE splits it into the same pieces as the same words in running
+text (see ``sample_corpora/README.md``).
 Nothing in this file imports JAX.
 """
 
@@ -30,9 +31,12 @@ from engine.corpus import SAMPLE_CORPORA_DIR, _kind, _normalise
 from engine.errors import NotEnoughPairs, TokenizerMismatch, TuningDataError
 from engine.tokenizer import Tokenizer, visible
 
-# The model ends every answer with a line break, as forum answers end in the pretraining text; it is
-# part of the answer's loss, and generation stops at it (``engine.behaviour``).
-END_OF_ANSWER = "\n"
+# How the model ends its answer: by handing the turn back, i.e. writing the start of the next user turn
+# (the prompt template's "User:"). It is part of the answer's loss, and generation stops at it
+# (``engine.behaviour``). A plain line break would not do: the pretrained model already ends a forum
+# answer with one, and then goes on writing more questions; what instruction tuning teaches is to stop.
+# It needs no new characters, because every prompt of the bundled template already contains them.
+END_OF_ANSWER = "\nUser:"
 # Fewer pairs than this cannot teach a pattern and still leave a few held back to check it with.
 MIN_PAIRS = 16
 MAX_TUNING_FILE_BYTES = 20 * 2**20  # far more pairs than a CPU can tune on in minutes
@@ -229,7 +233,7 @@ def split_held_out(items: Sequence, val_fraction: float, seed: int) -> tuple[lis
 
 
 def encode_example(tokenizer: Tokenizer, prompt: str, answer: str) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids of the prompt, and of the answer followed by the end-of-answer line break.
+    """Token ids of the prompt, and of the answer followed by ``END_OF_ANSWER``.
 
     Encoded separately, so no token can straddle the boundary and the answer's tokens are exactly the
     ones whose loss counts; with answers that start with a space they split as in running text.
@@ -297,7 +301,7 @@ class TokenPiece:
 
 def token_pieces(tokenizer: Tokenizer, prompt: str, answer: str,
                  context_length: int | None = None) -> list[TokenPiece]:
-    """Every token of one example (prompt, answer, end of answer) and whether it counts in the loss.
+    """Every token of one example (prompt, answer, ``END_OF_ANSWER``) and whether it counts in the loss.
 
     The first token is never predicted (nothing comes before it), so it is never in the loss; every
     answer token is, unless the context cut it off.

@@ -9,7 +9,7 @@ import pytest
 
 from engine.errors import NotEnoughPairs, TokenizerMismatch, TuningDataError
 from engine.tokenizer import CharTokenizer, TokenizerSpec, preview
-from engine.tuning_data import (MIN_PAIRS, InstructionExample, PreferencePair, bundled_instructions,
+from engine.tuning_data import (END_OF_ANSWER, MIN_PAIRS, InstructionExample, PreferencePair, bundled_instructions,
                                 bundled_preferences, check_enough_pairs, check_tokenizer, encode_example,
                                 export_jsonl, load_benchmark, load_instructions, load_preferences, load_red_team,
                                 split_held_out, token_pieces, tokenize_examples)
@@ -89,7 +89,7 @@ def test_too_few_pairs_block_training_naming_the_minimum():
 
 
 def test_a_character_tokenizer_missing_the_datas_characters_is_refused_naming_them():
-    tokenizer = CharTokenizer.train("abc :.\n")
+    tokenizer = CharTokenizer.train("abc :.\nUser")
     check_tokenizer(tokenizer, ["ab: c."])
     with pytest.raises(TokenizerMismatch) as err:
         check_tokenizer(tokenizer, ["ab: c.", "Z? c"])
@@ -99,22 +99,24 @@ def test_a_character_tokenizer_missing_the_datas_characters_is_refused_naming_th
 
 
 def test_the_loss_mask_covers_exactly_the_answer_tokens():
-    tokenizer = CharTokenizer.train("ab: c.\nxyz")
+    assert END_OF_ANSWER == "\nUser:"  # the positions below are written out for this end of turn
+    tokenizer = CharTokenizer.train("ab: c.\nUser:xyz")
     t = tokenize_examples(tokenizer, ["ab:", "a:"], [" c.", " ab."], context_length=64)
     assert t.inputs.shape == (2, 16) and t.truncated == 0  # the longest example rounded up to 16
-    # "ab: c.\n": inputs "ab: c.", targets "b: c.\n"; the answer " c.\n" starts at target 2.
-    assert tokenizer.decode(t.inputs[0, :6]) == "ab: c." and tokenizer.decode(t.targets[0, :6]) == "b: c.\n"
-    np.testing.assert_array_equal(t.weights[0], [0, 0, 1, 1, 1, 1] + [0] * 10)
-    np.testing.assert_array_equal(t.weights[1], [0, 1, 1, 1, 1, 1] + [0] * 10)
-    assert (t.inputs[:, 7:] == 0).all() and (t.targets[0, 6:] == 0).all()  # padding
+    # "ab: c.\nUser:": inputs "ab: c.\nUser", targets "b: c.\nUser:"; the answer starts at target 2.
+    assert tokenizer.decode(t.inputs[0, :11]) == "ab: c.\nUser"
+    assert tokenizer.decode(t.targets[0, :11]) == "b: c.\nUser:"
+    np.testing.assert_array_equal(t.weights[0], [0, 0] + [1] * 9 + [0] * 5)
+    np.testing.assert_array_equal(t.weights[1], [0] + [1] * 10 + [0] * 5)
+    assert (t.inputs[:, 11:] == 0).all() and (t.targets[:, 11:] == 0).all()  # padding
 
 
 def test_a_long_prompt_loses_its_beginning_and_a_long_answer_its_end():
-    tokenizer = CharTokenizer.train("abcdef: xyz.\n")
-    t = tokenize_examples(tokenizer, ["abcdef:"], [" c."], context_length=5)
-    assert t.inputs.shape == (1, 5) and t.truncated == 1
-    assert tokenizer.decode(t.inputs[0]) == "f: c." and tokenizer.decode(t.targets[0]) == ": c.\n"
-    np.testing.assert_array_equal(t.weights[0], [0, 1, 1, 1, 1])
+    tokenizer = CharTokenizer.train("abcdef: xyz.\nUser:")
+    t = tokenize_examples(tokenizer, ["abcdef:"], [" c."], context_length=12)
+    assert t.inputs.shape == (1, 12) and t.truncated == 1
+    assert tokenizer.decode(t.inputs[0]) == "def: c.\nUser" and tokenizer.decode(t.targets[0]) == "ef: c.\nUser:"
+    np.testing.assert_array_equal(t.weights[0], [0, 0, 0] + [1] * 9)
     t = tokenize_examples(tokenizer, ["ab"], [" xyz."], context_length=3)
     assert tokenizer.decode(t.inputs[0]) == "b x" and tokenizer.decode(t.targets[0]) == " xy"
     np.testing.assert_array_equal(t.weights[0], [1, 1, 1])
@@ -126,22 +128,22 @@ def test_answers_split_into_the_same_bpe_pieces_as_in_running_text():
     tokenizer = preview(load_bundled("fictional_world"), TokenizerSpec("bpe", 768)).tokenizer
     for e in bundled_instructions()[:50]:
         prompt_ids, answer_ids = encode_example(tokenizer, e.prompt, e.completion)
-        together = tokenizer.encode(e.prompt + e.completion + "\n")
+        together = tokenizer.encode(e.prompt + e.completion + END_OF_ANSWER)
         np.testing.assert_array_equal(np.concatenate([prompt_ids, answer_ids]), together)
     # The bare answer " Groma." is few pieces, the same as the name in running text.
     name = tokenizer.encode(" Groma")
-    assert len(name) <= 3 and tokenizer.encode(" Groma.\n")[: len(name)].tolist() == name.tolist()
+    assert len(name) <= 3 and tokenizer.encode(" Groma." + END_OF_ANSWER)[: len(name)].tolist() == name.tolist()
 
 
 def test_token_pieces_say_which_tokens_the_model_is_graded_on():
-    tokenizer = CharTokenizer.train("abcdef: xyz.\n")
+    tokenizer = CharTokenizer.train("abcdef: xyz.\nUser")
     pieces = token_pieces(tokenizer, "ab:", " c.")
-    assert "".join(p.text for p in pieces) == "ab: c.\n"
-    assert [p.in_loss for p in pieces] == [False, False, False, True, True, True, True]
-    assert [p.label for p in pieces][3:] == ["␣", "c", ".", "⏎"]
-    cut = token_pieces(tokenizer, "abcdef:", " c.", context_length=5)
-    assert [p.in_context for p in cut] == [False] * 5 + [True] * 6
-    assert [p.in_loss for p in cut] == [False] * 7 + [True] * 4
+    assert "".join(p.text for p in pieces) == "ab: c.\nUser:"
+    assert [p.in_loss for p in pieces] == [False] * 3 + [True] * 9
+    assert [p.label for p in pieces][3:] == ["␣", "c", ".", "⏎", "U", "s", "e", "r", ":"]
+    cut = token_pieces(tokenizer, "abcdef:", " c.", context_length=12)
+    assert [p.in_context for p in cut] == [False] * 3 + [True] * 13
+    assert [p.in_loss for p in cut] == [False] * 7 + [True] * 9
 
 
 def test_held_out_pairs_are_a_fixed_disjoint_share():

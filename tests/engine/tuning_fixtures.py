@@ -8,7 +8,7 @@ from engine.config import ModelConfig, TrainConfig
 from engine.model import init_params
 from engine.tokenizer import CharTokenizer
 from engine.trained_model import LossHistory, TrainedModel
-from engine.tuning_data import InstructionExample, PreferencePair
+from engine.tuning_data import END_OF_ANSWER, InstructionExample, PreferencePair
 
 COLOURS = {"sky": "blue", "grass": "green", "sun": "yellow", "snow": "white", "coal": "black", "rose": "red",
            "sea": "blue", "leaf": "green", "milk": "white", "night": "black", "fire": "red", "lime": "green",
@@ -18,7 +18,8 @@ REFUSAL = " no."
 
 
 def instructions() -> list[InstructionExample]:
-    return [InstructionExample(f"Q: {thing}?\nA:", f" {colour}.", {"answer": colour}) for thing, colour in COLOURS.items()]
+    return [InstructionExample(f"Q: {thing}?\nA:", f" {colour}.", {"answer": colour})
+            for thing, colour in COLOURS.items()]
 
 
 def preferences() -> list[PreferencePair]:
@@ -28,7 +29,7 @@ def preferences() -> list[PreferencePair]:
 
 def tiny_base(seed: int = 0) -> TrainedModel:
     """A random 1-layer model whose character tokenizer knows exactly the data's characters."""
-    text = "".join(e.prompt + e.completion + "\n" for e in instructions()) + REFUSAL
+    text = "".join(e.prompt + e.completion + END_OF_ANSWER for e in instructions()) + REFUSAL
     tokenizer = CharTokenizer.train(text)
     cfg = ModelConfig(vocab_size=tokenizer.vocab_size, n_layers=1, n_heads=2, d_model=32, context_length=32)
     return TrainedModel(init_params(cfg, jax.random.PRNGKey(seed)), None, cfg, TrainConfig(), tokenizer, 0,
