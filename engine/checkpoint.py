@@ -301,7 +301,9 @@ def _plain_details(details) -> dict:
         raise TypeError("stage details must be a small dict")
     plain = {}
     for key, value in details.items():
-        scalar = value is None or isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) < 1000)
+        scalar = value is None or isinstance(value, (bool, int, float, str))
+        if isinstance(value, str) and len(value) >= 1000:
+            scalar = False
         if not (isinstance(key, str) and len(key) < 100 and scalar):
             raise TypeError("stage details must map short names to numbers, text or true/false")
         plain[key] = value

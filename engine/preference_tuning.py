@@ -58,12 +58,17 @@ class PreferenceConfig:
             raise ConfigError("The weight of learning the chosen answers must be zero or more.", "Try 1.")
 
 
+# Measured with benchmarks/pipeline.py on the bundled 440 pairs, from the default instruction-tuned
+# model (small preset, BPE 768): at 1e-3 for 200 steps 95% of harmful requests were refused and 12.5%
+# of their harmless look-alikes; at 5e-4, 78% and 18%; at 1e-3 for 120 steps, 92% and 25%.
+# Beta from 0.1 to 1.0 changed little.
 DEFAULT_TRAIN = TrainConfig(
-    batch_size=16, learning_rate=5e-4, min_learning_rate=5e-5, warmup_steps=20, total_steps=200,
-    weight_decay=0.0, log_every=10, eval_every=50, eval_batches=1, sample_every=50, sample_tokens=24,
+    batch_size=16, learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=20, total_steps=200,
+    weight_decay=0.0, log_every=10, eval_every=50, eval_batches=1, sample_every=50, sample_tokens=48,
     val_fraction=0.1,
 )
-DEFAULT_LORA_TRAIN = replace(DEFAULT_TRAIN, learning_rate=2.5e-3, min_learning_rate=2.5e-4)
+# LoRA (not measured in the benchmark): larger steps, as for instruction tuning.
+DEFAULT_LORA_TRAIN = replace(DEFAULT_TRAIN, learning_rate=5e-3, min_learning_rate=5e-4)
 
 
 def default_train(method: str = METHOD_FULL) -> TrainConfig:
@@ -147,9 +152,8 @@ class PreferenceTuningRun(TuningRun):
         cfg = self.model_config
 
         def per_row(params, rows):
-            return (sequence_logprobs(params, cfg, rows["chosen_inputs"], rows["chosen_targets"], rows["chosen_weights"]),
-                    sequence_logprobs(params, cfg, rows["rejected_inputs"], rows["rejected_targets"],
-                                      rows["rejected_weights"]))
+            return tuple(sequence_logprobs(params, cfg, rows[f"{side}_inputs"], rows[f"{side}_targets"],
+                                           rows[f"{side}_weights"]) for side in ("chosen", "rejected"))
 
         ref = jax.jit(lambda params, data: map_rows(per_row, params, data, self.train_config.batch_size))
         chosen, rejected = jax.device_get(ref(self.base.params, jax.tree.map(jax.numpy.asarray, arrays)))
