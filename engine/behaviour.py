@@ -7,14 +7,17 @@ it is exactly right about a fact, and whether it is a refusal or an "I don't kno
 shows is what the benchmark measured.
 
 Generation is greedy (always the most likely token), so an answer is a property of the model, not of
-a random draw. Prompts are answered in batches, in one compiled loop that stops once every answer has
-ended, because a benchmark asks hundreds of questions: ``engine.sampling`` generates one prompt at a
-time over the whole context window for a fixed number of tokens, which is right for a sample but
-about ten times slower here. Both run the same ``engine.model.forward``.
+a random draw. A benchmark asks hundreds of questions, so prompts are answered 32 at a time in one
+compiled loop that keeps each position's attention keys and values (a KV cache: a new token costs one
+position, not the whole window) and stops once every answer has ended. ``engine.sampling`` generates
+one prompt at a time and runs the whole window for every token, which is right for a sample and tens
+of times slower here. The cached step is ``engine.model.forward`` for one position (same parameters,
+same layer norm and MLP functions); a test checks that both give the same answers.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -75,38 +78,70 @@ def judge(text: str, expected: str | None = None, distractors: Sequence[str] = (
     return Verdict(answer, in_format, correct, bool(_REFUSAL.search(line)), bool(_DONT_KNOW.search(line)))
 
 
+def _one_position(params, cfg: ModelConfig, token, position, cache_k, cache_v):
+    """``engine.model.forward`` for one new position of every row, with a key/value cache.
+
+    token (B,) int32 at ``position`` (a scalar, the same for every row); cache_k, cache_v
+    (layers, B, H, W, D) hold the keys and values of the positions before it. Returns the logits
+    (B, V) and the caches with this position added. The earlier positions' keys and values never
+    change (attention is causal), so each new token costs one position instead of the whole window.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from engine.model import layer_norm, mlp
+
+    b, h, d = token.shape[0], cfg.n_heads, cfg.head_dim
+    x = params["wte"][token] + params["wpe"][position]  # (B, C)
+    visible = jnp.arange(cache_k.shape[3]) <= position  # (W,): this position and the ones before it
+    for layer, block in enumerate(params["blocks"]):
+        qkv = layer_norm(block["ln1"], x) @ block["attn"]["qkv"]  # (B, 3C)
+        q, k, v = qkv.reshape(b, 3, h, d).transpose(1, 0, 2, 3)  # (B, H, D) each, split as model.attention does
+        cache_k = cache_k.at[layer, :, :, position].set(k)
+        cache_v = cache_v.at[layer, :, :, position].set(v)
+        scores = jnp.einsum("bhd,bhsd->bhs", q, cache_k[layer]) * (1.0 / math.sqrt(d))  # (B, H, W)
+        scores = jnp.where(visible, scores, jnp.finfo(scores.dtype).min)
+        y = jnp.einsum("bhs,bhsd->bhd", jax.nn.softmax(scores, axis=-1), cache_v[layer])  # (B, H, D)
+        x = x + y.reshape(b, h * d) @ block["attn"]["proj"]  # (B, C)
+        x = x + mlp(block["mlp"], layer_norm(block["ln2"], x))
+    return layer_norm(params["ln_f"], x) @ params["wte"].T, cache_k, cache_v  # (B, V)
+
+
 @lru_cache(maxsize=8)
 def _greedy_fn(cfg: ModelConfig, max_new: int):
     import jax
     import jax.numpy as jnp
 
-    from engine.model import forward
-
     def run(params, windows, lengths, end_ids):
-        """windows (B, W) prompts right-padded; lengths (B,) real tokens; end_ids (K,) END_OF_ANSWER."""
-        rows = jnp.arange(windows.shape[0])
+        """windows (B, W) prompts right-padded; lengths (B,) their real tokens; end_ids (K,) END_OF_ANSWER.
+
+        Position i of every row is read at step i: a row whose prompt is shorter starts answering
+        earlier. Returns the windows with the answers written after the prompts, and per row the
+        position of the last token of its END_OF_ANSWER (-1 if it never wrote one).
+        """
+        batch, width = windows.shape
         k = end_ids.shape[0]
+        cache = jnp.zeros((cfg.n_layers, batch, cfg.n_heads, width, cfg.head_dim), jnp.float32)
 
         def unfinished(carry):
-            i, _, _, done = carry
-            return (i < max_new) & ~jnp.all(done)
+            i, _, _, _, ends = carry
+            return (i < width - 1) & jnp.any((ends < 0) & (i + 1 < lengths + max_new))
 
         def one_token(carry):
-            i, windows, lengths, done = carry
-            logits = forward(params, windows, cfg)  # (B, W, V)
-            token = jnp.argmax(logits[rows, lengths - 1], axis=-1).astype(jnp.int32)  # (B,)
-            # A finished row keeps rewriting the slot after its end; that slot is never read.
-            windows = windows.at[rows, lengths].set(token)
-            lengths = jnp.where(done, lengths, lengths + 1)
-            # Ended: its last k new tokens are END_OF_ANSWER's. (The text is searched again afterwards,
-            # so an end written with other pieces is found too; this only saves the wasted tokens.)
-            tail = windows[rows[:, None], jnp.maximum(lengths[:, None] - k + jnp.arange(k), 0)]  # (B, K)
-            ended = (i + 1 >= k) & jnp.all(tail == end_ids, axis=1)
-            return i + 1, windows, lengths, done | ended
+            i, seq, cache_k, cache_v, ends = carry
+            logits, cache_k, cache_v = _one_position(params, cfg, seq[:, i], i, cache_k, cache_v)
+            writing = (i + 1 >= lengths) & (i + 1 < lengths + max_new) & (ends < 0)  # (B,)
+            token = jnp.argmax(logits, axis=-1).astype(jnp.int32)  # (B,): greedy
+            seq = seq.at[:, i + 1].set(jnp.where(writing, token, seq[:, i + 1]))
+            # Ended: the last k tokens are END_OF_ANSWER's, all written by the model. (The text is
+            # searched again afterwards, so an end spelled with other pieces is found too.)
+            tail = jax.lax.dynamic_slice_in_dim(seq, i + 2 - k, k, axis=1)  # (B, K)
+            ended = writing & (i + 2 - k >= lengths) & jnp.all(tail == end_ids, axis=1)
+            return i + 1, seq, cache_k, cache_v, jnp.where(ended, i + 1, ends)
 
-        done = jnp.zeros(windows.shape[0], bool)
-        _, windows, lengths, _ = jax.lax.while_loop(unfinished, one_token, (0, windows, lengths, done))
-        return windows, lengths
+        ends = jnp.full((batch,), -1, jnp.int32)
+        _, seq, _, _, ends = jax.lax.while_loop(unfinished, one_token, (0, windows, cache, cache, ends))
+        return seq, ends
 
     return jax.jit(run)
 
@@ -125,7 +160,7 @@ def greedy_answers(params, cfg: ModelConfig, tokenizer, prompts: Sequence[str],
     for prompt in prompts:
         ids = tokenizer.encode(prompt).tolist() or tokenizer.encode("\n").tolist() or [0]
         encoded.append(ids[-room:])
-    # Attention is causal, so a window just long enough gives the same tokens as the full context.
+    # Just long enough for the longest prompt and its answer, rounded so similar sets share a program.
     width = min(cfg.context_length, -(-(max(map(len, encoded)) + max_new) // WINDOW_STEP) * WINDOW_STEP)
     run = _greedy_fn(cfg, max_new)
     end_ids = jnp.asarray(tokenizer.encode(END_OF_ANSWER), jnp.int32)
@@ -140,7 +175,8 @@ def greedy_answers(params, cfg: ModelConfig, tokenizer, prompts: Sequence[str],
         out, ends = run(params, jnp.asarray(windows), jnp.asarray(lengths), end_ids)
         out, ends = np.asarray(out), np.asarray(ends)
         for row in range(min(ROWS_PER_BATCH, len(encoded) - start)):
-            text = tokenizer.decode(out[row, lengths[row]:ends[row]].tolist())
+            stop = ends[row] + 1 if ends[row] >= 0 else min(lengths[row] + max_new, width)
+            text = tokenizer.decode(out[row, lengths[row]:stop].tolist())
             cut = text.find(END_OF_ANSWER)
             answers.append(text if cut < 0 else text[:cut + len(END_OF_ANSWER)])
     return answers

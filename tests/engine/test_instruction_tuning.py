@@ -146,6 +146,24 @@ def test_greedy_answers_agree_with_engine_sampling():
         assert answer == (text[: text.index(END_OF_ANSWER) + len(END_OF_ANSWER)] if END_OF_ANSWER in text else text)
 
 
+def test_the_cached_step_computes_what_the_model_computes():
+    import jax.numpy as jnp
+
+    from engine.behaviour import _one_position
+    from engine.model import forward
+
+    base = tiny_base(seed=6)
+    cfg = base.model_config
+    tokens = jnp.asarray(np.random.default_rng(0).integers(0, cfg.vocab_size, (3, 12)), jnp.int32)  # (B, T)
+    expected = np.asarray(jax.jit(forward, static_argnums=2)(base.params, tokens, cfg))  # (B, T, V)
+    cache = jnp.zeros((cfg.n_layers, 3, cfg.n_heads, 12, cfg.head_dim), jnp.float32)
+    step = jax.jit(_one_position, static_argnums=1)
+    cache_k = cache_v = cache
+    for position in range(12):  # one position at a time, every earlier one read from the cache
+        logits, cache_k, cache_v = step(base.params, cfg, tokens[:, position], position, cache_k, cache_v)
+        np.testing.assert_allclose(np.asarray(logits), expected[:, position], rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("text, expected, distractors, verdict", [
     (" Chafo.\nUser:", "Chafo", ["Bonra"], (True, True, False, False)),
     (" The capital of Lamlar is Chafo.\nUser:", "chafo", ["Bonra"], (True, True, False, False)),
