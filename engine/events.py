@@ -115,3 +115,18 @@ class RunControl:
 
     def wait_while_paused(self, timeout: float | None = None) -> None:
         self._running.wait(timeout)
+
+
+def sit_out_pause(control: RunControl, step: int):
+    """Yield the "paused" status, wait while paused, then yield "training" again.
+
+    The pause point every run's loop shares: ``stopped = yield from sit_out_pause(control, step)``.
+    Returns True if a stop came during the pause (then nothing more is yielded).
+    """
+    yield Status(f"Paused at step {step}.", "paused")
+    while control.paused and not control.stop_requested:
+        control.wait_while_paused(0.25)
+    if control.stop_requested:
+        return True
+    yield Status("Training…", "training")
+    return False

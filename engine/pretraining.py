@@ -24,7 +24,17 @@ from typing import Iterator
 from engine.config import ModelConfig, TrainConfig, estimate_memory_bytes, replace
 from engine.corpus import Corpus, available_memory_bytes
 from engine.errors import ConfigError
-from engine.events import Diverged, Event, Finished, RunControl, Sample, Status, TrainProgress, ValidationLoss
+from engine.events import (
+    Diverged,
+    Event,
+    Finished,
+    RunControl,
+    Sample,
+    Status,
+    TrainProgress,
+    ValidationLoss,
+    sit_out_pause,
+)
 from engine.tokenizer import TokenizerSpec, check_length, preview
 from engine.trained_model import LossHistory, TrainedModel
 
@@ -164,13 +174,9 @@ class PretrainingRun:
                 break
             if control.paused:
                 busy_seconds += time.perf_counter() - mark
-                yield Status(f"Paused at step {step}.", "paused")
-                while control.paused and not control.stop_requested:
-                    control.wait_while_paused(0.25)
-                if control.stop_requested:
+                if (yield from sit_out_pause(control, step)):
                     reason = "stopped"
                     break
-                yield Status("Training…", "training")
                 mark = time.perf_counter()
 
             state, loss = step_fn(state, train_dev, train_key, np.float32(learning_rate_at(train, step)))

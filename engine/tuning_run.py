@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 
 from engine.config import TrainConfig, replace
 from engine.errors import ConfigError
-from engine.events import Diverged, Event, Finished, RunControl, Sample, Status, TrainProgress
+from engine.events import Diverged, Event, Finished, RunControl, Sample, Status, TrainProgress, sit_out_pause
 from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
 from engine.trained_model import LossHistory, TrainedModel
 
@@ -180,13 +180,9 @@ class TuningRun:
                 break
             if control.paused:
                 busy_seconds += time.perf_counter() - mark
-                yield Status(f"Paused at step {done}.", "paused")
-                while control.paused and not control.stop_requested:
-                    control.wait_while_paused(0.25)
-                if control.stop_requested:
+                if (yield from sit_out_pause(control, done)):
                     reason = "stopped"
                     break
-                yield Status("Training…", "training")
                 mark = time.perf_counter()
 
             state, loss = step(state, train_dev, frozen, key, np.float32(learning_rate_at(train, done)))

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -58,6 +57,7 @@ from gui.widgets.vertical_scroll_area import VerticalScrollArea
 from gui.widgets.world_knobs import WorldKnobsPanel
 from gui.widgets.year_histogram import YearHistogram
 from gui.zoom import ZoomController
+from gui.widgets.group_box import group_box
 
 # The "open" entries of the text menu: (kind, label, dialog title, file filter or None for a folder).
 _OPEN_CHOICES = (
@@ -139,8 +139,8 @@ class DataTab(QWidget):
         curate_layout.addLayout(history_row)
         column = QWidget()
         column_layout = QVBoxLayout(column)
-        column_layout.addWidget(_group("1. Load text", text_box))
-        column_layout.addWidget(_group("2. Curate", curate_box))
+        column_layout.addWidget(group_box("1. Load text", text_box))
+        column_layout.addWidget(group_box("2. Curate", curate_box))
         column_layout.addStretch(1)
         self.left_scroll = VerticalScrollArea()
         self.left_scroll.setWidget(column)
@@ -221,7 +221,7 @@ class DataTab(QWidget):
         upper_layout.addWidget(self.charts_scroll, 1)
         self.results_splitter = QSplitter(Qt.Orientation.Vertical)
         self.results_splitter.addWidget(upper)
-        self.results_splitter.addWidget(_group("See the tokens", tokens_box))
+        self.results_splitter.addWidget(group_box("See the tokens", tokens_box))
         self.results_splitter.setChildrenCollapsible(False)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -594,10 +594,3 @@ class DataTab(QWidget):
         loader_done = self._loader.shutdown(timeout_s)
         tokenizer_done = self._tokenizer_task.shutdown(timeout_s)
         return loader_done and tokenizer_done
-
-
-def _group(title: str, content: QWidget) -> QGroupBox:
-    box = QGroupBox(title)
-    layout = QVBoxLayout(box)
-    layout.addWidget(content)
-    return box

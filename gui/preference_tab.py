@@ -34,12 +34,13 @@ from engine.tuning_data import (
 from engine.user_paths import data_dir
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
-from gui.tuning_tab import TuningTab, _group
+from gui.tuning_tab import TuningTab
 from gui.widgets.comparison_table import ComparedRow, ComparisonTable
 from gui.widgets.pairs_table import PairsTable
 from gui.widgets.vote_panel import VotePanel
 from gui.widgets.zoomed_plot import ZoomedPlotWidget
 from gui.zoom import ZoomController
+from gui.widgets.group_box import group_box
 
 VOTE_KIND = "your vote"
 VOTES_FILE = "votes.jsonl"
@@ -142,7 +143,7 @@ class PreferenceTab(TuningTab):
         dpo_form.addRow(_wrapped(BETA_EXPLANATION))
         dpo_form.addRow("Learn the chosen answers", self.nll_spin)
         dpo_form.addRow(_wrapped(NLL_EXPLANATION))
-        self.settings_layout.addWidget(_group("DPO", dpo_box))
+        self.settings_layout.addWidget(group_box("DPO", dpo_box))
 
         questions = [r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:") for r in load_red_team()]
         self.vote_panel = VotePanel(questions)

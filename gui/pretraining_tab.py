@@ -18,7 +18,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -44,6 +43,7 @@ from gui.widgets.progress_panel import ProgressPanel
 from gui.widgets.sample_log import SampleLog
 from gui.widgets.vertical_scroll_area import VerticalScrollArea
 from gui.zoom import ZoomController
+from gui.widgets.group_box import group_box
 
 MODEL_FILE_FILTER = "Training Explorer models (*.safetensors);;All files (*)"
 
@@ -101,8 +101,8 @@ class PretrainingTab(QWidget):
 
         settings_column = QWidget()
         settings_layout = QVBoxLayout(settings_column)
-        settings_layout.addWidget(_group("Text to learn from", self.corpus_panel))
-        settings_layout.addWidget(_group("Model size", self.settings_panel))
+        settings_layout.addWidget(group_box("Text to learn from", self.corpus_panel))
+        settings_layout.addWidget(group_box("Model size", self.settings_panel))
         settings_layout.addStretch(1)
         self.left_scroll = VerticalScrollArea()
         self.left_scroll.setWidget(settings_column)
@@ -480,15 +480,8 @@ class PretrainingTab(QWidget):
         return stopped and all(others)
 
 
-def _group(title: str, content: QWidget) -> QGroupBox:
-    box = QGroupBox(title)
-    layout = QVBoxLayout(box)
-    layout.addWidget(content)
-    return box
-
 
 def _file_stem(name: str) -> str:
     """A file-name-safe version of a corpus name: "A fictional world (generated)" → "a-fictional-world"."""
     words = "".join(ch.lower() if ch.isalnum() else " " for ch in name.split("(")[0]).split()
     return "-".join(words[:4]) or "model"
-

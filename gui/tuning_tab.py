@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGridLayout,
-    QGroupBox,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -46,6 +45,7 @@ from gui.widgets.message_bar import MessageBar
 from gui.widgets.progress_panel import ProgressPanel
 from gui.widgets.vertical_scroll_area import VerticalScrollArea
 from gui.zoom import ZoomController
+from gui.widgets.group_box import group_box
 
 MODEL_FILE_FILTER = "Training Explorer models (*.safetensors)"
 
@@ -113,8 +113,8 @@ class TuningTab(QWidget):
 
         self.settings_column = QWidget()
         self.settings_layout = QVBoxLayout(self.settings_column)
-        self.settings_layout.addWidget(_group("Start from", base_box))
-        self.settings_layout.addWidget(_group("How to train", method_box))
+        self.settings_layout.addWidget(group_box("Start from", base_box))
+        self.settings_layout.addWidget(group_box("How to train", method_box))
         self.left_scroll = VerticalScrollArea()
         self.left_scroll.setWidget(self.settings_column)
 
@@ -366,10 +366,3 @@ class TuningTab(QWidget):
         stopped = self.controller.stop_and_wait(timeout_s)
         others = [self._open_task.shutdown(timeout_s), self._save_task.shutdown(timeout_s)]
         return stopped and all(others)
-
-
-def _group(title: str, content: QWidget) -> QGroupBox:
-    box = QGroupBox(title)
-    layout = QVBoxLayout(box)
-    layout.addWidget(content)
-    return box
