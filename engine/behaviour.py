@@ -116,7 +116,8 @@ def _greedy_fn(cfg: ModelConfig, max_new: int):
         """windows (B, W) prompts right-padded; lengths (B,) their real tokens; end_ids (K,) END_OF_ANSWER.
 
         Position i of every row is read at step i: a row whose prompt is shorter starts answering
-        earlier. Returns the windows with the answers written after the prompts, and per row the
+        earlier. Returns the windows with the answers written after the prompts, the probability the
+        model gave each token it wrote (at that token's position; 0 elsewhere), and per row the
         position of the last token of its END_OF_ANSWER (-1 if it never wrote one).
         """
         batch, width = windows.shape
@@ -124,32 +125,52 @@ def _greedy_fn(cfg: ModelConfig, max_new: int):
         cache = jnp.zeros((cfg.n_layers, batch, cfg.n_heads, width, cfg.head_dim), jnp.float32)
 
         def unfinished(carry):
-            i, _, _, _, ends = carry
+            i, _, _, _, _, ends = carry
             return (i < width - 1) & jnp.any((ends < 0) & (i + 1 < lengths + max_new))
 
         def one_token(carry):
-            i, seq, cache_k, cache_v, ends = carry
+            i, seq, probs, cache_k, cache_v, ends = carry
             logits, cache_k, cache_v = _one_position(params, cfg, seq[:, i], i, cache_k, cache_v)
             writing = (i + 1 >= lengths) & (i + 1 < lengths + max_new) & (ends < 0)  # (B,)
             token = jnp.argmax(logits, axis=-1).astype(jnp.int32)  # (B,): greedy
+            # The greedy token is the most likely one, so its probability is the softmax's maximum.
+            top = jnp.max(jax.nn.softmax(logits, axis=-1), axis=-1)  # (B,)
             seq = seq.at[:, i + 1].set(jnp.where(writing, token, seq[:, i + 1]))
+            probs = probs.at[:, i + 1].set(jnp.where(writing, top, 0.0))
             # Ended: the last k tokens are END_OF_ANSWER's, all written by the model. (The text is
             # searched again afterwards, so an end spelled with other pieces is found too.)
             tail = jax.lax.dynamic_slice_in_dim(seq, i + 2 - k, k, axis=1)  # (B, K)
             ended = writing & (i + 2 - k >= lengths) & jnp.all(tail == end_ids, axis=1)
-            return i + 1, seq, cache_k, cache_v, jnp.where(ended, i + 1, ends)
+            return i + 1, seq, probs, cache_k, cache_v, jnp.where(ended, i + 1, ends)
 
         ends = jnp.full((batch,), -1, jnp.int32)
-        _, seq, _, _, ends = jax.lax.while_loop(unfinished, one_token, (0, windows, cache, cache, ends))
-        return seq, ends
+        probs = jnp.zeros((batch, width), jnp.float32)  # (B, W)
+        _, seq, probs, _, _, ends = jax.lax.while_loop(unfinished, one_token,
+                                                       (0, windows, probs, cache, cache, ends))
+        return seq, probs, ends
 
     return jax.jit(run)
 
 
-def greedy_answers(params, cfg: ModelConfig, tokenizer, prompts: Sequence[str],
-                   max_new_tokens: int = MAX_ANSWER_TOKENS) -> list[str]:
-    """The model's greedy continuation of each prompt, up to and including ``END_OF_ANSWER`` if it
-    wrote one (so a finished answer can be told from one cut off at ``max_new_tokens``)."""
+@dataclass(frozen=True)
+class ScoredAnswer:
+    """A greedy answer with how sure the model was of each token it wrote."""
+
+    text: str  # as ``greedy_answers`` returns it: up to and including END_OF_ANSWER if written
+    token_ids: tuple[int, ...]  # every token written, END_OF_ANSWER's included
+    probabilities: tuple[float, ...]  # the probability the model gave each of those tokens, 0..1
+    confidence: float  # mean probability of the answer's tokens before END_OF_ANSWER (NaN if none)
+
+
+def scored_answers(params, cfg: ModelConfig, tokenizer, prompts: Sequence[str],
+                   max_new_tokens: int = MAX_ANSWER_TOKENS) -> list[ScoredAnswer]:
+    """The model's greedy continuation of each prompt, with the probability of every token it wrote.
+
+    The continuation runs up to and including ``END_OF_ANSWER`` if the model wrote one (so a
+    finished answer can be told from one cut off at ``max_new_tokens``). ``confidence`` averages the
+    probabilities of the answer's own tokens: the end-of-turn marker is left out, because after a
+    finished sentence every tuned model is nearly sure of it, which would flatten the differences.
+    """
     import jax.numpy as jnp
 
     if not prompts:
@@ -163,7 +184,7 @@ def greedy_answers(params, cfg: ModelConfig, tokenizer, prompts: Sequence[str],
     # Just long enough for the longest prompt and its answer, rounded so similar sets share a program.
     width = min(cfg.context_length, -(-(max(map(len, encoded)) + max_new) // WINDOW_STEP) * WINDOW_STEP)
     run = _greedy_fn(cfg, max_new)
-    end_ids = jnp.asarray(tokenizer.encode(END_OF_ANSWER), jnp.int32)
+    end_ids = tokenizer.encode(END_OF_ANSWER).tolist()
     answers = []
     for start in range(0, len(encoded), ROWS_PER_BATCH):
         chunk = encoded[start:start + ROWS_PER_BATCH]
@@ -172,14 +193,27 @@ def greedy_answers(params, cfg: ModelConfig, tokenizer, prompts: Sequence[str],
         for row, ids in enumerate(chunk):
             windows[row, :len(ids)] = ids
         lengths = np.array([len(ids) for ids in chunk], np.int32)  # (B,)
-        out, ends = run(params, jnp.asarray(windows), jnp.asarray(lengths), end_ids)
-        out, ends = np.asarray(out), np.asarray(ends)
+        out, probs, ends = run(params, jnp.asarray(windows), jnp.asarray(lengths), jnp.asarray(end_ids, jnp.int32))
+        out, probs, ends = np.asarray(out), np.asarray(probs), np.asarray(ends)
         for row in range(min(ROWS_PER_BATCH, len(encoded) - start)):
             stop = ends[row] + 1 if ends[row] >= 0 else min(lengths[row] + max_new, width)
-            text = tokenizer.decode(out[row, lengths[row]:stop].tolist())
+            ids = out[row, lengths[row]:stop].tolist()
+            p = probs[row, lengths[row]:stop].astype(float).tolist()
+            text = tokenizer.decode(ids)
             cut = text.find(END_OF_ANSWER)
-            answers.append(text if cut < 0 else text[:cut + len(END_OF_ANSWER)])
+            if cut >= 0:
+                text = text[:cut + len(END_OF_ANSWER)]
+            # The answer's own tokens: all of them, less the end marker's when the model wrote it.
+            own = p[:len(p) - len(end_ids)] if ends[row] >= 0 else p
+            answers.append(ScoredAnswer(text, tuple(ids), tuple(p), float(np.mean(own)) if own else float("nan")))
     return answers
+
+
+def greedy_answers(params, cfg: ModelConfig, tokenizer, prompts: Sequence[str],
+                   max_new_tokens: int = MAX_ANSWER_TOKENS) -> list[str]:
+    """The model's greedy continuation of each prompt, up to and including ``END_OF_ANSWER`` if it
+    wrote one (so a finished answer can be told from one cut off at ``max_new_tokens``)."""
+    return [a.text for a in scored_answers(params, cfg, tokenizer, prompts, max_new_tokens)]
 
 
 def answer(model: TrainedModel, question: str, max_new_tokens: int = MAX_ANSWER_TOKENS) -> Verdict:

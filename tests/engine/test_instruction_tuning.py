@@ -146,6 +146,24 @@ def test_greedy_answers_agree_with_engine_sampling():
         assert answer == (text[: text.index(END_OF_ANSWER) + len(END_OF_ANSWER)] if END_OF_ANSWER in text else text)
 
 
+def test_scored_answers_give_each_written_token_the_probability_the_model_gave_it():
+    from engine.behaviour import scored_answers
+    from engine.sampling import next_token_probabilities
+
+    base = tiny_base(seed=5)
+    cfg, tokenizer = base.model_config, base.tokenizer
+    prompts = ["Q: sky?\nA:", "Q: lemon?\nA:"]
+    for prompt, scored in zip(prompts, scored_answers(base.params, cfg, tokenizer, prompts, max_new_tokens=6)):
+        assert len(scored.token_ids) == len(scored.probabilities) == 6 and tokenizer.decode(list(scored.token_ids)) == scored.text
+        # Re-run the whole window after each written token: the cached loop's probability must match.
+        text = prompt
+        for token, p in zip(scored.token_ids, scored.probabilities):
+            full = next_token_probabilities(base.params, cfg, tokenizer, text)
+            assert int(np.argmax(full)) == token and abs(float(full[token]) - p) < 1e-4
+            text += tokenizer.decode([token])
+        assert 0 < scored.confidence <= 1 and abs(scored.confidence - np.mean(scored.probabilities)) < 1e-6
+
+
 def test_the_cached_step_computes_what_the_model_computes():
     import jax.numpy as jnp
 
