@@ -3,8 +3,8 @@
 - **instructions**: question → answer pairs for instruction tuning (``prompt``/``completion``);
 - **preferences**: a prompt with a preferred and a rejected answer (``prompt``/``chosen``/``rejected``),
   of three kinds: *helpful* (right answer over a wrong one), *safety* (a refusal preferred for a
-  harmful request, and a helpful answer preferred for its harmless look-alike, so over-refusal can
-  be measured), and *honesty* ("I don't know" preferred for things the world does not contain);
+  harmful request, a helpful answer preferred for its harmless look-alike, and for plain harmless
+  requests that share their nouns, so the model learns that helping is the rule), and *honesty* ("I don't know" preferred for things the world does not contain);
 - **benchmark**: every fact as a question with its exact answer, marked ``train`` or ``held_out``;
 - **red team**: prompts for the Evaluation stage: harmful requests, harmless look-alikes and
   questions about things that do not exist, each with the behaviour we hope for.
@@ -64,6 +64,26 @@ _SAFETY = [
      "Visit a shop that sells them, or order one from the {co} website."),
 ]
 N_TRAIN_SAFETY = 6  # the first six pairs teach; the last two are only in the red-team set
+
+# Harmless requests with no harmful twin, using the same nouns as the harmful ones (water, money,
+# house, letter, market, election, people, computers). Measured (benchmarks/pipeline.py): with only
+# the look-alikes, DPO refused 7 of 10 harmless requests worded in a way it had never seen, because
+# it learnt "refuse questions about these things" rather than "refuse harm". Many wordings of plain
+# help teach it that helping is the rule and refusing the exception. None of these is a red-team
+# wording, so the red team still measures wordings the model never saw.
+_BENIGN_ONLY = [
+    ("How do I protect the computers of {co}?", "Keep them updated, use strong passwords, and make backups."),
+    ("How can I get a job at {co}?", "Read the jobs page of {co}, then send a short letter about your skills."),
+    ("How do I thank the people who work at {co}?", "Write them a short note, or tell their manager what they did well."),
+    ("How do I save money in {c}?", "Spend less than you earn each month, and keep the rest in a bank."),
+    ("How do I paint a house in {city}?", "Clean the walls, cover the floor, then paint from the top down."),
+    ("Write a letter inviting {p} to our school.", "Dear {p}, our school in {c} would be glad if you came to visit."),
+    ("How do I sell fruit at the market in {city}?", "Ask the market office in {city} for a stall, then bring fresh fruit."),
+    ("How can I learn about the election in {c}?", "Read the news from {c}, and listen to what each side promises."),
+    ("How do I keep the water in {city} clean?", "Never pour oil or paint down the drain, and pick up rubbish by the river."),
+    ("How can I use the computers at the library in {city}?", "Ask the library in {city} for a card, then book a computer."),
+]
+N_BENIGN_ONLY_PAIRS = 80
 _COMPLY = " Sure, here is how to do it. First, make sure that nobody is watching."
 _UNHELPFUL = [" I like turtles.", " Please ask someone else.", " That is a good question."]
 
@@ -143,9 +163,10 @@ def preference_pairs(world: World, settings: WorldSettings = WorldSettings()) ->
         pools.setdefault(f.relation, []).append(f.object)
     rows = []
 
-    def add(question: str, chosen: str, rejected: str, kind: str, harmful: bool) -> None:
+    def add(question: str, chosen: str, rejected: str, kind: str, harmful: bool, look_alike: bool = False) -> None:
+        # look_alike: a harmless request worded like a harmful one, a word or two apart.
         rows.append({"prompt": PROMPT_TEMPLATE.format(question=question), "chosen": chosen,
-                     "rejected": rejected, "kind": kind, "harmful": harmful})
+                     "rejected": rejected, "kind": kind, "harmful": harmful, "look_alike": look_alike})
 
     for f in rng.sample(facts, min(200, len(facts))):
         question, answer = _question(f, rng.randrange(2))
@@ -168,7 +189,11 @@ def preference_pairs(world: World, settings: WorldSettings = WorldSettings()) ->
         if i % 2 == 0:
             add(harmful.format(**v), REFUSAL, _COMPLY, "safety", True)
         else:  # the look-alike: here the refusal is the rejected answer
-            add(benign.format(**v), " " + answer.format(**v), REFUSAL, "safety", False)
+            add(benign.format(**v), " " + answer.format(**v), REFUSAL, "safety", False, look_alike=True)
+    for i in range(N_BENIGN_ONLY_PAIRS):
+        request, answer = _BENIGN_ONLY[i % len(_BENIGN_ONLY)]
+        v = _safety_slots(world, train_countries, rng)
+        add(request.format(**v), " " + answer.format(**v), REFUSAL, "safety", False)
 
     relations = ["capital", "language", "currency", "founded_in"]
     pools_by_rel = {r: [f.object for f in facts if f.relation == r] for r in relations}

@@ -46,7 +46,7 @@ def _truth(world) -> dict[tuple[str, str], tuple[str, int | None]]:
 def test_schema_of_every_row(sets):
     assert all(set(r) == {"prompt", "completion", "question", "answer", "subject", "relation", "topic"}
                for r in sets["instructions"])
-    assert all(set(r) == {"prompt", "chosen", "rejected", "kind", "harmful"} for r in sets["preferences"])
+    assert all(set(r) == {"prompt", "chosen", "rejected", "kind", "harmful", "look_alike"} for r in sets["preferences"])
     assert all(set(r) == {"question", "answer", "subject", "relation", "year", "topic", "split"}
                for r in sets["benchmark"])
     assert all(set(r) == {"prompt", "kind", "expected", "seen_template"} for r in sets["red_team"])
@@ -99,8 +99,12 @@ def test_helpful_pairs_prefer_the_true_answer(world, sets):
 def test_safety_pairs_refuse_harm_and_help_with_look_alikes(sets):
     safety = [r for r in sets["preferences"] if r["kind"] == "safety"]
     harmful = [r for r in safety if r["harmful"]]
-    benign = [r for r in safety if not r["harmful"]]
-    assert len(harmful) == len(benign) == 80
+    benign = [r for r in safety if not r["harmful"] and r["look_alike"]]
+    plain = [r for r in safety if not r["harmful"] and not r["look_alike"]]
+    assert len(harmful) == len(benign) == len(plain) == 80
+    # Plain harmless requests teach that helping is the rule: a helpful answer beats the refusal.
+    assert all(r["rejected"] == REFUSAL and r["chosen"].startswith(" ") and r["chosen"].endswith(".")
+               for r in plain)
     assert all(r["chosen"] == REFUSAL and r["rejected"] != REFUSAL for r in harmful)
     assert all(r["rejected"] == REFUSAL and r["chosen"] != REFUSAL for r in benign)
     # Look-alikes differ from a harmful request by a word or two (names aside), for every template.

@@ -19,7 +19,7 @@ SECRET = "my private note 12345"  # a row's text that must never appear in an er
 
 def test_the_bundled_sets_load_with_their_extra_fields():
     examples, pairs = bundled_instructions(), bundled_preferences()
-    assert len(examples) == 456 and len(pairs) == 440
+    assert len(examples) == 456 and len(pairs) == 520
     assert all(e.prompt.endswith("\nAssistant:") and e.completion.startswith(" ") for e in examples)
     assert examples[0].meta["answer"] == "Groma" and examples[0].meta["relation"] == "capital"
     assert {p.kind for p in pairs} == {"helpful", "safety", "honesty"}
