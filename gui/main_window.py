@@ -14,9 +14,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
+from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
 from gui import settings
 from gui.data_tab import DataTab
 from gui.instruction_tab import InstructionTab
+from gui.model_shelf import ModelShelf
 from gui.preference_tab import PreferenceTab
 from gui.pretraining_tab import PretrainingTab
 from gui.zoom import ZoomController
@@ -99,6 +101,12 @@ class MainWindow(QMainWindow):
         # Each stage starts from the model the stage before it made.
         self.pretraining_tab.controller.model_changed.connect(self.instruction_tab.set_base_model)
         self.instruction_tab.model_changed.connect(self.preference_tab.set_base_model)
+        # Every stage's newest model goes on the shelf the Evaluation stage tests.
+        self.model_shelf = ModelShelf(self)
+        self.pretraining_tab.controller.model_changed.connect(
+            lambda m: self.model_shelf.put_session_model(m, STAGE_PRETRAINING))
+        self.instruction_tab.model_changed.connect(lambda m: self.model_shelf.put_session_model(m, STAGE_INSTRUCTION))
+        self.preference_tab.model_changed.connect(lambda m: self.model_shelf.put_session_model(m, STAGE_PREFERENCE))
         for stage in STAGES:
             page = built.get(stage.key) or ComingStagePage(stage)
             index = self.tabs.addTab(page, stage.title)

@@ -92,3 +92,24 @@ def test_a_stage_still_to_come_can_be_shown_by_name(window):
     assert window.tabs.currentIndex() == 4
     with pytest.raises(KeyError):
         window.show_stage("finetuning")
+
+
+def test_each_stage_puts_its_newest_model_on_the_evaluation_shelf(window, world_base, qtbot):
+    from dataclasses import replace
+
+    from gui.model_shelf import SESSION_NAMES
+
+    shelf = window.model_shelf
+    tuned = replace(world_base, stage="instruction")
+    with qtbot.waitSignal(shelf.changed, timeout=1000):
+        window.instruction_tab.model_changed.emit(tuned)
+    assert shelf.names() == [SESSION_NAMES["instruction"]] and shelf.get(SESSION_NAMES["instruction"]) is tuned
+    window.pretraining_tab.controller.model_changed.emit(world_base)
+    newer = replace(world_base, stage="instruction", step=world_base.step + 1)
+    window.instruction_tab.model_changed.emit(newer)  # replaces the older one, and sorts after pretraining
+    assert shelf.names() == [SESSION_NAMES["pretraining"], SESSION_NAMES["instruction"]]
+    assert shelf.get(SESSION_NAMES["instruction"]) is newer
+    name = shelf.put_opened_model(world_base, "/tmp/x", SESSION_NAMES["pretraining"])
+    assert name == SESSION_NAMES["pretraining"] + " (2)" and len(shelf.names()) == 3
+    window.pretraining_tab.controller.model_changed.emit(None)
+    assert shelf.names() == [SESSION_NAMES["instruction"], name]
