@@ -15,6 +15,13 @@ One file per concept, in the order a run uses them:
 - ``sampling``    next-token probabilities and text generation
 - ``checkpoint``  safetensors + JSON sidecar, written atomically
 - ``pretraining`` a whole run as a generator of small event objects (``events``)
+- ``data_sources`` loading the Data stage's documents from the world, a file, a folder or JSONL
+- ``tuning_data``  instruction, preference, benchmark and red-team rows: loading, checks, token masks
+- ``tuning_run``   the run loop both tuning stages share (pause, stop, held-out checks, non-finite guard)
+- ``instruction_tuning`` / ``preference_tuning``  supervised fine-tuning on answers only, and DPO
+- ``lora``        low-rank adapters, and merging them back into the weights
+- ``behaviour``   greedy answers with a key/value cache, token probabilities, and verdicts on them
+- ``trained_model`` what a stage hands the next: parameters, configs, tokenizer, history, stage
 
 The GUI, the tests and headless scripts all consume the same generators.
 """

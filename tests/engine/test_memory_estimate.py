@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from engine.config import estimate_memory_bytes, preset, replace
-from engine.corpus import load_bundled
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS_CHARS = 100_000
