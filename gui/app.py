@@ -2,7 +2,10 @@
 
     training-explorer                                   open the window
     training-explorer --screenshot shot.png             render the window offscreen to a PNG and exit
-        [--tab pretraining] [--zoom 200] [--size 1600x1000]
+        [--tab pretraining] [--zoom 200] [--size 1600x1000] [--theme dark] [--presentation]
+
+``--theme`` and ``--presentation`` work without ``--screenshot`` too: a teacher's launcher can open
+the app straight into presentation mode. Neither changes the remembered theme.
 
 Start-up stays quick because nothing here imports JAX: the engine modules that need it are imported
 on worker threads when a run, a prediction or a model file first needs them.
@@ -19,11 +22,14 @@ import time
 from pathlib import Path
 
 APP_NAME = "Training Explorer"
+DESKTOP_FILE_NAME = "training-explorer"  # assets/training-explorer.desktop: docks group windows by it
+ICON_PATH = Path(__file__).resolve().parents[1] / "assets" / "training-explorer.svg"
 SCREENSHOT_SETTLE_SECONDS = 20.0  # at most: waits for the text, its tokens and the speed measurement
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from gui.main_window import STAGES  # no Qt objects are created by this import
+    from gui.themes import THEMES
 
     stage_keys = [s.key for s in STAGES]
     parser = argparse.ArgumentParser(prog="training-explorer", description="Watch a small GPT learn, stage by stage.")
@@ -33,6 +39,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"stage to show: {', '.join(stage_keys)}")
     parser.add_argument("--zoom", type=int, metavar="PERCENT", help="zoom level for this session, e.g. 200")
     parser.add_argument("--size", type=_parse_size, metavar="WxH", help="window size for screenshots, e.g. 1600x1000")
+    parser.add_argument("--theme", type=str.lower, choices=list(THEMES), metavar="NAME",
+                        help=f"colour theme for this session: {', '.join(THEMES)}")
+    parser.add_argument("--presentation", action="store_true",
+                        help="start in presentation mode: full screen, big text, thick plot lines")
     return parser.parse_args(argv)
 
 
@@ -61,19 +71,23 @@ def main(argv: list[str] | None = None) -> int:
         app = QApplication(sys.argv[:1])
         app.setApplicationName(APP_NAME)
         app.setOrganizationName("TrainingExplorer")
+        app.setDesktopFileName(DESKTOP_FILE_NAME)
         # Fusion looks the same on every platform, so what the teacher sees is what the screenshots show.
         app.setStyle("Fusion")
+        _set_icon(app)
 
     from gui.main_window import MainWindow
 
     if args.screenshot is not None:
         return _screenshot(app, args)
 
-    window = MainWindow(zoom_percent=args.zoom)
+    window = MainWindow(zoom_percent=args.zoom, theme=args.theme)
     if args.tab:
         window.show_stage(args.tab)
     _route_unexpected_errors_to(window)
     window.show()
+    if args.presentation:
+        window.presentation.enter()
     warm_up_engine()
     return app.exec() if owns_app else 0
 
@@ -103,11 +117,13 @@ def _screenshot(app, args) -> int:
 
     from gui.main_window import MainWindow
 
-    window = MainWindow(persist_state=False, zoom_percent=args.zoom)
+    window = MainWindow(persist_state=False, zoom_percent=args.zoom, theme=args.theme)
     window.resize(*(args.size or (1440, 900)))
     if args.tab:
         window.show_stage(args.tab)
     window.show()
+    if args.presentation:
+        window.presentation.enter()
     # Let the background jobs (reading the text, tokenizing, measuring) finish so real numbers show.
     deadline = time.monotonic() + SCREENSHOT_SETTLE_SECONDS
     while (window.pretraining_tab.busy or window.data_tab.busy) and time.monotonic() < deadline:
@@ -123,6 +139,14 @@ def _screenshot(app, args) -> int:
         print(f"Could not write {args.screenshot}", file=sys.stderr)
         return 1
     return 0
+
+
+def _set_icon(app) -> None:
+    """The window and task-bar icon, from the repository's assets (absent in an installed wheel)."""
+    from PySide6.QtGui import QIcon
+
+    if ICON_PATH.exists():
+        app.setWindowIcon(QIcon(str(ICON_PATH)))
 
 
 def _route_unexpected_errors_to(window) -> None:

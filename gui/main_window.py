@@ -2,8 +2,12 @@
 
 Data → Pretraining → Instruction tuning → Preference tuning → Evaluation. Stages not built yet are
 shown, disabled, with one line saying what they will do, so the whole journey is visible from the
-first day. The View menu holds the zoom (see ``gui.zoom``); the window remembers its size, place
-and last stage.
+first day. The View menu holds the zoom (see ``gui.zoom``), the theme (``gui.themes``) and
+presentation mode (``gui.presentation``); the Stage menu's Ctrl+1…5 bring a stage to the front. The
+window remembers its size, place, last stage and theme.
+
+Every action's tooltip names its shortcut and every button gets an accessible name from its text
+(``gui.presentation``), applied here to the whole window so tabs need no code for it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
@@ -20,7 +24,9 @@ from gui.data_tab import DataTab
 from gui.instruction_tab import InstructionTab
 from gui.model_shelf import ModelShelf
 from gui.preference_tab import PreferenceTab
+from gui.presentation import PresentationMode, describe_shortcuts, mark_advanced, name_unnamed_controls
 from gui.pretraining_tab import PretrainingTab
+from gui.themes import THEMES, ThemeController
 from gui.zoom import ZoomController
 
 WINDOW_TITLE = "Training Explorer"
@@ -80,14 +86,18 @@ class ComingStagePage(QWidget):
 class MainWindow(QMainWindow):
     """Tabs for the stages, the View menu with zoom, and remembered geometry."""
 
-    def __init__(self, *, persist_state: bool = True, zoom_percent: int | None = None):
+    def __init__(self, *, persist_state: bool = True, zoom_percent: int | None = None, theme: str | None = None):
+        """``theme`` (a key of ``gui.themes.THEMES``) overrides the remembered one for this session."""
         super().__init__()
         self._persist = persist_state  # False for screenshots: leave the user's settings alone
         settings.set_read_only(not persist_state)
         self.setWindowTitle(WINDOW_TITLE)
+        # Before any tab: plots take their colours from the theme in force when they are made.
+        self.themes = ThemeController(self, remember=persist_state, key=theme)
         self.zoom = ZoomController(self, remember=persist_state)
         if zoom_percent is not None:
             self.zoom.set_percent(zoom_percent)
+        self.presentation = PresentationMode(self, self.zoom)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -120,7 +130,18 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self._zoom_label)
         self.zoom.zoom_changed.connect(self._show_zoom)
         self._show_zoom()
+        self._mark_advanced_panels()
+        # Names and tooltips for the whole window; a tab's page again when shown, for controls it
+        # made since (e.g. the buttons of the next-token bars).
+        name_unnamed_controls(self)
+        describe_shortcuts(self.findChildren(QAction))
+        self.tabs.currentChanged.connect(lambda _index: name_unnamed_controls(self.tabs.currentWidget()))
         self._restore_state()
+
+    def _mark_advanced_panels(self) -> None:
+        """The expert-only sections presentation mode hides (tabs may also mark their own)."""
+        mark_advanced(self.pretraining_tab.settings_panel.advanced)  # every number of the model's shape
+        mark_advanced(self.data_tab.world_section)  # the knobs that generate the world again
 
     def _connect_data_to_pretraining(self) -> None:
         """Pretraining trains on what the Data tab curated, cut by the tokenizer both tabs show."""
@@ -146,6 +167,7 @@ class MainWindow(QMainWindow):
         self._mirror_buttons()
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
+        self.quit_action = quit_action
 
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addActions([self.data_tab.undo_action, self.data_tab.redo_action])
@@ -165,6 +187,66 @@ class MainWindow(QMainWindow):
             action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
             view_menu.addAction(action)
             self.addAction(action)  # shortcuts work even with the menu bar hidden
+        view_menu.addSeparator()
+        self._build_theme_menu(view_menu.addMenu("&Theme"))
+        self.presentation_action = QAction("&Presentation mode", self)
+        self.presentation_action.setCheckable(True)
+        self.presentation_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
+        self.presentation_action.setToolTip("Full screen, big text, thick lines, advanced panels hidden")
+        self.presentation_action.toggled.connect(self.presentation.set_active)
+        self.presentation.toggled.connect(self.presentation_action.setChecked)
+        # Esc leaves presentation mode too, as slide software does; only then, so that Esc still
+        # closes popups and cancels edits the rest of the time.
+        self.leave_presentation_action = QAction("Leave presentation mode", self)
+        self.leave_presentation_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.leave_presentation_action.setEnabled(False)
+        self.leave_presentation_action.triggered.connect(self.presentation.leave)
+        self.presentation.toggled.connect(self.leave_presentation_action.setEnabled)
+        view_menu.addSeparator()
+        view_menu.addAction(self.presentation_action)
+        for action in (self.presentation_action, self.leave_presentation_action):
+            self.addAction(action)  # full screen hides nothing, but a window action works anywhere in it
+
+        self._build_stage_menu(self.menuBar().addMenu("&Stage"))
+
+    def _build_theme_menu(self, menu) -> None:
+        """One checkable action per theme; Ctrl+Shift+ its first letter."""
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        self.theme_actions: dict[str, QAction] = {}
+        keys = {"light": "Ctrl+Shift+L", "dark": "Ctrl+Shift+D", "high-contrast": "Ctrl+Shift+H"}
+        for key, theme in THEMES.items():
+            action = QAction(theme.title, self)
+            action.setCheckable(True)
+            action.setChecked(key == self.themes.key)
+            action.setShortcut(QKeySequence(keys[key]))
+            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+            action.triggered.connect(lambda _checked=False, k=key: self.themes.set_theme(k))
+            group.addAction(action)
+            menu.addAction(action)
+            self.addAction(action)
+            self.theme_actions[key] = action
+        self.themes.theme_changed.connect(lambda key: self.theme_actions[key].setChecked(True))
+
+    def _build_stage_menu(self, menu) -> None:
+        """Ctrl+1…5 bring the stages to the front, in the order they happen."""
+        self.stage_actions: list[QAction] = []
+        for index, stage in enumerate(STAGES):
+            action = QAction(f"&{index + 1}  {stage.title}", self)
+            action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setToolTip(f"Go to the {stage.title} stage")
+            action.triggered.connect(lambda _checked=False, i=index: self._go_to_stage(i))
+            menu.addAction(action)
+            self.addAction(action)
+            self.stage_actions.append(action)
+
+    def _go_to_stage(self, index: int) -> None:
+        if self.tabs.isTabEnabled(index):
+            # QStackedLayout moves the keyboard focus into the new page if it was in the old one.
+            self.tabs.setCurrentIndex(index)
+        else:
+            self.statusBar().showMessage(f"{STAGES[index].title}: coming in a later version.", 5000)
 
     def _mirror_buttons(self) -> None:
         self.open_model_action.setEnabled(self.pretraining_tab.open_button.isEnabled())
@@ -211,6 +293,8 @@ class MainWindow(QMainWindow):
         settings.write(settings.LAST_TAB, STAGES[self.tabs.currentIndex()].key)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # The geometry to remember is the ordinary window's, not the full-screen one.
+        self.presentation.leave()
         # Stop the run at its next step and wait for every worker: no thread outlives the window.
         self.statusBar().showMessage("Stopping…")
         self.pretraining_tab.shutdown()

@@ -11,6 +11,11 @@ at the wrong size, so it is done centrally:
   ``zoom_changed`` (``gui.widgets.zoomed_plot.ZoomedPlotWidget`` does this for every plot).
 
 The level is stored in settings and applied again when the window is created.
+
+Presentation mode (``gui.presentation``) makes text bigger still and plot lines thicker, on top of
+whatever zoom the teacher chose. It does so here, as two extra factors, and announces the change as
+a zoom change: everything that already follows the zoom follows presentation mode with no code of
+its own, and leaving it gives back exactly the sizes from before.
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ from gui import settings
 ZOOM_LEVELS = (50, 67, 75, 80, 90, 100, 110, 125, 150, 175, 200, 250, 300)
 DEFAULT_PERCENT = 100
 MIN_PERCENT, MAX_PERCENT = ZOOM_LEVELS[0], ZOOM_LEVELS[-1]
+# Presentation mode, on top of the zoom: a quarter bigger text reads from the back of a classroom
+# without pushing a 1280x800 projector's layouts into scrolling; lines need far more than text,
+# since a 2 px curve on a washed-out projector is barely there.
+PRESENTATION_TEXT_FACTOR = 1.25
+PRESENTATION_LINE_FACTOR = 1.75
+NORMAL_AXIS_TITLE_RELATIVE = 1.1  # an axis title a little bigger than its ticks, as in a printed figure
+PRESENTATION_AXIS_TITLE_RELATIVE = 1.3
 
 
 def _base_point_size() -> float:
@@ -50,6 +62,7 @@ class ZoomController(QObject):
         self._base_point_size = _base_point_size()
         stored = settings.read_int(settings.ZOOM_PERCENT, DEFAULT_PERCENT)
         self._percent = _clamp(stored)
+        self._presenting = False  # presentation mode's extra factors are on
         self._apply()
 
     # --- the level ---------------------------------------------------------------------------
@@ -60,8 +73,33 @@ class ZoomController(QObject):
 
     @property
     def scale(self) -> float:
-        """1.0 at 100 %; plots multiply line widths and marker sizes by this."""
-        return self._percent / 100.0
+        """1.0 at 100 % (outside presentation mode); sizes that go with text multiply by this."""
+        return self._percent / 100.0 * (PRESENTATION_TEXT_FACTOR if self._presenting else 1.0)
+
+    @property
+    def line_scale(self) -> float:
+        """What plot line widths and marker sizes multiply by: thicker still in presentation mode."""
+        return self.scale * (PRESENTATION_LINE_FACTOR if self._presenting else 1.0)
+
+    @property
+    def axis_title_relative(self) -> float:
+        """An axis title's size relative to ordinary text: bigger in presentation mode."""
+        return PRESENTATION_AXIS_TITLE_RELATIVE if self._presenting else NORMAL_AXIS_TITLE_RELATIVE
+
+    @property
+    def presenting(self) -> bool:
+        return self._presenting
+
+    def set_presenting(self, presenting: bool) -> None:
+        """Presentation mode's bigger text and thicker lines on or off; never stored in settings."""
+        presenting = bool(presenting)
+        if presenting == self._presenting:
+            return
+        self._presenting = presenting
+        self._apply()
+        # The percentage is unchanged, but every size derived from it changed: announce it the same
+        # way, so that fonts, plots and layouts refresh through the one path they already follow.
+        self.zoom_changed.emit(self._percent)
 
     def set_percent(self, percent: int) -> None:
         percent = _clamp(percent)
@@ -86,7 +124,7 @@ class ZoomController(QObject):
 
     @property
     def point_size(self) -> float:
-        """The zoomed size of ordinary text, in points."""
+        """The zoomed size of ordinary text, in points (bigger in presentation mode)."""
         return self._base_point_size * self.scale
 
     def font(self, relative: float = 1.0) -> QFont:

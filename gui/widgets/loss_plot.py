@@ -19,7 +19,9 @@ from gui.widgets.zoomed_plot import ZoomedPlotWidget
 from gui.zoom import ZoomController
 
 REDRAW_INTERVAL_MS = 100
-TRAIN_COLOR = "#1f66c1"  # blue and orange stay distinct for the colour-blind
+# Blue and orange stay distinct for the colour-blind; each theme makes them legible on its background
+# (``gui.themes.curve_color``), keeping the hues.
+TRAIN_COLOR = "#1f66c1"
 VALIDATION_COLOR = "#e06c00"
 
 
@@ -45,11 +47,11 @@ class LossPlot(ZoomedPlotWidget):
         self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
         self._redraw_timer.timeout.connect(self._redraw)
         # Until there is a curve, say what will appear rather than showing bare 0..1 axes.
-        self._empty_note = pg.TextItem("The loss appears here once training starts.", color="#606060", anchor=(0.5, 0.5))
+        self._empty_note = pg.TextItem("The loss appears here once training starts.", anchor=(0.5, 0.5))
         self.plotItem.addItem(self._empty_note, ignoreBounds=True)
         self._empty_note.setPos(0.5, 0.2)  # below the legend (top right), even at 300 % zoom
         self._style_note()
-        zoom.zoom_changed.connect(self._style_note)
+        self.restyled.connect(self._style_note)  # after every zoom, presentation or theme change
 
     # --- data in ----------------------------------------------------------------------------
 
@@ -116,6 +118,7 @@ class LossPlot(ZoomedPlotWidget):
 
     def _style_note(self, *_args) -> None:
         self._empty_note.setFont(self._zoom.font(1.2))
+        self._empty_note.setColor(self.theme.placeholder_text)  # muted, yet legible on every theme
         # Never squeezed below a readable plot: about ten lines of text high at any zoom.
         self.setMinimumHeight(QFontMetrics(self._zoom.font()).lineSpacing() * 10)
 

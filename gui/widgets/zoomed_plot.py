@@ -5,8 +5,14 @@ would stay at 8-point text while everything around them grows for the projector.
 app derives from ``ZoomedPlotWidget``, which subscribes to the ``ZoomController`` and restyles
 itself. Lines are registered with ``add_line`` so their widths and marker sizes scale too.
 
-The background is white with dark ink, which survives washed-out projectors far better than
-pyqtgraph's default black.
+Colours come from the current theme (``gui.themes``): the plot background is the theme's base
+colour, axes, ticks and titles its text colour, and every line's colour is made legible on that
+background. A theme change reaches the application as a palette change, which every widget receives;
+the plot restyles itself then. Presentation mode (``ZoomController.set_presenting``) arrives as a zoom
+change and makes lines thicker (``line_scale``) and axis titles bigger.
+
+Subclasses that draw items of their own in theme colours connect to ``restyled``, which fires after
+every zoom or theme change, and read ``ink()``.
 """
 
 from __future__ import annotations
@@ -14,21 +20,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtCore import QEvent, QPointF, QRectF, Signal
+from PySide6.QtGui import QColor, QFontMetrics
 from pyqtgraph.graphicsItems.LegendItem import ItemSample
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 
+from gui import themes
 from gui.zoom import ZoomController
 
-INK = "#202020"
+INK = "#202020"  # the light theme's ink, for code written before themes; prefer ``ink()``
 MIN_LINE_WIDTH = 2.0  # thinner lines vanish on projectors
+LEGEND_OPACITY = 220  # of 255: the legend's box hides the grid but lets a curve behind it show
 
 
 @dataclass
 class _LineStyle:
     item: pg.PlotDataItem
-    color: str
+    color: str  # as the tab asked for it; drawn as ``themes.curve_color(color)``
     width: float  # at 100 % zoom
     dashed: bool
     symbol: str | None
@@ -38,17 +46,17 @@ class _LineStyle:
 class ZoomedPlotWidget(pg.PlotWidget):
     """A PlotWidget whose text and lines scale with the ``ZoomController``."""
 
+    restyled = Signal()  # after every zoom, presentation or theme change has been applied
+
     def __init__(self, zoom: ZoomController, parent=None):
-        super().__init__(parent, background="w")
+        self._theme = themes.current_theme()
+        super().__init__(parent, background=self._theme.base)
         self._zoom = zoom
         self._lines: list[_LineStyle] = []
         self._axis_titles: dict[str, str] = {}
-        self.plotItem.showGrid(x=True, y=True, alpha=0.25)
         self.legend = self.plotItem.addLegend(offset=(-10, 10), sampleType=_ScaledSample)
-        self.legend.setLabelTextColor(INK)
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 220))
-        self.legend.setPen(pg.mkPen("#c0c0c0"))
         zoom.zoom_changed.connect(self._apply_zoom)
+        self._apply_theme_colors()
         self._apply_zoom()
 
     # --- building ---------------------------------------------------------------------------
@@ -80,6 +88,47 @@ class ZoomedPlotWidget(pg.PlotWidget):
     def scale(self) -> float:
         return self._zoom.scale
 
+    @property
+    def theme(self) -> themes.Theme:
+        """The theme this plot is drawn in."""
+        return self._theme
+
+    def ink(self) -> QColor:
+        """The colour of axes and text on this plot's background."""
+        return QColor(self._theme.text)
+
+    def background_color(self) -> QColor:
+        return QColor(self._theme.base)
+
+    def line_pen_width(self, item: pg.PlotDataItem) -> float:
+        """The width a line added with ``add_line`` is drawn at now (tests compare it across modes)."""
+        return item.opts["pen"].widthF()
+
+    # --- theme ------------------------------------------------------------------------------
+
+    def changeEvent(self, event) -> None:
+        # ``themes.apply_theme`` sets the application palette, which reaches every widget as a palette
+        # change; the canvas does not use the palette, so it is restyled from the theme here.
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            if themes.current_theme() is not self._theme:
+                self._theme = themes.current_theme()
+                self._apply_theme_colors()
+                self._apply_zoom()
+
+    def _apply_theme_colors(self) -> None:
+        theme = self._theme
+        self.setBackground(theme.base)
+        self.plotItem.showGrid(x=True, y=True, alpha=theme.grid_alpha)
+        self.legend.setLabelTextColor(theme.text)
+        fill = QColor(theme.base)
+        fill.setAlpha(LEGEND_OPACITY)
+        self.legend.setBrush(pg.mkBrush(fill))
+        self.legend.setPen(pg.mkPen(theme.border))
+        # Labels already in the legend keep the colour they were made with: re-set their text.
+        for _sample, label in self.legend.items:
+            label.setText(label.text, color=theme.text)
+
     def tick_font_point_size(self) -> float:
         """Point size of the tick labels (tests compare it with the application font)."""
         font = self.plotItem.getAxis("bottom").style["tickFont"]
@@ -99,38 +148,46 @@ class ZoomedPlotWidget(pg.PlotWidget):
         # cuts off the bottom of "step" at large sizes: leave a margin that grows with the text.
         margin = QFontMetrics(self._zoom.font()).descent() + int(6 * self.scale)
         self.plotItem.layout.setContentsMargins(margin, margin, margin, margin)
+        self.restyled.emit()
 
     def _style_axis(self, side: str) -> None:
         axis = self.plotItem.getAxis(side)
         # Ticks as big as the app's text; the axis title a little bigger, as in a printed figure.
+        ink = self._theme.text
         axis.setTickFont(self._zoom.font())
-        axis.setPen(pg.mkPen(INK, width=max(1.0, self.scale)))
-        axis.setTextPen(pg.mkPen(INK))
+        axis.setPen(pg.mkPen(ink, width=max(1.0, self.scale)))
+        axis.setTextPen(pg.mkPen(ink))
         axis.setStyle(tickLength=int(-6 * self.scale), tickTextOffset=int(4 * self.scale))
         title = self._axis_titles.get(side)
         if title:
-            axis.setLabel(title, **{"font-size": f"{self._zoom.point_size * 1.1:.1f}pt", "color": INK})
+            size = self._zoom.point_size * self._zoom.axis_title_relative
+            axis.setLabel(title, **{"font-size": f"{size:.1f}pt", "color": ink})
         # The reserved space was computed for the old font: recompute from the new one.
         axis.textWidth = axis.textHeight = 0
         axis._adjustSize()  # noqa: SLF001 - pyqtgraph has no public "re-measure" call
 
     def _style_line(self, line: _LineStyle) -> None:
-        width = max(MIN_LINE_WIDTH, line.width * self.scale)
-        pen = pg.mkPen(line.color, width=width)
+        width = max(MIN_LINE_WIDTH, line.width * self._zoom.line_scale)
+        color = themes.curve_color(line.color, self._theme)
+        pen = pg.mkPen(color, width=width)
         if line.dashed:
             pen.setStyle(pg.QtCore.Qt.PenStyle.DashLine)
         line.item.setPen(pen)
         if line.symbol:
+            # Markers grow with the lines, but less: at full line factor they would cover the curve.
+            size = line.symbol_size * (self.scale + self._zoom.line_scale) / 2
+            # Outlined in the background colour, so markers stay apart where they overlap.
+            outline = pg.mkPen(self._theme.base, width=max(1.0, self.scale))
             line.item.setSymbol(line.symbol)
-            line.item.setSymbolSize(line.symbol_size * self.scale)
-            line.item.setSymbolBrush(pg.mkBrush(line.color))
-            line.item.setSymbolPen(pg.mkPen("w", width=max(1.0, self.scale)))
+            line.item.setSymbolSize(size)
+            line.item.setSymbolBrush(pg.mkBrush(color))
+            line.item.setSymbolPen(outline)
             # The scatter (and the legend swatch drawn from it) only picks these up with data;
             # set them on it directly so an empty plot's legend shows the right marker too.
             line.item.scatter.setSymbol(line.symbol)
-            line.item.scatter.setSize(line.symbol_size * self.scale)
-            line.item.scatter.setBrush(pg.mkBrush(line.color))
-            line.item.scatter.setPen(pg.mkPen("w", width=max(1.0, self.scale)))
+            line.item.scatter.setSize(size)
+            line.item.scatter.setBrush(pg.mkBrush(color))
+            line.item.scatter.setPen(outline)
 
 
 class _ScaledSample(ItemSample):
