@@ -133,14 +133,22 @@ def _named_leaves(tree, prefix: str) -> list[tuple[str, object]]:
     return named
 
 
-def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> Path:
-    """Save ``model``; returns the path of the weights file. Raises CheckpointError if it cannot."""
+def save_checkpoint(model: TrainedModel, path: str | os.PathLike, *, for_shipping: bool = False) -> Path:
+    """Save ``model``; returns the path of the weights file. Raises CheckpointError if it cannot.
+
+    ``for_shipping`` stores the weights as float16 and leaves out the optimiser state: a third of
+    the size, for the models bundled with the app. Opening one gives float32 weights again (the
+    rounding changes no answer of the bundled models: ``scripts/make_shipped_models.py`` checks),
+    and training continues from it with a fresh optimiser.
+    """
     import jax
     from safetensors.numpy import save as save_safetensors
 
     weights_path, sidecar_path = checkpoint_paths(path)
-    params, opt_state = jax.device_get((model.params, model.opt_state))  # one transfer for all arrays
+    params, opt_state = jax.device_get((model.params, None if for_shipping else model.opt_state))
     tensors = {name: np.asarray(leaf) for name, leaf in _named_leaves(params, "params")}
+    if for_shipping:
+        tensors = {name: t.astype(np.float16) if t.dtype == np.float32 else t for name, t in tensors.items()}
     opt_tensors = {} if opt_state is None else {name: np.asarray(leaf) for name, leaf in _named_leaves(opt_state, "opt")}
     tensors.update(opt_tensors)
     opt_names = list(opt_tensors)
@@ -158,6 +166,7 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike) -> Path:
         "corpus": {"name": model.corpus_name, "fingerprint": model.corpus_fingerprint},
         "step": int(model.step),
         "opt_state_tensors": opt_names,
+        "weights_dtype": "float16" if for_shipping else "float32",
         "history": model.history.to_json(),
         "details": _plain_details(model.details),
     }
@@ -272,7 +281,8 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
         )
     # The shapes a model of this config must have; each stored array is checked against them.
     template = jax.eval_shape(lambda key: init_params(model_cfg, key), jax.random.PRNGKey(0))
-    params = _restore(template, "params", tensors, weights_path.name)
+    half = sidecar.get("weights_dtype") == "float16"  # a shipped model: widened back to float32
+    params = _restore(template, "params", tensors, weights_path.name, widen_half=half)
     opt_state = None
     if sidecar.get("opt_state_tensors"):
         opt_template = jax.eval_shape(make_optimizer(train_cfg).init, template)
@@ -338,12 +348,14 @@ def _read_weights(weights_path: Path, expected_sha256) -> bytes:
     )
 
 
-def _restore(template, prefix: str, tensors: dict, file_name: str):
+def _restore(template, prefix: str, tensors: dict, file_name: str, widen_half: bool = False):
     import jax
 
     leaves = []
     for name, spec in _named_leaves(template, prefix):
         array = tensors.get(name)
+        if widen_half and array is not None and array.dtype == np.float16 and spec.dtype == np.float32:
+            array = array.astype(np.float32)
         if array is None or array.shape != spec.shape or array.dtype != spec.dtype:
             raise CheckpointError(
                 f"'{file_name}' does not fit its own settings (the part '{name}' is missing or has the wrong shape).",

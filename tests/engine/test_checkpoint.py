@@ -109,3 +109,16 @@ def test_a_checkpoint_whose_hash_matches_but_is_not_safetensors_is_refused(train
     sidecar.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="not a valid safetensors"):
         load_checkpoint(weights)
+
+
+def test_a_model_saved_for_shipping_is_half_the_size_and_opens_as_float32(trained, tmp_path):
+    full = save_checkpoint(trained, tmp_path / "full")
+    shipped = save_checkpoint(trained, tmp_path / "shipped", for_shipping=True)
+    # float16 weights and no optimiser moments: well under a third of the full file.
+    assert shipped.stat().st_size < full.stat().st_size / 3
+    loaded = load_checkpoint(shipped)
+    assert loaded.opt_state is None and json.loads((tmp_path / "shipped.json").read_text())["weights_dtype"] == "float16"
+    for a, b in zip(jax.tree.leaves(trained.params), jax.tree.leaves(loaded.params), strict=True):
+        a, b = np.asarray(a), np.asarray(b)
+        assert b.dtype == np.float32 and np.array_equal(b, a.astype(np.float16).astype(np.float32))
+    assert loaded.history == trained.history and loaded.step == trained.step
