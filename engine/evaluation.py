@@ -382,9 +382,12 @@ def load_ratings(path: str | Path | None = None) -> list[Rating]:
 def attack_pair(prompt: str, answer: str) -> PreferencePair:
     """A successful attack as a preference pair: chosen the refusal, rejected what the model said.
 
-    Refused when the model's answer is empty or already the refusal: there would be nothing to prefer.
+    Only the answer's first line is kept (a base model rambles on with more questions), as the
+    Preference stage's own votes do. Refused when that line is empty or already the refusal: there
+    would be nothing to prefer.
     """
     prompt = as_prompt(prompt)
+    answer = answer.strip("\n").split("\n", 1)[0]
     if not answer.strip():
         raise EvaluationError("The model wrote nothing to this prompt, so there is nothing to train it away from.")
     if answer.strip() == REFUSAL.strip():

@@ -1,0 +1,464 @@
+"""The Evaluation stage: test any set of models on a benchmark, by blind rating, by red teaming, side by side.
+
+- **Left:** the models under test, ticked in a list that the model shelf fills with each stage's
+  newest model (and "Open model…" adds saved ones); the question set; Run and Stop; progress with
+  the time left.
+- **Right, four pages:**
+  - *Benchmark:* exact-match accuracy per model per topic as a grouped bar chart (export as PNG),
+    and every answer graded right, wrong or "I don't know" with the model's confidence, in a table
+    to sort, filter and export as CSV. It fills while the run goes; a stop keeps what was graded.
+  - *Human rating:* answers to one prompt, names hidden, scored 1 to 5 (``RatingPanel``).
+  - *Red teaming:* attacks, every model's answer, and successful ones sent to the preference data
+    (``RedTeamPanel``).
+  - *Compare:* one prompt, every model side by side, tokens shaded by confidence (``ComparePanel``).
+
+The benchmark runs as an engine generator (``engine.evaluation.BenchmarkRun``) on one superqt worker
+(``EvaluationRunner``); the other pages write their answers with ``BackgroundTask``s. Only the GUI
+thread touches widgets.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import GeneratorWorker
+
+from engine.errors import PlainError
+from engine.evaluation import (
+    ALL_TOPICS,
+    DONT_KNOW,
+    RIGHT,
+    WRONG,
+    AnswersGraded,
+    BenchmarkRun,
+    EvaluationProgress,
+    GradedAnswer,
+    accuracy_by_topic,
+    benchmark_questions,
+    check_can_read,
+    mean_confidence,
+)
+from engine.events import Finished, RunControl, Status
+from engine.tuning_data import load_benchmark, load_red_team
+from engine.user_paths import data_dir, models_dir
+from gui import formatting
+from gui.background import BackgroundTask
+from gui.model_shelf import ModelShelf
+from gui.preference_tab import votes_path
+from gui.training_controller import plain_message
+from gui.widgets.answers_table import AnswersTable
+from gui.widgets.compare_panel import ComparePanel
+from gui.widgets.group_box import group_box
+from gui.widgets.grouped_bar_chart import GroupedBarChart
+from gui.widgets.message_bar import MessageBar
+from gui.widgets.rating_panel import RatingPanel
+from gui.widgets.red_team_panel import RedTeamPanel
+from gui.widgets.vertical_scroll_area import VerticalScrollArea
+from gui.zoom import ZoomController
+
+MODEL_FILE_FILTER = "Training Explorer models (*.safetensors)"
+QUESTION_SETS = (("held_out", "Held-out questions (never trained on)"), (None, "All questions"))
+
+
+def _open_and_check(path: str, texts: list[str]):
+    """Load a checkpoint and refuse it if it cannot read the benchmark (worker thread: imports jax)."""
+    from engine.checkpoint import load_checkpoint
+
+    model = load_checkpoint(path)
+    check_can_read(Path(path).name, model, texts)
+    return model
+
+
+def _run_events(run: BenchmarkRun, done: threading.Event):
+    """The worker's generator: the run's events, and a mark once it has returned (for shutdown)."""
+    try:
+        yield from run.events()
+    finally:
+        done.set()
+
+
+class EvaluationRunner(QObject):
+    """Runs one ``BenchmarkRun`` on a worker thread and republishes its events on the GUI thread."""
+
+    event = Signal(object)  # Status, EvaluationProgress, AnswersGraded or Finished
+    failed = Signal(str)  # a plain message
+    running_changed = Signal(bool)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._worker: GeneratorWorker | None = None
+        self._control: RunControl | None = None
+        self._done: threading.Event | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self._worker is not None
+
+    def start(self, run: BenchmarkRun) -> None:
+        if self.is_running:
+            raise RuntimeError("an evaluation is already running")
+        self._control, self._done = run.control, threading.Event()
+        worker = GeneratorWorker(_run_events, run, self._done)
+        worker.yielded.connect(self.event.emit)
+        worker.errored.connect(lambda error: self.failed.emit(plain_message(error)))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.running_changed.emit(True)
+        QThreadPool.globalInstance().start(worker)  # at once, so shutdown can wait for it
+
+    def stop(self) -> None:
+        if self._control is not None:
+            self._control.stop()
+
+    def shutdown(self, timeout_s: float = 60.0) -> bool:
+        if self._done is None:
+            return True
+        self.stop()
+        return self._done.wait(timeout_s)
+
+    def _on_finished(self) -> None:
+        self._worker = self._control = self._done = None
+        self.running_changed.emit(False)
+
+
+class EvaluationTab(QWidget):
+    """Models under test on the left; benchmark, rating, red teaming and comparison pages on the right."""
+
+    pairs_sent = Signal(list)  # PreferencePairs appended to the votes file (for the Preference tab's table)
+
+    def __init__(self, zoom: ZoomController, shelf: ModelShelf, parent=None):
+        super().__init__(parent)
+        self.setObjectName("evaluationTab")
+        self.zoom = zoom
+        self.shelf = shelf
+        self.results: list[GradedAnswer] = []
+        self._unticked: set[str] = set()  # names the user unticked; every other model is tested
+        self.message_bar = MessageBar()
+        self._benchmark_rows = load_benchmark()
+        self._red_team_rows = load_red_team()
+
+        # --- left ---
+        self.models_list = QListWidget()
+        self.models_list.setAccessibleName("Models under test")
+        self.models_hint = QLabel()
+        self.models_hint.setWordWrap(True)
+        self.open_button = QPushButton("Open model…")
+        self.open_button.setToolTip("Add a model saved earlier to the models under test.")
+        models_box = QWidget()
+        models_layout = QVBoxLayout(models_box)
+        models_layout.setContentsMargins(0, 0, 0, 0)
+        models_layout.addWidget(self.models_list, 1)
+        models_layout.addWidget(self.models_hint)
+        models_layout.addWidget(self.open_button)
+        self.question_combo = QComboBox()
+        for key, title in QUESTION_SETS:
+            self.question_combo.addItem(title, key)
+        self.question_combo.setAccessibleName("Questions to ask")
+        self.questions_label = QLabel()
+        self.questions_label.setWordWrap(True)
+        questions_box = QWidget()
+        questions_layout = QVBoxLayout(questions_box)
+        questions_layout.setContentsMargins(0, 0, 0, 0)
+        questions_layout.addWidget(self.question_combo)
+        questions_layout.addWidget(self.questions_label)
+        settings = QWidget()
+        settings_layout = QVBoxLayout(settings)
+        settings_layout.addWidget(group_box("Models under test", models_box), 1)
+        settings_layout.addWidget(group_box("Benchmark questions", questions_box))
+        left_scroll = VerticalScrollArea()
+        left_scroll.setWidget(settings)
+
+        self.run_button = QPushButton("Run benchmark")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("End after the questions being answered now. The answers so far are kept.")
+        for button in (self.run_button, self.stop_button, self.open_button):
+            button.setAutoDefault(False)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Not started")
+        self.progress_bar.setAccessibleName("Benchmark progress")
+        self.pace_label = QLabel()
+        self.pace_label.setWordWrap(True)
+        self.status_label = QLabel("Tick the models to test, then press Run benchmark.")
+        self.status_label.setWordWrap(True)
+        buttons = QGridLayout()
+        buttons.addWidget(self.run_button, 0, 0)
+        buttons.addWidget(self.stop_button, 0, 1)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(left_scroll, 1)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress_bar)
+        left_layout.addWidget(self.pace_label)
+        left_layout.addWidget(self.status_label)
+
+        # --- right ---
+        self.chart = GroupedBarChart("Exactly right, per topic (higher is better)",
+                                     "Run the benchmark to see each model's accuracy per topic.")
+        self.export_chart_button = QPushButton("Export chart (PNG)…")
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+        self.answers_table = AnswersTable()
+        self.answers_table.view.setMinimumHeight(self.fontMetrics().height() * 14)
+        self.export_csv_button = QPushButton("Export answers (CSV)…")
+        for button in (self.export_chart_button, self.export_csv_button):
+            button.setAutoDefault(False)
+            button.setEnabled(False)
+        benchmark_page = QWidget()
+        benchmark_layout = QVBoxLayout(benchmark_page)
+        benchmark_layout.addWidget(self.chart)
+        export_row = QHBoxLayout()
+        export_row.addWidget(self.summary_label, 1)
+        export_row.addWidget(self.export_chart_button, 0, Qt.AlignmentFlag.AlignTop)
+        benchmark_layout.addLayout(export_row)
+        benchmark_layout.addWidget(self.answers_table, 1)
+        self.answers_table.tools_row.addWidget(self.export_csv_button)
+
+        questions = [r["question"] for r in self._benchmark_rows if r.get("split") == "held_out"]
+        attack_questions = [r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:")
+                            for r in self._red_team_rows]
+        self.rating_panel = RatingPanel(questions + attack_questions, self.models_under_test)
+        self.red_team_panel = RedTeamPanel(self._red_team_rows, self.models_under_test, votes_path)
+        self.compare_panel = ComparePanel(questions + attack_questions, self.models_under_test)
+        self.pages = QTabWidget()
+        for widget, title in ((benchmark_page, "Benchmark"), (self.rating_panel, "Human rating"),
+                              (self.red_team_panel, "Red teaming"), (self.compare_panel, "Compare")):
+            self._add_page(widget, title)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.pages)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.splitter, 1)
+
+        # --- wiring ---
+        self.runner = EvaluationRunner(self)
+        self.runner.event.connect(self._on_event)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.running_changed.connect(lambda _running: self._update_buttons())
+        self._open_task = BackgroundTask("opening a model to evaluate", self)
+        self._open_task.succeeded.connect(self._on_opened)
+        self._open_task.failed.connect(lambda _tag, error: self.message_bar.error(plain_message(error)))
+        for panel in (self.rating_panel, self.red_team_panel, self.compare_panel):
+            panel.problem.connect(self.message_bar.error)
+        self.red_team_panel.pairs_sent.connect(self.pairs_sent.emit)
+        shelf.changed.connect(self._refresh_models)
+        self.models_list.itemChanged.connect(self._on_item_changed)
+        self.open_button.clicked.connect(self.ask_open_model)
+        self.run_button.clicked.connect(self.run_benchmark)
+        self.stop_button.clicked.connect(self.runner.stop)
+        self.question_combo.currentIndexChanged.connect(self._show_question_count)
+        self.export_chart_button.clicked.connect(self.ask_export_chart)
+        self.export_csv_button.clicked.connect(self.ask_export_csv)
+        self.rating_panel.load_saved()
+        self._refresh_models()
+        self._show_question_count()
+
+    def _add_page(self, widget: QWidget, title: str) -> None:
+        """A scrollable page, so a small window or a big zoom never clips it."""
+        scroll = QScrollArea()
+        scroll.setWidget(widget)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.pages.addTab(scroll, title)
+
+    def show_page(self, title: str) -> None:
+        self.pages.setCurrentIndex(next(i for i in range(self.pages.count()) if self.pages.tabText(i) == title))
+
+    # --- models under test -----------------------------------------------------------------------
+
+    def _refresh_models(self) -> None:
+        self.models_list.blockSignals(True)
+        self.models_list.clear()
+        for name in self.shelf.names():
+            item = QListWidgetItem(name)
+            item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            item.setCheckState(Qt.CheckState.Unchecked if name in self._unticked else Qt.CheckState.Checked)
+            self.models_list.addItem(item)
+        self.models_list.blockSignals(False)
+        self.models_hint.setText("" if self.shelf.names() else
+                                 "No models yet: each stage's newest model appears here once trained, "
+                                 "or open a saved one.")
+        self.models_hint.setVisible(not self.shelf.names())
+        self._update_buttons()
+
+    def _on_item_changed(self, item: QListWidgetItem) -> None:
+        if item.checkState() == Qt.CheckState.Checked:
+            self._unticked.discard(item.text())
+        else:
+            self._unticked.add(item.text())
+        self._update_buttons()
+
+    def set_ticked(self, name: str, ticked: bool) -> None:
+        item = self.models_list.findItems(name, Qt.MatchFlag.MatchExactly)[0]
+        item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
+
+    def models_under_test(self) -> list[tuple[str, object]]:
+        """(name, TrainedModel) of every ticked model, in the shelf's order."""
+        chosen = []
+        for name in self.shelf.names():
+            model = self.shelf.get(name)
+            if name not in self._unticked and model is not None:
+                chosen.append((name, model))
+        return chosen
+
+    def ask_open_model(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Open a model to test", str(models_dir()), MODEL_FILE_FILTER)
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str | Path) -> None:
+        texts = [q.prompt + " " + q.answer for q in benchmark_questions(self._benchmark_rows, None)]
+        self.message_bar.info(f"Opening '{Path(path).name}'…")
+        self._open_task.submit(_open_and_check, str(path), texts, tag=str(path))
+
+    def _on_opened(self, path: str, model) -> None:
+        name = self.shelf.put_opened_model(model, path, Path(path).stem)
+        self.message_bar.info(f"Added “{name}” to the models under test.")
+
+    # --- the benchmark --------------------------------------------------------------------------
+
+    def _questions(self):
+        return benchmark_questions(self._benchmark_rows, self.question_combo.currentData())
+
+    def _show_question_count(self, *_args) -> None:
+        n = len(self._questions())
+        topics = sorted({q.topic for q in self._questions()})
+        self.questions_label.setText(f"{n:,} questions with known answers, on {', '.join(topics)}.")
+
+    def run_benchmark(self) -> None:
+        if self.runner.is_running:
+            return
+        try:
+            run = BenchmarkRun(self.models_under_test(), self._questions())
+        except PlainError as err:
+            self.message_bar.error(str(err))
+            return
+        self.message_bar.dismiss()
+        self.results = []
+        self.answers_table.clear()
+        self.chart.clear()
+        self.summary_label.setText("")
+        self.progress_bar.setRange(0, run.total)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat(f"0 / {run.total:,} answers")
+        self.pace_label.setText("")
+        self.status_label.setText("Preparing the models…")
+        self.show_page("Benchmark")
+        self.runner.start(run)
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, AnswersGraded):
+            self.results.extend(event.answers)
+            self.answers_table.add_answers(list(event.answers))
+            self._show_accuracy()
+        elif isinstance(event, EvaluationProgress):
+            self.progress_bar.setRange(0, max(event.total, 1))
+            self.progress_bar.setValue(event.done)
+            self.progress_bar.setFormat(f"{event.done:,} / {event.total:,} answers")
+            left = "estimating…" if math.isnan(event.eta_seconds) else formatting.duration(event.eta_seconds)
+            self.pace_label.setText(f"Time left: {left}   ·   Time spent: {formatting.duration(event.elapsed_seconds)}")
+        elif isinstance(event, Status):
+            self.status_label.setText(event.message)
+        elif isinstance(event, Finished):
+            n = len(self.results)
+            self.status_label.setText(f"Finished: {n:,} answers graded." if event.reason == "completed" else
+                                      f"Stopped. The {n:,} answers graded so far are kept.")
+            if event.reason == "completed":
+                self.pace_label.setText("")
+
+    def _on_failed(self, message: str) -> None:
+        self.message_bar.error(message)
+        self.status_label.setText("The benchmark could not run to the end; the answers graded so far are kept.")
+
+    def _show_accuracy(self) -> None:
+        table = accuracy_by_topic(self.results)
+        models = list(table)
+        topics = [ALL_TOPICS] + sorted({t for per_model in table.values() for t in per_model} - {ALL_TOPICS})
+        values = {(t, m): (acc.rate, f"{acc.rate:.0%} ({acc.right}/{acc.total})")
+                  for m, per_model in table.items() for t, acc in per_model.items()}
+        self.chart.set_data(topics, models, values)
+        lines = []
+        for m in models:
+            mine = [a for a in self.results if a.model == m]
+            counts = {g: sum(a.grade == g for a in mine) for g in (RIGHT, WRONG, DONT_KNOW)}
+            right, wrong = mean_confidence(mine, RIGHT), mean_confidence(mine, WRONG)
+            sure = ("" if math.isnan(right) or math.isnan(wrong) else
+                    f"; it was {right:.0%} sure when right and {wrong:.0%} sure when wrong")
+            lines.append(f"{m}: {counts[RIGHT]} right, {counts[WRONG]} wrong, {counts[DONT_KNOW]} “I don't know”{sure}.")
+        self.summary_label.setText("\n".join(lines))
+        self._update_buttons()
+
+    def ask_export_chart(self) -> None:
+        path, _filter = QFileDialog.getSaveFileName(self, "Export chart", str(data_dir() / "benchmark-accuracy.png"),
+                                                    "PNG pictures (*.png)")
+        if path:
+            self.export_chart(path)
+
+    def export_chart(self, path: str | Path) -> None:
+        try:
+            saved = self.chart.save_png(path)
+        except OSError as err:
+            self.message_bar.error(f"The chart could not be saved: {err}. Choose another folder.")
+            return
+        self.message_bar.info(f"Saved the chart as '{saved.name}'.")
+
+    def ask_export_csv(self) -> None:
+        path, _filter = QFileDialog.getSaveFileName(self, "Export answers", str(data_dir() / "benchmark-answers.csv"),
+                                                    "CSV tables (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str | Path) -> None:
+        try:
+            saved = self.answers_table.export_csv(path)
+        except OSError as err:
+            self.message_bar.error(f"The answers could not be saved: {err.strerror or err}. Choose another folder.")
+            return
+        self.message_bar.info(f"Saved {self.answers_table.row_count():,} answers as '{saved.name}'.")
+
+    def _update_buttons(self) -> None:
+        running = self.runner.is_running
+        self.run_button.setEnabled(not running and bool(self.models_under_test()))
+        self.run_button.setToolTip("" if self.models_under_test() else "Tick at least one model to test.")
+        self.stop_button.setEnabled(running)
+        self.question_combo.setEnabled(not running)
+        self.export_chart_button.setEnabled(bool(self.results))
+        self.export_csv_button.setEnabled(bool(self.results))
+
+    # --- threads ---------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return (self.runner.is_running or self._open_task.busy or self.rating_panel.busy
+                or self.red_team_panel.busy or self.compare_panel.busy)
+
+    def shutdown(self, timeout_s: float = 60.0) -> bool:
+        """Stop the benchmark and wait for every worker (the window calls this when it closes)."""
+        return all([self.runner.shutdown(timeout_s), self._open_task.shutdown(timeout_s),
+                    self.rating_panel.shutdown(timeout_s), self.red_team_panel.shutdown(timeout_s),
+                    self.compare_panel.shutdown(timeout_s)])
