@@ -42,8 +42,9 @@ class _Filter(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
 
     def set_filters(self, model_name: str, verdict: str) -> None:
+        self.beginFilterChange()  # (Qt 6.10's replacement for invalidateFilter)
         self.model_name, self.verdict = model_name, verdict
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, row: int, parent) -> bool:
         source = self.sourceModel()
