@@ -160,7 +160,8 @@ class MainWindow(QMainWindow):
         self.save_model_action = QAction("&Save model…", self)
         self.save_model_action.triggered.connect(self.pretraining_tab.ask_save_model)
         quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        # Ctrl+Q where the platform has no standard quit key (Windows, and offscreen screenshots).
+        quit_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")])
         quit_action.triggered.connect(self.close)
         file_menu.addActions([self.open_model_action, self.save_model_action])
         self.pretraining_tab.buttons_updated.connect(self._mirror_buttons)

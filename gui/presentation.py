@@ -24,17 +24,22 @@ import re
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAccessible, QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractItemView,
     QAbstractSlider,
     QAbstractSpinBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
     QPlainTextEdit,
+    QScrollBar,
+    QTabWidget,
     QTextEdit,
     QWidget,
 )
@@ -119,7 +124,7 @@ class PresentationMode(QObject):
 
 # --- accessible names ---------------------------------------------------------------------------
 
-_NAMED_BY_FORM_LABEL = (QAbstractSpinBox, QComboBox, QLineEdit, QAbstractSlider, QPlainTextEdit, QTextEdit)
+_NAMED_BY_LABEL = (QAbstractSpinBox, QComboBox, QLineEdit, QAbstractSlider, QPlainTextEdit, QTextEdit)
 
 
 def plain_words(text: str) -> str:
@@ -130,48 +135,75 @@ def plain_words(text: str) -> str:
 def name_unnamed_controls(root: QWidget) -> int:
     """Give every control under ``root`` that has no accessible name the words shown for it.
 
-    Buttons are named by their text; fields in a form by their row's label; any other labelled
-    control by the QLabel whose buddy it is. A control named already is left alone. Returns how many
-    were named (tests check that a second pass names none).
+    Buttons are named by their text; fields by their label: the label of their form row, the label
+    just left of them in a grid, or the QLabel whose buddy they are. A control named already is left
+    alone. A label found this way also becomes the field's buddy, so its mnemonic focuses the field.
+    Returns how many were named (a second pass over the same widgets names none).
     """
     named = 0
     for button in root.findChildren(QAbstractButton):
         if not button.accessibleName() and plain_words(button.text()):
             button.setAccessibleName(plain_words(button.text()))
             named += 1
+    pairs: list[tuple[QLabel, QWidget]] = []
     for form in root.findChildren(QFormLayout):
         for row in range(form.rowCount()):
-            label_item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
-            field_item = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
-            label = label_item.widget() if label_item is not None else None
-            field = field_item.widget() if field_item is not None else None
-            if isinstance(label, QLabel) and isinstance(field, _NAMED_BY_FORM_LABEL) and not field.accessibleName():
-                words = plain_words(label.text()).rstrip(":")
-                if words:
-                    field.setAccessibleName(words)
-                    named += 1
-    for label in root.findChildren(QLabel):
-        buddy = label.buddy()
-        if buddy is not None and not buddy.accessibleName() and plain_words(label.text()):
-            buddy.setAccessibleName(plain_words(label.text()).rstrip(":"))
-            named += 1
+            pairs.append((_widget_at(form.itemAt(row, QFormLayout.ItemRole.LabelRole)),
+                          _widget_at(form.itemAt(row, QFormLayout.ItemRole.FieldRole))))
+    for grid in root.findChildren(QGridLayout):
+        for index in range(grid.count()):
+            row, column, _rows, _columns = grid.getItemPosition(index)
+            if column > 0:
+                pairs.append((_widget_at(grid.itemAtPosition(row, column - 1)), _widget_at(grid.itemAt(index))))
+    pairs.extend((label, label.buddy()) for label in root.findChildren(QLabel))
+    # A table alone on a page of a tab widget is named by the page's title ("Votes", "Before and after").
+    for tab_widget in root.findChildren(QTabWidget):
+        for index in range(tab_widget.count()):
+            views = [v for v in tab_widget.widget(index).findChildren(QAbstractItemView) if not _is_internal_part(v)]
+            if len(views) == 1 and not views[0].accessibleName() and plain_words(tab_widget.tabText(index)):
+                views[0].setAccessibleName(plain_words(tab_widget.tabText(index)))
+                named += 1
+    for label, field in pairs:
+        if isinstance(label, QLabel) and isinstance(field, _NAMED_BY_LABEL) and not field.accessibleName():
+            words = plain_words(label.text()).rstrip(":")
+            if words:
+                field.setAccessibleName(words)
+                if label.buddy() is None:
+                    label.setBuddy(field)
+                named += 1
     return named
 
 
+def _widget_at(item) -> QWidget | None:
+    return item.widget() if item is not None else None
+
+
 def unnamed_controls(root: QWidget) -> list[QWidget]:
-    """Interactive widgets under ``root`` that a screen reader could only call by their kind."""
-    interactive = (QAbstractButton, *_NAMED_BY_FORM_LABEL)
-    return [w for w in root.findChildren(QWidget)
-            if isinstance(w, interactive) and not w.accessibleName() and not _is_internal_part(w)]
+    """Visible-to-the-keyboard controls under ``root`` that a screen reader has no name for.
+
+    Asks Qt's accessibility layer, which is what screen readers hear: it falls back on a button's
+    text and a buddy label's text where no accessible name was set.
+    """
+    interactive = (QAbstractButton, QAbstractItemView, *_NAMED_BY_LABEL)
+    found = []
+    for widget in root.findChildren(QWidget):
+        if not isinstance(widget, interactive) or isinstance(widget, QScrollBar) or _is_internal_part(widget):
+            continue
+        interface = QAccessible.queryAccessibleInterface(widget)
+        if interface is None or not interface.text(QAccessible.Text.Name).strip():
+            found.append(widget)
+    return found
 
 
 def _is_internal_part(widget: QWidget) -> bool:
-    # The line edit inside a spin box or combo box, and the scroll buttons of a tab bar, are parts of
-    # a control that carries the name; Qt gives them object names starting with "qt_".
-    if widget.objectName().startswith("qt_"):
+    # Parts of a control that carries the name: the line edit inside a spin box or combo box, a combo
+    # box's pop-up list, a table's headers, and what Qt names "qt_…" (a tab bar's scroll buttons).
+    if widget.objectName().startswith("qt_") or isinstance(widget, QHeaderView):
         return True
     parent = widget.parentWidget()
-    return isinstance(widget, QLineEdit) and isinstance(parent, (QAbstractSpinBox, QComboBox))
+    if isinstance(widget, QLineEdit) and isinstance(parent, (QAbstractSpinBox, QComboBox)):
+        return True
+    return isinstance(widget, QAbstractItemView) and parent is not None and isinstance(parent.parentWidget(), QComboBox)
 
 
 # --- shortcuts in tooltips ----------------------------------------------------------------------

@@ -108,9 +108,10 @@ class ZoomedPlotWidget(pg.PlotWidget):
 
     def changeEvent(self, event) -> None:
         # ``themes.apply_theme`` sets the application palette, which reaches every widget as a palette
-        # change; the canvas does not use the palette, so it is restyled from the theme here.
+        # change, or, while a style sheet is in force (high contrast), as a style change only; the
+        # canvas does not use the palette, so it is restyled from the theme here.
         super().changeEvent(event)
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange, QEvent.Type.StyleChange):
             if themes.current_theme() is not self._theme:
                 self._theme = themes.current_theme()
                 self._apply_theme_colors()
