@@ -60,7 +60,7 @@ from engine.evaluation import (
 from engine.events import Finished, RunControl, Status
 from engine.tuning_data import load_benchmark, load_red_team
 from engine.user_paths import data_dir, models_dir
-from gui import formatting
+from gui import formatting, settings
 from gui.background import BackgroundTask
 from gui.model_shelf import ModelShelf
 from gui.preference_tab import votes_path
@@ -77,6 +77,7 @@ from gui.zoom import ZoomController
 
 MODEL_FILE_FILTER = "Training Explorer models (*.safetensors)"
 QUESTION_SETS = (("held_out", "Held-out questions (never trained on)"), (None, "All questions"))
+QUESTION_SET_SETTING = "evaluation/question_set"  # remembered between sessions
 
 
 def _open_and_check(path: str, texts: list[str]):
@@ -173,6 +174,8 @@ class EvaluationTab(QWidget):
         for key, title in QUESTION_SETS:
             self.question_combo.addItem(title, key)
         self.question_combo.setAccessibleName("Questions to ask")
+        remembered = settings.read_str(QUESTION_SET_SETTING, "held_out")
+        self.question_combo.setCurrentIndex(1 if remembered == "all" else 0)
         self.questions_label = QLabel()
         self.questions_label.setWordWrap(True)
         questions_box = QWidget()
@@ -180,12 +183,12 @@ class EvaluationTab(QWidget):
         questions_layout.setContentsMargins(0, 0, 0, 0)
         questions_layout.addWidget(self.question_combo)
         questions_layout.addWidget(self.questions_label)
-        settings = QWidget()
-        settings_layout = QVBoxLayout(settings)
+        settings_column = QWidget()
+        settings_layout = QVBoxLayout(settings_column)
         settings_layout.addWidget(group_box("Models under test", models_box), 1)
         settings_layout.addWidget(group_box("Benchmark questions", questions_box))
         left_scroll = VerticalScrollArea()
-        left_scroll.setWidget(settings)
+        left_scroll.setWidget(settings_column)
 
         self.run_button = QPushButton("Run benchmark")
         self.stop_button = QPushButton("Stop")
@@ -346,6 +349,7 @@ class EvaluationTab(QWidget):
         return benchmark_questions(self._benchmark_rows, self.question_combo.currentData())
 
     def _show_question_count(self, *_args) -> None:
+        settings.write(QUESTION_SET_SETTING, self.question_combo.currentData() or "all")
         n = len(self._questions())
         topics = sorted({q.topic for q in self._questions()})
         self.questions_label.setText(f"{n:,} questions with known answers, on {', '.join(topics)}.")

@@ -142,6 +142,8 @@ def test_opening_models_adds_readable_ones_and_refuses_the_others(qtbot, make_ta
     assert tab.shelf.names() == [*NAMES, "world"]
     assert [tab.models_list.item(i).text() for i in range(3)] == [*NAMES, "world"]
     assert [n for n, _ in tab.models_under_test()] == [*NAMES, "world"]
+    tab.question_combo.setCurrentIndex(1)  # all questions: remembered for the next session
+    assert make_tab().question_combo.currentData() is None and "300 questions" in tab.questions_label.text()
     tab.set_ticked("world", False)
     tab.set_ticked(NAMES[0], False)
     assert [n for n, _ in tab.models_under_test()] == [NAMES[1]]
