@@ -84,7 +84,7 @@ class ComingStagePage(QWidget):
 
 
 class MainWindow(QMainWindow):
-    """Tabs for the stages, the View menu with zoom, and remembered geometry."""
+    """Tabs for the stages; View (zoom, theme, presentation) and Stage menus; remembered geometry."""
 
     def __init__(self, *, persist_state: bool = True, zoom_percent: int | None = None, theme: str | None = None):
         """``theme`` (a key of ``gui.themes.THEMES``) overrides the remembered one for this session."""

@@ -51,7 +51,7 @@ class Theme:
     tooltip_text: str  # tooltip text
     grid_alpha: float  # opacity of a plot's grid lines, 0..1
     min_curve_contrast: float  # contrast ratio every plot line reaches against the plot background
-    outline_window: str = ""  # if set, the window colour given to OUTLINED_CLASSES (see high contrast)
+    outline_window: str = ""  # if set, the window colour given to OUTLINED_CLASSES, for visible outlines
     style_sheet: str = ""  # extra rules, only where the palette cannot reach
 
 
@@ -69,6 +69,8 @@ DARK = Theme(
     highlight="#2d6fbf", highlighted_text="#ffffff", disabled_text="#8f8f8f", placeholder_text="#9a9a9a",
     link="#7fb6ff", border="#5c6167", tooltip_base="#33373b", tooltip_text="#ebebeb",
     grid_alpha=0.22, min_curve_contrast=4.5,
+    # Fusion's outlines, a darker shade of the window colour, nearly vanish on this dark grey.
+    outline_window="#9aa0a6",
 )
 
 # Black and white with yellow for selection and focus, as the operating systems' high-contrast modes do.
@@ -97,7 +99,7 @@ HIGH_CONTRAST = Theme(
 
 # Controls whose outline Fusion derives from the window colour (``QFusionStyle``'s ``outline()``).
 OUTLINED_CLASSES = ("QAbstractSpinBox", "QComboBox", "QLineEdit", "QCheckBox", "QRadioButton", "QSlider",
-                    "QProgressBar", "QTabBar", "QGroupBox")
+                    "QProgressBar", "QTabBar", "QGroupBox", "QScrollBar")
 
 THEMES = {theme.key: theme for theme in (LIGHT, DARK, HIGH_CONTRAST)}
 DEFAULT_THEME = LIGHT

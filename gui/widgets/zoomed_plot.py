@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics
 from pyqtgraph.graphicsItems.LegendItem import ItemSample
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
@@ -55,6 +55,10 @@ class ZoomedPlotWidget(pg.PlotWidget):
         self._lines: list[_LineStyle] = []
         self._axis_titles: dict[str, str] = {}
         self.legend = self.plotItem.addLegend(offset=(-10, 10), sampleType=_ScaledSample)
+        # Nothing in a plot answers the keyboard: Tab goes past it (two stops, the view and its
+        # viewport, were dead ends), while a click still focuses it for the mouse wheel.
+        for widget in (self, self.viewport()):
+            widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         zoom.zoom_changed.connect(self._apply_zoom)
         self._apply_theme_colors()
         self._apply_zoom()

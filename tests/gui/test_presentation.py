@@ -196,3 +196,21 @@ def test_every_control_has_an_accessible_name(window):
     assert window.pretraining_tab.predict_panel.top_k.accessibleName() == "Top-k"
     name_unnamed_controls(window)  # controls a tab made since (the Data tab's topic boxes, after loading)
     assert name_unnamed_controls(window) == 0  # nothing is named twice
+
+
+def test_the_tab_key_reaches_every_button_and_passes_over_the_plots(window, qtbot):
+    window.show_stage("pretraining")
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    tab = window.pretraining_tab
+    tab.settings_panel.preset_combo.setFocus(Qt.FocusReason.TabFocusReason)
+    reached = []
+    for _ in range(30):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        reached.append(QApplication.focusWidget())
+    for control in (tab.start_button, tab.open_button, tab.export_button, tab.corpus_panel.corpus_combo):
+        assert control in reached, control.accessibleName()
+    # A plot answers no key: Tab goes past it instead of stopping twice on it.
+    assert tab.plot not in reached and tab.plot.viewport() not in reached
+    # Left column before the right one, as the eye reads it: Start comes before Export plot.
+    assert reached.index(tab.start_button) < reached.index(tab.export_button)
