@@ -1,0 +1,71 @@
+"""The lessons page through its widgets: a lesson with missing models says so and offers to train them;
+the button trains them, the lesson then runs on its own, and its numbers and plot appear."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import lesson_models as lm
+from engine.config import ModelConfig, replace
+from tests.gui.conftest import RUN_TIMEOUT_MS
+
+# Tiny variants with a recipe of their own (seed 23), so no other test's models count as trained.
+RECIPE = {"model": ModelConfig(n_layers=1, n_heads=2, d_model=32, context_length=32),
+          "train": replace(lm.LESSON_TRAIN, total_steps=4, warmup_steps=1, log_every=2, eval_batches=1, seed=23)}
+
+
+@pytest.fixture
+def page(qtbot):
+    from gui.lessons_page import LessonsPage
+    from gui.model_shelf import ModelShelf
+    from gui.zoom import ZoomController
+
+    shelf = ModelShelf()
+    widget = LessonsPage(ZoomController(remember=False), shelf, recipe=RECIPE)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 800)
+    widget.show()
+    yield widget
+    assert widget.shutdown(60)
+
+
+def test_missing_models_are_named_then_trained_and_the_lesson_shows_its_result(qtbot, page):
+    page.select_lesson("agreement")
+    assert page.train_button.isEnabled()
+    assert lm.SECOND_SEED.title in page.status_label.text()
+
+    page.run_button.click()  # refused with the reason, and the fix offered
+    assert page.message_bar.level() == "warning"
+    assert lm.BASE.title in page.message_bar.text() and lm.SECOND_SEED.title in page.message_bar.text()
+    assert page.message_bar.action_labels() == ["Train the missing models"]
+
+    with qtbot.waitSignal(page.result_shown, timeout=2 * RUN_TIMEOUT_MS) as shown:
+        page.message_bar.action_button("Train the missing models").click()
+        assert page.stop_button.isEnabled() and not page.run_button.isEnabled()
+    result = shown.args[0]
+    qtbot.waitUntil(lambda: not page.runner.is_running, timeout=RUN_TIMEOUT_MS)
+    assert lm.missing([lm.BASE, lm.SECOND_SEED], **RECIPE) == []
+    assert result.lesson == "agreement" and not result.partial
+    # The numbers on screen are the result's, and the plot draws the outcome shares it counted.
+    agree = result.numbers["agreement_between_models"]
+    assert f"{100 * agree:.0f}%" in page.figures_label.text()
+    drawn = page.plots[0].drawn()["share of questions"]
+    outcomes = result.numbers["outcomes"]
+    assert drawn == pytest.approx([v / sum(outcomes.values()) for v in outcomes.values()])
+    assert page.plots[0].isVisible() and not page.plots[1].isVisible()
+    assert page.explanation_label.text() == result.explanation
+    assert not page.train_button.isEnabled() and page.run_button.isEnabled()
+
+
+def test_scale_lesson_runs_with_a_model_from_the_shelf(qtbot, page, trained_model):
+    page.shelf.put_session_model(trained_model)
+    page.select_lesson("scale")
+    page.model_combo.setCurrentText("Pretrained (this session)")
+    with qtbot.waitSignal(page.result_shown, timeout=RUN_TIMEOUT_MS) as shown:
+        page.run_button.click()
+    result = shown.args[0]
+    qtbot.waitUntil(lambda: not page.runner.is_running, timeout=RUN_TIMEOUT_MS)
+    cfg, train = trained_model.model_config, trained_model.train_config
+    assert result.numbers["tokens"] == trained_model.step * train.batch_size * cfg.context_length
+    assert page.plots[0].drawn()["training compute"][0] == pytest.approx(result.numbers["flops_this_run"])
+    assert "Pretrained (this session)" in page.explanation_label.text()
