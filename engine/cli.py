@@ -330,12 +330,7 @@ class ProgressBar:
     def __init__(self, label: str, stream: TextIO, tty: bool | None = None):
         self.label = label
         self.stream = stream
-        if tty is None:
-            try:
-                tty = stream.isatty()
-            except (AttributeError, ValueError):  # a closed or unusual stream: write plain lines
-                tty = False
-        self.tty = tty
+        self.tty = getattr(stream, "isatty", lambda: False)() if tty is None else tty
         self._drawn = 0  # length of the bar line now on screen (terminal only), 0 when none
         self._logged_tenth = -1
         self._logged_at = 0.0
@@ -461,13 +456,13 @@ def _check_outputs(cfg: CliConfig, start_from: Path | None, overwrite: bool, mak
 
 
 def _starting_model(cfg: CliConfig, start_from: Path | None):
-    """The model the first stage starts from: ``--from``, the previous stage's file, or None."""
+    """(model, its file) the first stage starts from: ``--from``, the previous stage's file, or (None, None)."""
     from engine.checkpoint import load_checkpoint
 
     first = cfg.stages[0]
     if start_from is None:
         if first == "pretrain":
-            return None
+            return None, None
         previous = STAGE_NAMES[STAGE_NAMES.index(first) - 1]
         start_from = cfg.output / CHECKPOINT_NAME[previous]
         weights, sidecar = checkpoint_paths(start_from)
@@ -486,7 +481,7 @@ def _starting_model(cfg: CliConfig, start_from: Path | None):
     if first == "prefer" and model.stage not in (STAGE_INSTRUCTION, STAGE_PREFERENCE):
         raise ConfigError(f"'{start_from}' is a {model.stage} model; preference tuning starts from an "
                           "instruction-tuned one.", "Run the instruct stage first, or name its model with --from.")
-    return model
+    return model, start_from
 
 
 def _corpus(cfg: CliConfig):
@@ -614,7 +609,7 @@ def run_pipeline(cfg: CliConfig, start_from: Path | None = None, devices: int | 
 
     _check_outputs(cfg, start_from, overwrite, make=not check_only)
     data = _tuning_data(cfg)
-    base = _starting_model(cfg, start_from)
+    base, base_path = _starting_model(cfg, start_from)
     corpus = _corpus(cfg) if "pretrain" in cfg.stages else None
     _check_before_training(cfg, base, corpus, data)
     mesh, n_devices = choose_devices(devices, cfg, say)
@@ -622,7 +617,7 @@ def run_pipeline(cfg: CliConfig, start_from: Path | None = None, devices: int | 
         say(f"The config is fine: it would run {', '.join(cfg.stages)} and save to '{cfg.output}'.")
         return EXIT_OK
     if base is not None:
-        say(f"Starting from the {base.stage} model '{start_from or cfg.output}' (step {base.step}).")
+        say(f"Starting from the {base.stage} model in '{checkpoint_paths(base_path)[0]}' (step {base.step}).")
     from engine.checkpoint import save_checkpoint
 
     with StopOnCtrlC(stderr) as ctrl_c:

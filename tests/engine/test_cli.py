@@ -207,6 +207,19 @@ def test_from_continues_pretraining_a_saved_model(chain, tmp_path):
     assert json.loads(out)["steps_run"] == 10
 
 
+def test_a_loss_that_blows_up_keeps_the_last_good_model_and_stops_the_chain(chain, tmp_path):
+    config = write_workspace(tmp_path)
+    config.write_text(config.read_text().replace("warmup_steps = 5", "warmup_steps = 5\nlearning_rate = 1000.0"))
+    code, out, err = run_main([config, "--json"])
+    assert code == 1
+    metrics = json.loads(out)  # one line: the later stages never ran
+    assert metrics["stage"] == "pretrain" and metrics["reason"] == "diverged"
+    model = load_checkpoint(tmp_path / "out" / "pretrained")
+    assert model.step == metrics["steps"] < STEPS["pretrain"] and np.isfinite(model.history.train_losses).all()
+    assert not (tmp_path / "out" / "instruction_tuned.json").exists()
+    assert "Training went wrong at step" in err and "stages after it were not run" in err
+
+
 def test_a_stage_with_no_model_to_start_from_says_which_file_is_missing(tmp_path):
     config = write_workspace(tmp_path)
     code, _, err = run_main([config, "--stages", "instruct,prefer"])
