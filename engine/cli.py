@@ -57,17 +57,18 @@ from engine.world import WorldSettings
 EXAMPLE_CONFIG = REPO_ROOT / "assets" / "cli_example.toml"
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# The chain, in order: (config name, the model's stage, checkpoint name in the output folder, title).
+# The chain, in order: (name in the config, checkpoint name in the output folder, title).
 CHAIN = (
-    ("pretrain", STAGE_PRETRAINING, "pretrained", "Pretraining"),
-    ("instruct", STAGE_INSTRUCTION, "instruction_tuned", "Instruction tuning"),
-    ("prefer", STAGE_PREFERENCE, "preference_tuned", "Preference tuning"),
+    ("pretrain", "pretrained", "Pretraining"),
+    ("instruct", "instruction_tuned", "Instruction tuning"),
+    ("prefer", "preference_tuned", "Preference tuning"),
 )
-STAGE_NAMES = tuple(c[0] for c in CHAIN)
-CHECKPOINT_NAME = {c[0]: c[2] for c in CHAIN}
-TITLE = {c[0]: c[3] for c in CHAIN}
+STAGE_NAMES = tuple(name for name, _, _ in CHAIN)
+CHECKPOINT_NAME = {name: file for name, file, _ in CHAIN}
+TITLE = {name: title for name, _, title in CHAIN}
 
 # --- the config file's schema: section -> {key: kind} -----------------------------------------------
+
 
 def _texts(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
