@@ -87,7 +87,7 @@ HIGH_CONTRAST = Theme(
         # Buttons and text areas get a thicker white border than Fusion's, yellow under the keyboard
         # focus or the mouse. Spin boxes and combo boxes are left to Fusion (above): a style-sheet
         # border there would also take over drawing their arrows, which then vanish.
-        "QPushButton, QToolButton { border: 2px solid #ffffff; border-radius: 3px; padding: 4px 10px; }"
+        "QPushButton, QToolButton { border: 2px solid #ffffff; border-radius: 3px; padding: 3px 6px; }"
         "QPushButton:checked { background: #ffffff; color: #000000; }"
         "QPushButton:disabled, QToolButton:disabled { border-color: #b0b0b0; border-style: dashed; }"
         "QPushButton:focus, QToolButton:focus, QPushButton:hover, QToolButton:hover { border-color: #ffff00; }"

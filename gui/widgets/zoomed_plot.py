@@ -134,6 +134,10 @@ class ZoomedPlotWidget(pg.PlotWidget):
         for _sample, label in self.legend.items:
             label.setText(label.text, color=theme.text)
 
+    def legend_label_sizes(self) -> list[str]:
+        """The CSS font size each legend label is drawn at, e.g. "12.5pt" (tests compare it with the zoom)."""
+        return [label.opts.get("size", "") for _sample, label in self.legend.items]
+
     def tick_font_point_size(self) -> float:
         """Point size of the tick labels (tests compare it with the application font)."""
         font = self.plotItem.getAxis("bottom").style["tickFont"]
@@ -144,8 +148,10 @@ class ZoomedPlotWidget(pg.PlotWidget):
             self._style_axis(side)
         self.legend.setLabelTextSize(f"{self._zoom.point_size:.1f}pt")
         _ScaledSample.scale = self.scale
-        for sample, _label in self.legend.items:
+        for sample, label in self.legend.items:
             sample.set_scale(self.scale)
+            # pyqtgraph stores the new size for labels made later; existing ones must be re-rendered.
+            label.setText(label.text, size=f"{self._zoom.point_size:.1f}pt")
         self.legend.updateSize()
         for line in self._lines:
             self._style_line(line)
@@ -179,8 +185,9 @@ class ZoomedPlotWidget(pg.PlotWidget):
             pen.setStyle(pg.QtCore.Qt.PenStyle.DashLine)
         line.item.setPen(pen)
         if line.symbol:
-            # Markers grow with the lines, but less: at full line factor they would cover the curve.
-            size = line.symbol_size * (self.scale + self._zoom.line_scale) / 2
+            # Markers grow with the text, not with presentation mode's thicker lines: bigger ones
+            # would hide the dashes of the line they sit on, in the plot and in the legend.
+            size = line.symbol_size * self.scale
             # Outlined in the background colour, so markers stay apart where they overlap.
             outline = pg.mkPen(self._theme.base, width=max(1.0, self.scale))
             line.item.setSymbol(line.symbol)

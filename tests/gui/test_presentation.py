@@ -127,6 +127,8 @@ def test_presentation_mode_enlarges_hides_advanced_panels_and_restores(window, q
     assert plot.tick_font_point_size() > tick_before * 1.2
     assert plot.line_pen_width(plot._train_curve) > pen_before * 2
     assert float(plot.plotItem.getAxis("left").labelStyle["font-size"].rstrip("pt")) > float(label_before.rstrip("pt")) * 1.4
+    # The legend grows with the ticks (pyqtgraph only sizes labels when they are made, unless told).
+    assert plot.legend_label_sizes() == [f"{window.zoom.point_size:.1f}pt"] * 2
     assert advanced.isHidden() and world.isHidden()
     assert set(window.presentation.hidden_widgets()) == {advanced, world}
     assert window.statusBar().isHidden()
@@ -140,6 +142,7 @@ def test_presentation_mode_enlarges_hides_advanced_panels_and_restores(window, q
     assert plot.tick_font_point_size() == pytest.approx(tick_before)
     assert plot.line_pen_width(plot._train_curve) == pytest.approx(pen_before)
     assert plot.plotItem.getAxis("left").labelStyle["font-size"] == label_before
+    assert plot.legend_label_sizes() == [f"{window.zoom.point_size:.1f}pt"] * 2
     assert not advanced.isHidden() and not world.isHidden()
     assert window.statusBar().isVisible()
 
