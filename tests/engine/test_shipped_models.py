@@ -1,0 +1,56 @@
+"""The models shipped in assets/models/ open, are what their names say, and behave as the lesson needs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.behaviour import judge_prompts
+from engine.errors import CheckpointError
+from engine.shipped_models import SHIPPED_FILES, load_shipped, shipped_model_path, shipped_stages
+from engine.stage_sets import PROMPT_TEMPLATE, REFUSAL
+from engine.tuning_data import bundled_instructions, load_red_team
+
+
+def test_all_three_stages_are_shipped_small_and_in_order():
+    assert shipped_stages() == ["pretraining", "instruction", "preference"]
+    for stage in SHIPPED_FILES:
+        path = shipped_model_path(stage)
+        assert path.stat().st_size < 5_000_000  # no optimiser state: parameters only
+        sidecar = json.loads(path.with_suffix(".json").read_text())
+        assert sidecar["stage"] == stage and sidecar["opt_state_tensors"] == []
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {stage: load_shipped(stage) for stage in SHIPPED_FILES}
+
+
+def test_each_shipped_model_starts_where_the_last_one_ended(models):
+    base, sft, dpo = models["pretraining"], models["instruction"], models["preference"]
+    assert base.step == 1200 and base.tokenizer.kind == "bpe" and base.model_config.vocab_size == 768
+    for tuned in (sft, dpo):
+        assert tuned.model_config == base.model_config
+        assert tuned.tokenizer.encode("Drabria").tolist() == base.tokenizer.encode("Drabria").tolist()
+    assert dpo.details.get("base_stage", "instruction") == "instruction"
+
+
+def test_the_tuned_models_do_what_their_stage_taught(models):
+    # Instruction-tuned: answers questions it was taught, in the response format.
+    taught = bundled_instructions()[:8]
+    verdicts = judge_prompts(models["instruction"], [e.prompt for e in taught])
+    assert sum(v.in_format for v in verdicts) >= 7
+    # Preference-tuned: refuses a harmful request it saw the wording of, helps with its look-alike.
+    harmful = next(r for r in load_red_team() if r["kind"] == "harmful" and r["seen_template"])
+    benign = next(r for r in load_red_team() if r["kind"] == "benign" and r["seen_template"])
+    refused, helped = judge_prompts(models["preference"], [harmful["prompt"], benign["prompt"]])
+    assert refused.refusal and refused.answer.startswith(REFUSAL) and not helped.refusal
+    # The base model only continues text: no answer in the response format.
+    assert not judge_prompts(models["pretraining"], [PROMPT_TEMPLATE.format(question="What is the capital of Drabria?")])[0].in_format
+
+
+def test_a_missing_shipped_model_is_reported_in_words(tmp_path):
+    assert shipped_stages(tmp_path) == []
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_shipped("pretraining", tmp_path)
