@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from engine.events import Diverged, Finished, Status, TrainProgress, ValidationLoss
 from engine.lora import METHOD_EXPLANATIONS, METHOD_FULL, METHOD_LORA
+from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_stages
 from engine.user_paths import models_dir
 from gui.background import BackgroundTask
 from gui.training_controller import TrainingController, plain_message
@@ -83,11 +84,20 @@ class TuningTab(QWidget):
         self.base_label.setWordWrap(True)
         self.open_button = QPushButton("Open model…")
         self.open_button.setToolTip("Start from a model saved earlier.")
+        # The model the app ships for the stage before this one: a class can tune at once.
+        self.shipped_stage = self.base_stages[0] if self.base_stages else None
+        self.shipped_button = QPushButton(f"Use the {SHIPPED_TITLES[self.shipped_stage].lower()}"
+                                          if self.shipped_stage in SHIPPED_TITLES else "")
+        self.shipped_button.setToolTip("Start from the model that comes with the app, trained on the fictional "
+                                       "world. Nothing to train first.")
+        self.shipped_button.clicked.connect(self.use_shipped_model)
+        self.shipped_button.setVisible(self.shipped_stage in shipped_stages())
         base_box = QWidget()
         base_layout = QVBoxLayout(base_box)
         base_layout.setContentsMargins(0, 0, 0, 0)
         base_layout.addWidget(self.base_label)
         base_layout.addWidget(self.open_button)
+        base_layout.addWidget(self.shipped_button)
 
         self.full_radio = QRadioButton("Full fine-tuning")
         self.lora_radio = QRadioButton("LoRA (small add-on matrices)")
@@ -122,7 +132,7 @@ class TuningTab(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("End the run at the next step. The model tuned so far is kept.")
         self.save_button = QPushButton("Save model…")
-        for button in (self.start_button, self.stop_button, self.save_button, self.open_button):
+        for button in (self.start_button, self.stop_button, self.save_button, self.open_button, self.shipped_button):
             button.setAutoDefault(False)
         buttons = QGridLayout()
         buttons.addWidget(self.start_button, 0, 0)
@@ -261,6 +271,10 @@ class TuningTab(QWidget):
 
     def open_model(self, path: str | Path) -> None:
         self._open_task.submit(_load_checkpoint, str(path))
+
+    def use_shipped_model(self) -> None:
+        """Start from the shipped model of the stage before this one (opened on a worker thread)."""
+        self._open_task.submit(load_shipped, self.shipped_stage)
 
     def ask_save_model(self) -> None:
         model = self.tuned_model

@@ -102,3 +102,16 @@ def test_tuning_lowers_the_loss_and_shows_both_models_answers(qtbot, window, tab
     assert len(rows) == 24 and all(r.prompt and r.hoped for r in rows)
     assert "before →" in tab.comparison.summary_label.text()
     assert tab.pages.currentWidget().widget() is tab.comparison
+
+
+def test_the_shipped_pretrained_model_is_one_click_away(tab, qtbot):
+    from engine.shipped_models import shipped_stages
+
+    assert "pretraining" in shipped_stages(), "assets/models/ should ship the pretrained model"
+    assert not tab.shipped_button.isHidden()
+    assert "shipped pretrained model" in tab.shipped_button.text()
+    tab.shipped_button.click()
+    qtbot.waitUntil(lambda: tab.base_model is not None, timeout=UI_TIMEOUT_MS)
+    model = tab.base_model
+    assert model.stage == "pretraining" and model.tokenizer.kind == "bpe" and model.step == 1200
+    assert tab.start_button.isEnabled() and "1,200 steps" in tab.base_label.text()
