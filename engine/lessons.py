@@ -264,7 +264,8 @@ def hallucination(model: TrainedModel, name: str, control: RunControl):
 
 # --- 2. knowledge cutoff ------------------------------------------------------------------------------
 
-_YEAR_BINS = ((1800, 1899), (1900, 1949), (1950, 1969), (1970, 1989), (1990, 1999), (2000, 2009), (2010, 2025))
+# Bins end at the cutoff year, so no bin mixes events before and after it.
+_YEAR_BINS = ((1800, 1899), (1900, 1949), (1950, 1969), (1970, 1990), (1991, 2000), (2001, 2010), (2011, 2025))
 
 
 def cutoff(full: TrainedModel, limited: TrainedModel, control: RunControl, year: int = lm.CUTOFF_YEAR):
@@ -299,7 +300,7 @@ def cutoff(full: TrainedModel, limited: TrainedModel, control: RunControl, year:
                     (Series("accuracy, trained on all the text", xs, by_bin("full", "acc"), "line"),
                      Series(f"accuracy, text up to {year} only", xs, by_bin("limited", "acc"), "line"),
                      Series(f"confidence, text up to {year} only", xs, by_bin("limited", "conf"), "dashed")),
-                    tuple(f"{lo}–{hi}" for lo, hi in bins), y_range=(0.0, 1.0), marker_x=marker,
+                    tuple(f"{lo}–\n{hi}" for lo, hi in bins), y_range=(0.0, 1.0), marker_x=marker,
                     marker_label=f"cutoff {year}")
     explanation = (
         f"Trained only on text up to {year}, the model answered {_percent(acc_before)} of the questions about "
@@ -516,7 +517,7 @@ def agreement(first: TrainedModel, second: TrainedModel, control: RunControl):
     counts, agree = agreement_outcomes(a, b)
     n = sum(counts.values())
     examples = [(q.question, f"“{ra.text}” / “{rb.text}”") for q, ra, rb in zip(questions, a, b)
-                if not _same(ra.text, rb.text)][:3]
+                if not (ra.correct and rb.correct) and not _same(ra.text, rb.text)][:3]
     xs = tuple(range(len(kinds)))
     plot = PlotData("The same questions, two models", "", "share of questions",
                     (Series("share of questions", xs, tuple(counts[k] / n if n else math.nan for k in kinds)),),

@@ -18,6 +18,7 @@ import threading
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThreadPool, Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -130,6 +131,9 @@ class LessonsPage(QWidget):
         self.lesson_list.addItems([item.title for item in LESSONS])
         self.lesson_list.setAccessibleName("Lessons")
         self.lesson_list.setCurrentRow(0)
+        self.lesson_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._fit_lesson_list()
+        zoom.zoom_changed.connect(lambda *_: self._fit_lesson_list())
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
         self.model_combo = QComboBox()
@@ -248,6 +252,13 @@ class LessonsPage(QWidget):
 
         _, model = self.model_under_test()
         return lesson_models.missing(needed_variants(self.lesson_key, model), **self.recipe)
+
+    def _fit_lesson_list(self) -> None:
+        """Wide and tall enough for every title at this zoom: lesson names are never cut off."""
+        metrics = QFontMetrics(self.zoom.font())
+        width = max(metrics.horizontalAdvance(item.title) for item in LESSONS)
+        self.lesson_list.setMinimumWidth(width + metrics.averageCharWidth() * 3)
+        self.lesson_list.setMinimumHeight(int(metrics.lineSpacing() * (len(LESSONS) + 1)))
 
     def _bold(self, relative: float):
         font = self.zoom.font(relative)

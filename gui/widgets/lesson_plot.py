@@ -82,6 +82,7 @@ class LessonPlot(ZoomedPlotWidget):
             return
         self.set_axis_title("bottom", plot.x_label)
         self.set_axis_title("left", plot.y_label + (" (log scale)" if plot.log_y else ""))
+        bottom.showLabel(bool(plot.x_label))  # an empty title must not leave the previous lesson's behind
 
         def transform(values) -> np.ndarray:
             y = np.array(values, dtype=float)
@@ -160,7 +161,7 @@ class LessonPlot(ZoomedPlotWidget):
             pen = pg.mkPen(INK, width=max(2.0, 2.0 * self.scale))
             pen.setStyle(pg.QtCore.Qt.PenStyle.DashLine)
             line = pg.InfiniteLine(pos=plot.marker_x, angle=90, pen=pen, label=plot.marker_label,
-                                   labelOpts={"position": 0.92, "color": INK, "anchors": [(0, 0), (0, 0)]})
+                                   labelOpts={"position": 0.08, "color": INK, "anchors": [(0, 0), (0, 0)]})
             line.label.setFont(font)
             self._add(line)
         self.legend.setVisible(len(self.legend.items) > 0)
