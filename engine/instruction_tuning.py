@@ -29,7 +29,7 @@ from engine.lora import METHOD_FULL, METHOD_LORA, LoraConfig
 from engine.trained_model import STAGE_INSTRUCTION, TrainedModel
 from engine.tuning_data import (InstructionExample, check_enough_pairs, check_tokenizer, split_held_out,
                                 tokenize_examples)
-from engine.tuning_run import TuningRun, data_fingerprint, map_rows, token_losses
+from engine.tuning_run import TuningRun, map_rows, token_losses
 
 RESPONSE_ONLY_EXPLANATION = ("The model is graded only on the answer's tokens, never on the question's, "
                              "so it learns to answer questions rather than to ask more of them.")
@@ -60,14 +60,15 @@ class InstructionTuningRun(TuningRun):
 
     A fixed share (``train.val_fraction``, at least 2) of the pairs is held out and never trained on.
     ``truncated`` tells, after preparation, how many examples were longer than the context and cut.
+    ``resume`` continues a stopped full fine-tuning run: its tuned model, with the same base and examples.
     """
 
     stage = STAGE_INSTRUCTION
 
     def __init__(self, base: TrainedModel, examples: Sequence[InstructionExample], train: TrainConfig | None = None,
                  method: str = METHOD_FULL, lora: LoraConfig = LoraConfig(), control: RunControl | None = None,
-                 data_name: str = "instruction pairs"):
-        super().__init__(base, train or default_train(method), method, lora, control)
+                 data_name: str = "instruction pairs", resume: TrainedModel | None = None):
+        super().__init__(base, train or default_train(method), method, lora, control, resume)
         self.examples = list(examples)
         self.data_name = data_name
         self.truncated = 0
@@ -77,7 +78,7 @@ class InstructionTuningRun(TuningRun):
         examples = self.examples
         check_enough_pairs(len(examples), "Instruction tuning")
         check_tokenizer(self.tokenizer, (text for e in examples for text in (e.prompt, e.completion)))
-        self.data_fingerprint = data_fingerprint(t for e in examples for t in (e.prompt, e.completion))
+        self._set_data_fingerprint(t for e in examples for t in (e.prompt, e.completion))
         train_ex, val_ex = split_held_out(examples, self.train_config.val_fraction, self.train_config.seed)
         # One length for both parts, so the held-out arrays fit the same compiled programs.
         tokenized = tokenize_examples(self.tokenizer, [e.prompt for e in train_ex + val_ex],

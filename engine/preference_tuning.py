@@ -36,7 +36,7 @@ from engine.events import Event, PreferenceMetrics, RunControl, ValidationLoss
 from engine.lora import METHOD_FULL, METHOD_LORA, LoraConfig
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, TrainedModel
 from engine.tuning_data import PreferencePair, check_enough_pairs, check_tokenizer, split_held_out, tokenize_examples
-from engine.tuning_run import TuningRun, data_fingerprint, map_rows, token_losses
+from engine.tuning_run import TuningRun, map_rows, token_losses
 
 BETA_EXPLANATION = ("Beta sets how strongly the model is held to the instruction-tuned model it starts from: "
                     "a small beta lets it move far to prefer the chosen answers, a large one keeps it close.")
@@ -92,7 +92,11 @@ def dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta: flo
 
 
 class PreferenceTuningRun(TuningRun):
-    """One DPO run from ``model`` (instruction-tuned), which is also the frozen reference."""
+    """One DPO run from ``model`` (instruction-tuned), which is also the frozen reference.
+
+    ``resume`` continues a stopped full fine-tuning run: its tuned model, with the same ``model`` (the
+    reference) and pairs.
+    """
 
     stage = STAGE_PREFERENCE
     sequences_per_example = 2  # the chosen and the rejected answer
@@ -100,8 +104,8 @@ class PreferenceTuningRun(TuningRun):
     def __init__(self, model: TrainedModel, pairs: Sequence[PreferencePair], train: TrainConfig | None = None,
                  preference: PreferenceConfig = PreferenceConfig(), method: str = METHOD_FULL,
                  lora: LoraConfig = LoraConfig(), control: RunControl | None = None,
-                 data_name: str = "preference pairs"):
-        super().__init__(model, train or default_train(method), method, lora, control)
+                 data_name: str = "preference pairs", resume: TrainedModel | None = None):
+        super().__init__(model, train or default_train(method), method, lora, control, resume)
         self.pairs = list(pairs)
         self.preference = preference
         self.data_name = data_name
@@ -124,7 +128,7 @@ class PreferenceTuningRun(TuningRun):
         pairs = self.pairs
         check_enough_pairs(len(pairs), "Preference tuning")
         check_tokenizer(self.tokenizer, (t for p in pairs for t in (p.prompt, p.chosen, p.rejected)))
-        self.data_fingerprint = data_fingerprint(t for p in pairs for t in (p.prompt, p.chosen, p.rejected))
+        self._set_data_fingerprint(t for p in pairs for t in (p.prompt, p.chosen, p.rejected))
         train_pairs, val_pairs = split_held_out(pairs, self.train_config.val_fraction, self.train_config.seed)
         ordered = train_pairs + val_pairs
         prompts = [p.prompt for p in ordered]

@@ -9,19 +9,29 @@ or parameters stop being finite while keeping the last good model.
 
 Unlike pretraining, the data is a small set of whole examples, not a stream of text: every array of
 the set lives on the device and the step draws its batch's rows from (seed, step), so a run is
-reproducible and no Python work is needed per step. A run that was stopped is not resumed: tuning
-takes a minute or two, and the stopped model is still handed on.
+reproducible and no Python work is needed per step.
+
+A stopped full fine-tuning run can be resumed: ``resume=`` takes the tuned model it handed on (saved
+and reopened, or still in memory) together with the same base model and data. The optimiser state
+and the step travel with the tuned model, the batch rows come from (seed, step) and the held-out
+split from the seed, so the continuation equals an uninterrupted run bit for bit
+(``tests/reliability/test_resume_tuning.py``). A LoRA run cannot be resumed exactly: its adapters
+are merged into the model it hands on, so that the next stages and the checkpoint format see a plain
+model, and the adapters and their optimiser moments no longer exist (``_check_resume`` says so in
+words). A new LoRA run can still start from the stopped model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from typing import Iterable, Iterator
 
 from engine.config import TrainConfig, replace
 from engine.errors import ConfigError
-from engine.events import Diverged, Event, Finished, RunControl, Sample, Status, TrainProgress, sit_out_pause
+from engine.events import (Diverged, Event, Finished, PreferenceMetrics, RunControl, Sample, Status, TrainProgress,
+                           ValidationLoss, sit_out_pause)
 from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
 from engine.trained_model import LossHistory, TrainedModel
 
@@ -37,8 +47,10 @@ class TuningRun:
     sequences_per_example = 1  # sequences the model reads per example (a preference pair has two)
 
     def __init__(self, base: TrainedModel, train: TrainConfig, method: str = METHOD_FULL,
-                 lora: LoraConfig = LoraConfig(), control: RunControl | None = None):
+                 lora: LoraConfig = LoraConfig(), control: RunControl | None = None,
+                 resume: TrainedModel | None = None):
         self.base = base
+        self.resume = resume  # a stopped run's tuned model from this base and data, to continue
         self.model_config = base.model_config
         self.tokenizer = base.tokenizer
         self.train_config = train
@@ -51,6 +63,7 @@ class TuningRun:
         self.sample_prompt = ""  # a held-out prompt whose answer the Sample events show
         self.data_name = ""  # what the data is called, for the tuned model's record
         self.data_fingerprint = ""
+        self._base_fingerprint = ""  # set by events(): which base model this run tunes
 
     # --- what a stage provides ---------------------------------------------------------------------
 
@@ -70,7 +83,7 @@ class TuningRun:
     def _details(self) -> dict:
         """How the run went, for ``TrainedModel.details`` (the stage adds its own)."""
         details = {"method": self.method, "base_stage": self.base.stage, "base_step": int(self.base.step),
-                   "base_corpus": self.base.corpus_name}
+                   "base_corpus": self.base.corpus_name, "base_fingerprint": self._base_fingerprint}
         if self.method == METHOD_LORA:
             details.update(lora_rank=self.lora.rank, lora_alpha=self.lora.alpha)
         return details
@@ -87,11 +100,72 @@ class TuningRun:
         if self.method == METHOD_LORA:
             self.lora.validate(self.model_config)
 
+    def _set_data_fingerprint(self, texts: Iterable[str]) -> None:
+        """Record what the data is; a resumed run must continue on exactly the data it stopped on."""
+        self.data_fingerprint = data_fingerprint(texts)
+        resume = self.resume
+        if resume is not None and resume.corpus_fingerprint != self.data_fingerprint:
+            raise ConfigError(
+                "The pairs have changed since this run stopped, so it cannot continue where it left off: "
+                "it would draw different pairs and check itself on different held-out ones.",
+                "Undo the changes to continue the run, or start a new run with the changed pairs.")
+
+    def _check_resume(self) -> int:
+        """The step a resumed run starts from (0 for a fresh run), after refusing, in words, a tuned
+        model that this run cannot continue exactly. Host-side only: runs before any training."""
+        resume, train = self.resume, self.train_config
+        if resume is None:
+            return 0
+        what = {"instruction": "instruction tuning", "preference": "preference tuning"}.get(self.stage, self.stage)
+        if resume.stage != self.stage:
+            raise ConfigError(f"Only a stopped {what} run can be resumed here; this model comes from "
+                              f"{resume.stage or 'an unknown'} stage.", "Choose the model this tab's run handed on.")
+        method = resume.details.get("method")
+        if method == METHOD_LORA or self.method == METHOD_LORA:
+            raise ConfigError(
+                "A LoRA run cannot be resumed: when it stopped, its small add-on matrices were merged into "
+                "the model and no longer exist, so it cannot continue exactly where it left off.",
+                "Start a new LoRA run from the stopped model, or use full fine-tuning, which can be resumed.")
+        if method != self.method:
+            raise ConfigError(f"The run being resumed used the method '{method}', not '{self.method}'.",
+                              "Choose the same method to continue it.")
+        base = self.base
+        same_base = (resume.model_config == base.model_config
+                     and resume.tokenizer.to_json() == base.tokenizer.to_json()
+                     and resume.details.get("base_stage") == base.stage
+                     and resume.details.get("base_step") == int(base.step)
+                     # Older saves lack the fingerprint; the checks above still tell most models apart.
+                     and resume.details.get("base_fingerprint", self._base_fingerprint) == self._base_fingerprint)
+        if not same_base:
+            raise ConfigError("This run started from a different model than the one chosen now, so it cannot "
+                              "continue exactly where it left off.",
+                              "Choose the model it started from, or start a new run.")
+        before = resume.train_config
+        if (before.seed, before.val_fraction) != (train.seed, train.val_fraction):
+            raise ConfigError(
+                "The seed or the share of held-out pairs differs from the run being resumed: some pairs it "
+                "held back to check itself would now be trained on.",
+                f"Use seed {before.seed} and a held-out share of {before.val_fraction:g} to continue it.")
+        if resume.step >= train.total_steps:
+            raise ConfigError(f"This run has already taken all of its {train.total_steps} steps.",
+                              "Raise the number of steps to continue training it.")
+        return int(resume.step)
+
+    def _compile_step(self, step_fn, state, data: dict, frozen, key):
+        """The compiled step ``(state, data, frozen, key, learning_rate) -> (state, loss)``, donating its
+        state. One method, so a test can put a faulty step beside the real one (promise 3)."""
+        import jax
+        import numpy as np
+
+        return jax.jit(step_fn, donate_argnums=0).lower(state, data, frozen, key, np.float32(0)).compile()
+
     # --- the loop -----------------------------------------------------------------------------------
 
     def events(self) -> Iterator[Event]:
         yield Status("Preparing data…", "preparing")
         self._check_settings()
+        self._base_fingerprint = params_fingerprint(self.base.params)
+        start_step = self._check_resume()
         train_data, val_data = self._prepare()
         n_rows, length = next(iter(train_data.values())).shape[:2]
         from engine.pretraining import _check_memory
@@ -118,15 +192,21 @@ class TuningRun:
         key = stream_key(train.seed, TRAIN_STREAM)
         optimizer = make_optimizer(train)
         lora = self.method == METHOD_LORA
-        # Copies: the step donates its state, which must not delete the caller's model.
-        base_params = _copy_state(self.base.params)
+        # Copies: the step donates its state, which must not delete the caller's models.
+        frozen = None
         if lora:  # the base is frozen: passed to the step as data, never updated
             # One jitted program instead of a small compile per matrix (as pretraining's init_params).
             init = jax.jit(init_adapters, static_argnums=(0, 1))
             trainable = init(cfg, self.lora, jax.random.fold_in(jax.random.PRNGKey(train.seed), 5))
-            frozen = base_params
-        else:
-            trainable, frozen = base_params, None
+            frozen = _copy_state(self.base.params)
+            state = init_state(trainable, optimizer)
+        elif self.resume is None:
+            state = init_state(_copy_state(self.base.params), optimizer)
+        elif self.resume.opt_state is not None:  # continue from the stopped run's parameters and moments
+            state = TrainState(jnp.asarray(start_step, jnp.int32), _copy_state(self.resume.params),
+                               _copy_state(self.resume.opt_state))
+        else:  # a model saved without its optimiser state: it continues, but with fresh AdamW moments
+            state = init_state(_copy_state(self.resume.params), optimizer, start_step)
 
         def full_params(trainable, frozen):
             return merge(frozen, trainable, self.lora) if lora else trainable
@@ -141,21 +221,21 @@ class TuningRun:
             updates = jax.tree.map(lambda u: -learning_rate * u, updates)
             return TrainState(state.step + 1, optax.apply_updates(state.params, updates), opt_state), loss
 
-        state = init_state(trainable, optimizer)
         yield Status("Compiling the model for this computer…", "compiling")
         started = time.perf_counter()
-        step = jax.jit(step_fn, donate_argnums=0).lower(state, train_dev, frozen, key, np.float32(0)).compile()
+        step = self._compile_step(step_fn, state, train_dev, frozen, key)
         params_finite = jax.jit(
             lambda tree: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
         ).lower(state.params).compile()
         self.compile_seconds = time.perf_counter() - started
 
-        history = LossHistory()
+        history = LossHistory() if self.resume is None else self.resume.history.truncated(start_step)
 
         def evaluate(at: int, trainable) -> list[Event]:
             events = self._evaluate(at, full_params(trainable, frozen), val_dev)
-            history.val_steps.append(at)
-            history.val_losses.append(events[0].loss)
+            if all(map(_measured_finite, events)):  # a broken measurement ends the run below, unrecorded
+                history.val_steps.append(at)
+                history.val_losses.append(events[0].loss)
             return events
 
         def sample(at: int, trainable) -> Sample:
@@ -168,7 +248,7 @@ class TuningRun:
         # the latest log point, ``last_good`` the one before it, vouched for by its successor.
         last_good = candidate = initial = _copy_state(state)
         yield Status("Training…", "training")
-        reason, done = "completed", 0
+        reason, done = "completed", start_step
         pending: list = []
         pending_steps: list[int] = []
         busy_seconds = train_seconds = 0.0
@@ -189,7 +269,7 @@ class TuningRun:
             done += 1
             pending.append(loss)
             pending_steps.append(done)
-            first = done == 1
+            first = done == start_step + 1  # the first point appears at once, also after a resume
             if not (first or done % train.log_every == 0 or done == train.total_steps
                     or control.paused or control.stop_requested):
                 continue
@@ -216,16 +296,16 @@ class TuningRun:
             last_good, candidate = candidate, _copy_state(state)
             history.train_steps.extend(pending_steps)
             history.train_losses.extend(losses.tolist())
-            self.tokens_per_second = done * tokens_per_step / max(train_seconds, 1e-9)
+            self.tokens_per_second = (done - start_step) * tokens_per_step / max(train_seconds, 1e-9)
             yield TrainProgress(
                 step=done, total_steps=train.total_steps, steps=tuple(pending_steps),
                 losses=tuple(losses.tolist()), learning_rate=learning_rate_at(train, done - 1),
                 tokens_per_second=self.tokens_per_second, elapsed_seconds=busy_seconds,
-                eta_seconds=(train.total_steps - done) * busy_seconds / done,
+                eta_seconds=(train.total_steps - done) * busy_seconds / (done - start_step),
             )
             pending, pending_steps = [], []
             extra: list[Event] = []
-            if first:  # the untrained model's figures, measured now so the curve starts at once
+            if first and start_step == 0:  # the untrained model's figures, now so the curve starts at once
                 extra += evaluate(0, initial.params)
                 if train.sample_every and self.sample_prompt:
                     extra.append(sample(0, initial.params))
@@ -234,6 +314,19 @@ class TuningRun:
             if train.sample_every and self.sample_prompt and (done % train.sample_every == 0
                                                               or done == train.total_steps):
                 extra.append(sample(done, state.params))
+            broken = next((e for e in extra if not _measured_finite(e)), None)
+            if broken is not None:
+                # Finite parameters can still measure as NaN or Inf on the held-out pairs (numbers so
+                # large that the model's sums overflow). That model is not kept, and its figure never
+                # reaches the plot: the run ends as a diverged one, with the state before it.
+                yield from (e for e in extra if e.step < broken.step)
+                state = last_good
+                done = int(state.step)
+                history = history.truncated(done)
+                yield Diverged(broken.step, _divergence_message(getattr(broken, "loss", math.nan), broken.step,
+                                                             train.learning_rate))
+                reason = "diverged"
+                break
             if extra:
                 yield from extra
                 now = time.perf_counter()
@@ -252,6 +345,29 @@ class TuningRun:
             details=details,
         )
         yield Finished(done, reason)
+
+
+def _measured_finite(event: Event) -> bool:
+    """Whether a measurement event carries only finite numbers (other events always do)."""
+    if isinstance(event, ValidationLoss):
+        return math.isfinite(event.loss)
+    if isinstance(event, PreferenceMetrics):
+        return math.isfinite(event.reward_margin) and math.isfinite(event.accuracy)
+    return True
+
+
+def params_fingerprint(params) -> str:
+    """sha256 of a parameter tree's arrays (dtype, shape and bytes, in tree order): which model a tuned
+    model was tuned from, so a resume can refuse a different starting model."""
+    import jax
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for leaf in jax.tree.leaves(jax.device_get(params)):
+        leaf = np.ascontiguousarray(leaf)
+        digest.update(f"{leaf.dtype}{leaf.shape}".encode())
+        digest.update(leaf.tobytes())
+    return digest.hexdigest()
 
 
 def data_fingerprint(texts: Iterable[str]) -> str:

@@ -89,6 +89,11 @@ def test_lora_trains_only_adapters_and_merges_them_into_a_plain_model():
     np.testing.assert_array_equal(np.asarray(block["ln1"]["scale"]), np.asarray(old["ln1"]["scale"]))
     delta = np.asarray(block["attn"]["qkv"]) - np.asarray(old["attn"]["qkv"])
     assert np.abs(delta).max() > 0 and np.linalg.matrix_rank(delta, tol=1e-6) <= 4  # a low-rank change
+    # Its adapters were merged in and are gone, so the run cannot continue exactly: refused in words.
+    resumed = InstructionTuningRun(base, instructions(), tiny_schedule(learning_rate=3e-2, total_steps=80),
+                                   method="lora", lora=lora, resume=tuned)
+    with pytest.raises(ConfigError, match="LoRA run cannot be resumed"):
+        list(resumed.events())
 
 
 def test_bad_data_and_settings_are_refused_before_training():
@@ -227,3 +232,29 @@ def test_rates_count_each_kind_of_prompt_separately(monkeypatch):
     rates = behaviour.red_team_rates(model, red)
     assert (rates["refusal_rate"], rates["over_refusal_rate"], rates["idk_rate"]) == (0.5, 0.5, 1.0)
     assert rates["refusal_rate_new_wording"] == 0.0 and rates["over_refusal_rate_new_wording"] == 0.0
+
+
+def test_a_stopped_run_resumes_only_from_its_own_base_data_and_settings(full_run):
+    """What cannot continue exactly is refused in words before any training (the exact resume itself is
+    tests/reliability/test_resume_tuning.py)."""
+    import dataclasses
+
+    base, _, run, _ = full_run
+    tuned = run.trained  # full fine-tuning, all 60 steps taken
+
+    def refusal(resume, base=base, examples=instructions(), **changes):
+        events = InstructionTuningRun(base, examples, tiny_schedule(sample_every=30, **changes),
+                                      resume=resume).events()
+        assert next(events).phase == "preparing"
+        with pytest.raises(ConfigError) as err:
+            next(events)
+        return str(err.value)
+
+    assert "already taken all of its 60 steps" in refusal(tuned)
+    assert "pairs have changed" in refusal(tuned, examples=instructions()[:-1], total_steps=80)
+    assert "different model" in refusal(tuned, base=tiny_base(seed=9), total_steps=80)
+    assert "seed" in refusal(tuned, seed=4, total_steps=80)
+    assert "Only a stopped instruction tuning run" in refusal(dataclasses.replace(tuned, stage="preference"),
+                                                              total_steps=80)
+    lora = dataclasses.replace(tuned, details={**tuned.details, "method": "lora"})
+    assert "LoRA run cannot be resumed" in refusal(lora, total_steps=80)
