@@ -81,11 +81,15 @@ def _read_rows(path: str | os.PathLike, required: Sequence[str], what: str, exam
     name = path.name
     if not path.is_file():
         raise TuningDataError(f"The file '{name}' does not exist (any more).", "Choose another file.")
-    size = path.stat().st_size
-    if size > MAX_TUNING_FILE_BYTES:
-        raise TuningDataError(f"The file '{name}' is {size / 2**20:.0f} MB, more than the "
-                              f"{MAX_TUNING_FILE_BYTES // 2**20} MB {what} can use.", "Use a smaller file.")
-    raw = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > MAX_TUNING_FILE_BYTES:  # refused before it is read
+            raise TuningDataError(f"The file '{name}' is {size / 2**20:.0f} MB, more than the "
+                                  f"{MAX_TUNING_FILE_BYTES // 2**20} MB {what} can use.", "Use a smaller file.")
+        raw = path.read_bytes()
+    except OSError as err:  # no permission, a vanished disk, a folder where a file was
+        raise TuningDataError(f"The file '{name}' could not be read: {err.strerror or err}.",
+                              "Check that it is a file you may open, or copy it somewhere else.") from err
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -100,8 +104,15 @@ def _read_rows(path: str | os.PathLike, required: Sequence[str], what: str, exam
         where = f"{name}:{number}"
         try:
             row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as err:
-            detail = f" ({err.msg} at column {err.colno})" if isinstance(err, json.JSONDecodeError) else ""
+        except (ValueError, RecursionError) as err:
+            # JSONDecodeError is a ValueError; so is a whole number of more than 4300 digits, which
+            # Python refuses to convert (found by fuzzing); RecursionError is nesting thousands deep.
+            if isinstance(err, json.JSONDecodeError):
+                detail = f" ({err.msg} at column {err.colno})"
+            elif isinstance(err, RecursionError):
+                detail = " (it is nested too deeply)"
+            else:
+                detail = " (a number on it has too many digits)"
             raise TuningDataError(f"{where}: this line is not valid JSON{detail}.", shape) from err
         if not isinstance(row, dict):
             raise TuningDataError(f"{where}: this line is {_kind(row)}, not a JSON object.", shape)

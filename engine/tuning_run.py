@@ -33,7 +33,7 @@ from engine.errors import ConfigError
 from engine.events import (Diverged, Event, Finished, PreferenceMetrics, RunControl, Sample, Status, TrainProgress,
                            ValidationLoss, sit_out_pause)
 from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
-from engine.trained_model import LossHistory, TrainedModel
+from engine.trained_model import STAGES, LossHistory, TrainedModel
 
 
 class TuningRun:
@@ -118,8 +118,9 @@ class TuningRun:
             return 0
         what = {"instruction": "instruction tuning", "preference": "preference tuning"}.get(self.stage, self.stage)
         if resume.stage != self.stage:
-            raise ConfigError(f"Only a stopped {what} run can be resumed here; this model comes from "
-                              f"{resume.stage or 'an unknown'} stage.", "Choose the model this tab's run handed on.")
+            came = f"the {resume.stage}" if resume.stage in STAGES else "another"  # never echo a file's text
+            raise ConfigError(f"Only a stopped {what} run can be resumed here; this model comes from {came} stage.",
+                              "Choose the model this tab's run handed on.")
         method = resume.details.get("method")
         if method == METHOD_LORA or self.method == METHOD_LORA:
             raise ConfigError(
@@ -127,7 +128,8 @@ class TuningRun:
                 "the model and no longer exist, so it cannot continue exactly where it left off.",
                 "Start a new LoRA run from the stopped model, or use full fine-tuning, which can be resumed.")
         if method != self.method:
-            raise ConfigError(f"The run being resumed used the method '{method}', not '{self.method}'.",
+            # Never echoes the file's text: a damaged or hostile sidecar can hold anything there.
+            raise ConfigError("The run being resumed was tuned by another method than the one chosen now.",
                               "Choose the same method to continue it.")
         base = self.base
         same_base = (resume.model_config == base.model_config
@@ -147,8 +149,9 @@ class TuningRun:
                 "held back to check itself would now be trained on.",
                 f"Use seed {before.seed} and a held-out share of {before.val_fraction:g} to continue it.")
         if resume.step >= train.total_steps:
-            raise ConfigError(f"This run has already taken all of its {train.total_steps} steps.",
-                              "Raise the number of steps to continue training it.")
+            taken = (f"all of its {train.total_steps} steps" if resume.step == train.total_steps
+                     else f"{resume.step} steps, more than the {train.total_steps} now set")
+            raise ConfigError(f"This run has already taken {taken}.", "Raise the number of steps to continue training it.")
         return int(resume.step)
 
     def _compile_step(self, step_fn, state, data: dict, frozen, key):
