@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         # Fusion looks the same on every platform, so what the teacher sees is what the screenshots show.
         app.setStyle("Fusion")
         _set_icon(app)
+        collect_garbage_on_the_gui_thread(app)
 
     from gui.main_window import MainWindow
 
@@ -90,6 +91,19 @@ def main(argv: list[str] | None = None) -> int:
         window.presentation.enter()
     warm_up_engine()
     return app.exec() if owns_app else 0
+
+
+def collect_garbage_on_the_gui_thread(app) -> None:
+    """Turn off Python's automatic cycle collector and run it from a GUI-thread timer instead.
+
+    The automatic collector runs in whichever thread happens to allocate, often a training worker.
+    When it frees a widget left in a reference cycle there, Qt's destructor (which takes a Qt lock)
+    waits for the GIL while the GUI thread, holding the GIL, waits for that lock: the app froze
+    for good (seen in the test suite, gdb on both threads). pyqtgraph ships the cure.
+    """
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    app._garbage_collector = GarbageCollector(interval=1.0)  # kept alive with the application
 
 
 def warm_up_engine() -> threading.Thread:

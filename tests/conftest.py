@@ -7,6 +7,7 @@ TRAINING_EXPLORER_HOME on every call, so nothing a test does touches a real user
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import socket
@@ -80,6 +81,22 @@ def _active_pool_threads() -> int:
     from PySide6.QtCore import QThreadPool
 
     return QThreadPool.globalInstance().activeThreadCount()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_on_the_main_thread_only():
+    """As the app does (``gui.app.collect_garbage_on_the_gui_thread``): Python's automatic collector
+    could free a widget from a worker thread, which deadlocks Qt against the GIL. Collect between
+    tests instead, on the main thread."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_after_each_test(garbage_collected_on_the_main_thread_only):
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

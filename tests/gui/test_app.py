@@ -74,3 +74,17 @@ def test_opening_the_window_does_not_import_jax(tmp_path):
 def test_a_screenshot_leaves_the_users_settings_alone(qtbot, tmp_path, fresh_settings):
     assert main(["--screenshot", str(tmp_path / "shot.png"), "--zoom", "175"]) == 0
     assert not fresh_settings.exists()
+
+
+def test_the_app_collects_garbage_on_the_gui_thread_only(qapp):
+    import gc
+
+    from gui.app import collect_garbage_on_the_gui_thread
+
+    collect_garbage_on_the_gui_thread(qapp)
+    try:
+        assert not gc.isenabled()  # a worker thread can no longer start a collection
+        assert qapp._garbage_collector.timer.isActive()  # the GUI thread's timer does it instead
+    finally:
+        qapp._garbage_collector.timer.stop()
+        del qapp._garbage_collector
