@@ -62,6 +62,7 @@ from engine.tuning_data import load_benchmark, load_red_team
 from engine.user_paths import data_dir, models_dir
 from gui import formatting, settings
 from gui.background import BackgroundTask
+from gui.lessons_page import LessonsPage
 from gui.model_shelf import ModelShelf
 from gui.preference_tab import votes_path
 from gui.training_controller import plain_message
@@ -244,9 +245,12 @@ class EvaluationTab(QWidget):
         self.rating_panel = RatingPanel(questions + attack_questions, self.models_under_test)
         self.red_team_panel = RedTeamPanel(self._red_team_rows, self.models_under_test, votes_path)
         self.compare_panel = ComparePanel(questions + attack_questions, self.models_under_test)
+        # The guided experiments: each picks its own models (or the shelf's), so it has its own controls.
+        self.lessons_page = LessonsPage(zoom, shelf)
         self.pages = QTabWidget()
         for widget, title in ((benchmark_page, "Benchmark"), (self.rating_panel, "Human rating"),
-                              (self.red_team_panel, "Red teaming"), (self.compare_panel, "Compare")):
+                              (self.red_team_panel, "Red teaming"), (self.compare_panel, "Compare"),
+                              (self.lessons_page, "Lessons")):
             self._add_page(widget, title)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -459,10 +463,10 @@ class EvaluationTab(QWidget):
     @property
     def busy(self) -> bool:
         return (self.runner.is_running or self._open_task.busy or self.rating_panel.busy
-                or self.red_team_panel.busy or self.compare_panel.busy)
+                or self.red_team_panel.busy or self.compare_panel.busy or self.lessons_page.runner.is_running)
 
     def shutdown(self, timeout_s: float = 60.0) -> bool:
         """Stop the benchmark and wait for every worker (the window calls this when it closes)."""
         return all([self.runner.shutdown(timeout_s), self._open_task.shutdown(timeout_s),
                     self.rating_panel.shutdown(timeout_s), self.red_team_panel.shutdown(timeout_s),
-                    self.compare_panel.shutdown(timeout_s)])
+                    self.compare_panel.shutdown(timeout_s), self.lessons_page.shutdown(timeout_s)])

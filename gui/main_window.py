@@ -1,8 +1,7 @@
 """The main window: one tab per stage of making a language model, in the order they happen.
 
-Data → Pretraining → Instruction tuning → Preference tuning → Evaluation. Stages not built yet are
-shown, disabled, with one line saying what they will do, so the whole journey is visible from the
-first day. The View menu holds the zoom (see ``gui.zoom``), the theme (``gui.themes``) and
+Data → Pretraining → Instruction tuning → Preference tuning → Evaluation. Each tab's tooltip says
+in one line what its stage does. The View menu holds the zoom (see ``gui.zoom``), the theme (``gui.themes``) and
 presentation mode (``gui.presentation``); the Stage menu's Ctrl+1…5 bring a stage to the front. The
 window remembers its size, place, last stage and theme.
 
@@ -16,11 +15,12 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
 from gui import settings
 from gui.data_tab import DataTab
+from gui.evaluation_tab import EvaluationTab
 from gui.instruction_tab import InstructionTab
 from gui.model_shelf import ModelShelf
 from gui.preference_tab import PreferenceTab
@@ -37,7 +37,7 @@ DEFAULT_SIZE = (1280, 800)
 class Stage:
     key: str  # used by --tab and in settings
     title: str
-    promise: str  # one line: what the stage does (shown while it is not built yet)
+    promise: str  # one line: what the stage does (the tab's tooltip)
 
 
 STAGES = (
@@ -51,7 +51,6 @@ STAGES = (
     Stage("evaluation", "Evaluation", "Measure what each model learned: its loss on unseen text and its answers "
           "to questions whose facts are known."),
 )
-BUILT_STAGES = {"data", "pretraining", "instruction", "preference"}
 DEFAULT_STAGE = "data"
 
 
@@ -62,25 +61,6 @@ def stage_index(key: str) -> int:
         if stage.key == key:
             return index
     raise KeyError(key)
-
-
-class ComingStagePage(QWidget):
-    """The page of a stage that is not built yet: its name and its one-line promise, nothing fake."""
-
-    def __init__(self, stage: Stage, parent=None):
-        super().__init__(parent)
-        title = QLabel(stage.title)
-        font = title.font()
-        font.setBold(True)
-        title.setFont(font)
-        text = QLabel(f"Coming in a later version. {stage.promise}")
-        text.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        for label in (title, text):
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            layout.addWidget(label)
-        layout.addStretch(1)
 
 
 class MainWindow(QMainWindow):
@@ -117,12 +97,15 @@ class MainWindow(QMainWindow):
             lambda m: self.model_shelf.put_session_model(m, STAGE_PRETRAINING))
         self.instruction_tab.model_changed.connect(lambda m: self.model_shelf.put_session_model(m, STAGE_INSTRUCTION))
         self.preference_tab.model_changed.connect(lambda m: self.model_shelf.put_session_model(m, STAGE_PREFERENCE))
+        self.evaluation_tab = EvaluationTab(self.zoom, self.model_shelf)
+        built["evaluation"] = self.evaluation_tab
+        # A red-team attack sent to the preference data becomes a row of the Preference tab's table,
+        # which writes the votes file from its rows: otherwise its next save would drop the pair.
+        self.evaluation_tab.pairs_sent.connect(
+            lambda pairs: [self.preference_tab.add_vote(p.prompt, p.chosen, p.rejected) for p in pairs])
         for stage in STAGES:
-            page = built.get(stage.key) or ComingStagePage(stage)
-            index = self.tabs.addTab(page, stage.title)
-            self.tabs.setTabToolTip(index, stage.promise if stage.key in BUILT_STAGES
-                                    else f"Coming in a later version. {stage.promise}")
-            self.tabs.setTabEnabled(index, stage.key in BUILT_STAGES)
+            index = self.tabs.addTab(built[stage.key], stage.title)
+            self.tabs.setTabToolTip(index, stage.promise)
         self.setCentralWidget(self.tabs)
 
         self._build_menus()
@@ -243,11 +226,8 @@ class MainWindow(QMainWindow):
             self.stage_actions.append(action)
 
     def _go_to_stage(self, index: int) -> None:
-        if self.tabs.isTabEnabled(index):
-            # QStackedLayout moves the keyboard focus into the new page if it was in the old one.
-            self.tabs.setCurrentIndex(index)
-        else:
-            self.statusBar().showMessage(f"{STAGES[index].title}: coming in a later version.", 5000)
+        # QStackedLayout moves the keyboard focus into the new page if it was in the old one.
+        self.tabs.setCurrentIndex(index)
 
     def _mirror_buttons(self) -> None:
         self.open_model_action.setEnabled(self.pretraining_tab.open_button.isEnabled())
@@ -259,15 +239,8 @@ class MainWindow(QMainWindow):
     # --- stages -----------------------------------------------------------------------------
 
     def show_stage(self, key: str) -> None:
-        """Bring a stage's tab to the front (raises KeyError for an unknown stage).
-
-        A stage that is not built yet cannot be chosen by clicking; asked for by name (``--tab``,
-        e.g. for screenshots of the whole journey) its tab is enabled so its page can be shown.
-        Qt cannot show the page of a disabled tab: it jumps to the next enabled one.
-        """
-        index = stage_index(key)
-        self.tabs.setTabEnabled(index, True)
-        self.tabs.setCurrentIndex(index)
+        """Bring a stage's tab to the front (raises KeyError for an unknown stage)."""
+        self.tabs.setCurrentIndex(stage_index(key))
 
     # --- remembering ------------------------------------------------------------------------
 
@@ -285,7 +258,7 @@ class MainWindow(QMainWindow):
             index = stage_index(last)
         except KeyError:
             index = stage_index(DEFAULT_STAGE)
-        self.tabs.setCurrentIndex(index if self.tabs.isTabEnabled(index) else stage_index(DEFAULT_STAGE))
+        self.tabs.setCurrentIndex(index)
 
     def _save_state(self) -> None:
         if not self._persist:
@@ -302,5 +275,6 @@ class MainWindow(QMainWindow):
         self.data_tab.shutdown()
         self.instruction_tab.shutdown()
         self.preference_tab.shutdown()
+        self.evaluation_tab.shutdown()
         self._save_state()
         super().closeEvent(event)

@@ -33,7 +33,8 @@ def make_window(qtbot):
         qtbot.addWidget(window)
         window.resize(1280, 800)
         window.show()
-        qtbot.waitUntil(lambda: not (window.pretraining_tab.busy or window.data_tab.busy), timeout=UI_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: not (window.pretraining_tab.busy or window.data_tab.busy or window.evaluation_tab.busy),
+                        timeout=UI_TIMEOUT_MS)
         windows.append(window)
         return window
 

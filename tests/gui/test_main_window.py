@@ -18,13 +18,10 @@ def test_five_stages_in_pipeline_order_with_the_built_ones_enabled(window):
     assert [tabs.tabText(i) for i in range(tabs.count())] == [
         "Data", "Pretraining", "Instruction tuning", "Preference tuning", "Evaluation",
     ]
-    assert [tabs.isTabEnabled(i) for i in range(tabs.count())] == [True, True, True, True, False]
+    assert all(tabs.isTabEnabled(i) for i in range(tabs.count()))
     assert tabs.currentWidget() is window.data_tab  # the journey starts with the data
     for index, stage in enumerate(STAGES):
-        # Every stage says in one line what it does; the unbuilt ones say it is still to come.
-        assert stage.promise in tabs.tabToolTip(index)
-        if stage.key == "evaluation":
-            assert tabs.tabToolTip(index).startswith("Coming in a later version.")
+        assert tabs.tabToolTip(index) == stage.promise  # every stage says in one line what it does
 
 
 def test_zoom_scales_the_app_font_and_the_plot_and_is_remembered(make_window, fresh_settings):
@@ -87,9 +84,9 @@ def test_window_remembers_its_size_and_stage(make_window):
         again.close()
 
 
-def test_a_stage_still_to_come_can_be_shown_by_name(window):
+def test_a_stage_can_be_shown_by_name(window):
     window.show_stage("EVALUATION")
-    assert window.tabs.currentIndex() == 4
+    assert window.tabs.currentWidget() is window.evaluation_tab
     with pytest.raises(KeyError):
         window.show_stage("finetuning")
 
