@@ -32,6 +32,7 @@ from engine.curation import CurationSettings, curate, curated_corpus
 from engine.documents import Document
 from engine.errors import CheckpointError
 from engine.events import Finished, RunControl, Status, TrainProgress
+from engine.shipped_models import SHIPPED_MODELS_DIR
 from engine.tokenizer import TokenizerSpec
 from engine.trained_model import TrainedModel
 from engine.user_paths import data_dir
@@ -95,36 +96,51 @@ def variant_path(variant: Variant) -> Path:
     return folder / variant.key
 
 
+def shipped_variant_path(variant: Variant) -> Path:
+    """Where the app ships a ready-made copy of the variant (``scripts/make_shipped_models.py --lessons``)."""
+    return SHIPPED_MODELS_DIR / FOLDER_NAME / variant.key
+
+
+def _places(variant: Variant) -> list[Path]:
+    """The user's own copy first (trained here, maybe by a newer recipe), then the shipped one."""
+    return [variant_path(variant), shipped_variant_path(variant)]
+
+
 def load_variant(variant: Variant, model: ModelConfig | None = None,
                  train: TrainConfig | None = None) -> TrainedModel | None:
-    """The cached model of this variant, or None if there is none made by the current recipe.
+    """The model of this variant made by the current recipe, or None if there is none.
 
     A damaged file counts as missing too: training the variant again writes a good one over it.
     """
     from engine.checkpoint import checkpoint_paths, load_checkpoint
 
-    path = variant_path(variant)
-    if not checkpoint_paths(path)[1].exists():
-        return None
-    try:
-        trained = load_checkpoint(path)
-    except CheckpointError:
-        return None
-    return trained if trained.details.get("lesson_recipe") == variant.recipe(model, train) else None
+    for path in _places(variant):
+        if not checkpoint_paths(path)[1].exists():
+            continue
+        try:
+            trained = load_checkpoint(path)
+        except CheckpointError:
+            continue
+        if trained.details.get("lesson_recipe") == variant.recipe(model, train):
+            return trained
+    return None
 
 
 def is_trained(variant: Variant, model: ModelConfig | None = None, train: TrainConfig | None = None) -> bool:
-    """True if a checkpoint of the current recipe exists (reads only the small sidecar)."""
+    """True if a checkpoint of the current recipe exists, here or shipped (reads only the small sidecar)."""
     import json
 
     from engine.checkpoint import checkpoint_paths
 
-    weights, sidecar = checkpoint_paths(variant_path(variant))
-    try:
-        details = json.loads(sidecar.read_text(encoding="utf-8")).get("details") or {}
-    except (OSError, ValueError, AttributeError):
-        return False
-    return weights.exists() and isinstance(details, dict) and details.get("lesson_recipe") == variant.recipe(model, train)
+    for path in _places(variant):
+        weights, sidecar = checkpoint_paths(path)
+        try:
+            details = json.loads(sidecar.read_text(encoding="utf-8")).get("details") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if weights.exists() and isinstance(details, dict) and details.get("lesson_recipe") == variant.recipe(model, train):
+            return True
+    return False
 
 
 def missing(variants, model: ModelConfig | None = None, train: TrainConfig | None = None) -> list[Variant]:

@@ -3,6 +3,9 @@
     python scripts/make_shipped_models.py                  # train all three (~10 minutes on 2 cores)
     python scripts/make_shipped_models.py --reuse DIR      # ship models DIR/base, DIR/sft, DIR/dpo
                                                            # that benchmarks/pipeline.py --save DIR made
+    python scripts/make_shipped_models.py --lessons [--lessons-home HOME]
+        # the Evaluation lessons' variant models (engine/lesson_models.py), ~3 minutes each, into
+        # assets/models/lesson_models/; HOME: a TRAINING_EXPLORER_HOME that already holds them
 
 The three models are the default lesson, trained exactly as ``benchmarks/pipeline.py`` measures it:
 the bundled fictional world, BPE with 768 pieces, the ``small`` preset pretrained for 1,200 steps,
@@ -81,9 +84,25 @@ def answers(model) -> list[str]:
     return greedy_answers(model.params, model.model_config, model.tokenizer, prompts)
 
 
+def lesson_models(home: str | None, log) -> dict:
+    """The lessons' variants, trained by their own recipe in ``home`` (a fresh folder if None)."""
+    import os
+    import tempfile
+
+    os.environ["TRAINING_EXPLORER_HOME"] = home or tempfile.mkdtemp(prefix="te-lessons-")
+    from engine import lesson_models as lm
+
+    for event in lm.train_variants([v for v in lm.VARIANTS if lm.load_variant(v) is None or not home]):
+        if isinstance(event, lm.VariantTrained):
+            log(f"lesson model trained: {event}")
+    return {f"{lm.FOLDER_NAME}/{v.key}": lm.load_variant(v) for v in lm.VARIANTS}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuse", help="a folder holding base, sft and dpo from benchmarks/pipeline.py --save")
+    parser.add_argument("--lessons", action="store_true", help="the lessons' variant models instead")
+    parser.add_argument("--lessons-home", help="a TRAINING_EXPLORER_HOME whose lesson models to ship")
     parser.add_argument("--out", default=str(SHIPPED_DIR))
     args = parser.parse_args(argv)
 
@@ -92,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
-    if args.reuse:
+    if args.lessons:
+        models = lesson_models(args.lessons_home, log)
+    elif args.reuse:
         models = {name: load_checkpoint(Path(args.reuse) / stem) for name, stem in SHIPPED.items()}
     else:
         models = train_chain(log)
@@ -104,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         if changed:
             log(f"{name}: float16 changed {changed} answers; shipping float32 (without optimiser state) instead")
             path = save_checkpoint(dataclasses.replace(model, opt_state=None), out / name)
+        name = name.split("/")[-1]
         sizes[f"{name}_mb"] = round((path.stat().st_size + path.with_suffix(".json").stat().st_size) / 1e6, 2)
         sizes[f"{name}_answers_changed_by_float16"] = changed
     print(json.dumps(sizes), flush=True)

@@ -54,3 +54,14 @@ def test_a_missing_shipped_model_is_reported_in_words(tmp_path):
     assert shipped_stages(tmp_path) == []
     with pytest.raises(CheckpointError, match="does not exist"):
         load_shipped("pretraining", tmp_path)
+
+
+def test_the_lessons_variant_models_are_shipped_so_no_lesson_waits_for_training():
+    from engine import lesson_models as lm
+    from engine.checkpoint import checkpoint_paths
+
+    # Nothing trained in this (test) home: every variant comes from assets/models/lesson_models.
+    assert not any(checkpoint_paths(lm.variant_path(v))[1].exists() for v in lm.VARIANTS)
+    assert lm.missing(lm.VARIANTS) == []
+    cutoff = lm.load_variant(lm.CUTOFF)
+    assert cutoff is not None and cutoff.details["lesson_recipe"] == lm.CUTOFF.recipe()
