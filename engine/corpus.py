@@ -327,11 +327,14 @@ def read_jsonl(path: str | os.PathLike, text_field: str = "text",
         except json.JSONDecodeError as err:
             raise CorpusError(f"{where}: this line is not valid JSON ({err.msg} at column {err.colno}).",
                               "Each line must be one JSON object, such as {\"text\": \"...\"}.") from err
+        except (ValueError, RecursionError) as err:  # a number of thousands of digits; nesting thousands deep
+            raise CorpusError(f"{where}: this line holds a number too long or lists nested too deep to read.",
+                              "Each line must be one JSON object, such as {\"text\": \"...\"}.") from err
         if not isinstance(row, dict):
             raise CorpusError(f"{where}: this line is {_kind(row)}, not a JSON object.",
                               "Each line must be one JSON object, such as {\"text\": \"...\"}.")
         if text_field not in row:
-            keys = ", ".join(sorted(row)[:6]) or "no fields at all"
+            keys = ", ".join(k if len(k) <= 30 else k[:29] + "…" for k in sorted(row)[:6]) or "no fields at all"
             raise CorpusError(f"{where}: there is no '{text_field}' field (this line has: {keys}).",
                               "Choose the field that holds the text.")
         value = row[text_field]

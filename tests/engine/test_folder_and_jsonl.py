@@ -96,6 +96,8 @@ SECRET = "private-row-content-" * 20
     ('{"body": "' + SECRET + '", "id": 3}', r"docs.jsonl:3: there is no 'text' field \(this line has: body, id\)"),
     ('{"text": 42, "note": "' + SECRET + '"}', r"docs.jsonl:3: the 'text' field is a number, not text\."),
     ('{"text": "' + SECRET + '", }', r"docs.jsonl:3: this line is not valid JSON"),
+    ('{"text": "x", "n": ' + "9" * 5000 + '}', r"docs.jsonl:3: this line holds a number too long or lists nested"),
+    ('{"text": ' + "[" * 100_000 + "]" * 100_000 + '}', r"docs.jsonl:3: this line holds a number too long or lists"),
 ])
 def test_malformed_jsonl_names_file_and_line_without_echoing_the_row(tmp_path, line, problem):
     path = tmp_path / "docs.jsonl"
