@@ -22,6 +22,10 @@ One file per concept, in the order a run uses them:
 - ``lora``        low-rank adapters, and merging them back into the weights
 - ``behaviour``   greedy answers with a key/value cache, token probabilities, and verdicts on them
 - ``trained_model`` what a stage hands the next: parameters, configs, tokenizer, history, stage
+- ``evaluation``  the Evaluation stage: benchmark grading with confidence, blind ratings, red-team pairs
+- ``lessons``     seven measured lessons; ``lesson_probes`` asks the questions, ``lesson_models`` trains variants
+- ``shipped_models`` the models bundled in ``assets/models/``
+- ``cli``         ``training-explorer-cli``: any stage or the whole chain, headless, from a TOML file
 
 The GUI, the tests and headless scripts all consume the same generators.
 """
