@@ -58,6 +58,7 @@ from engine.evaluation import (
     mean_confidence,
 )
 from engine.events import Finished, RunControl, Status
+from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_model_path, shipped_stages
 from engine.tuning_data import load_benchmark, load_red_team
 from engine.user_paths import data_dir, models_dir
 from gui import formatting, settings
@@ -88,6 +89,14 @@ def _open_and_check(path: str, texts: list[str]):
     model = load_checkpoint(path)
     check_can_read(Path(path).name, model, texts)
     return model
+
+
+SHIPPED_TAG = "<shipped models>"  # the open task's tag for adding every shipped model at once
+
+
+def _open_shipped() -> list[tuple[str, str, object]]:
+    """(title, file, model) of every shipped model, in stage order (worker thread: imports jax)."""
+    return [(SHIPPED_TITLES[stage], str(shipped_model_path(stage)), load_shipped(stage)) for stage in shipped_stages()]
 
 
 def _run_events(run: BenchmarkRun, done: threading.Event):
@@ -171,6 +180,12 @@ class EvaluationTab(QWidget):
         models_layout.addWidget(self.models_list, 1)
         models_layout.addWidget(self.models_hint)
         models_layout.addWidget(self.open_button)
+        # The models the app ships (one per stage): a class can evaluate before training anything.
+        self.shipped_button = QPushButton("Add the shipped models")
+        self.shipped_button.setToolTip("Add the pretrained, instruction-tuned and preference-tuned models that "
+                                       "come with the app, trained on the fictional world.")
+        self.shipped_button.setVisible(bool(shipped_stages()))
+        models_layout.addWidget(self.shipped_button)
         self.question_combo = QComboBox()
         for key, title in QUESTION_SETS:
             self.question_combo.addItem(title, key)
@@ -194,7 +209,7 @@ class EvaluationTab(QWidget):
         self.run_button = QPushButton("Run benchmark")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("End after the questions being answered now. The answers so far are kept.")
-        for button in (self.run_button, self.stop_button, self.open_button):
+        for button in (self.run_button, self.stop_button, self.open_button, self.shipped_button):
             button.setAutoDefault(False)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1)
@@ -276,6 +291,7 @@ class EvaluationTab(QWidget):
         shelf.changed.connect(self._refresh_models)
         self.models_list.itemChanged.connect(self._on_item_changed)
         self.open_button.clicked.connect(self.ask_open_model)
+        self.shipped_button.clicked.connect(self.add_shipped_models)
         self.run_button.clicked.connect(self.run_benchmark)
         self.stop_button.clicked.connect(self.runner.stop)
         self.question_combo.currentIndexChanged.connect(self._show_question_count)
@@ -308,8 +324,8 @@ class EvaluationTab(QWidget):
             self.models_list.addItem(item)
         self.models_list.blockSignals(False)
         self.models_hint.setText("" if self.shelf.names() else
-                                 "No models yet: each stage's newest model appears here once trained, "
-                                 "or open a saved one.")
+                                 "No models yet: each stage's newest model appears here once trained; "
+                                 "or open a saved one, or add the shipped ones.")
         self.models_hint.setVisible(not self.shelf.names())
         self._update_buttons()
 
@@ -343,7 +359,18 @@ class EvaluationTab(QWidget):
         self.message_bar.info(f"Opening '{Path(path).name}'…")
         self._open_task.submit(_open_and_check, str(path), texts, tag=str(path))
 
+    def add_shipped_models(self) -> None:
+        """Put the shipped model of every stage on the shelf (skipping any already there)."""
+        self.message_bar.info("Opening the shipped models…")
+        self._open_task.submit(_open_shipped, tag=SHIPPED_TAG)
+
     def _on_opened(self, path: str, model) -> None:
+        if path == SHIPPED_TAG:  # several at once: [(title, path, model), ...]
+            present = set(self.shelf.names())
+            added = [self.shelf.put_opened_model(m, p, title) for title, p, m in model if title not in present]
+            self.message_bar.info(f"Added {len(added)} shipped model{'s' if len(added) != 1 else ''} to the "
+                                  "models under test." if added else "The shipped models are already here.")
+            return
         name = self.shelf.put_opened_model(model, path, Path(path).stem)
         self.message_bar.info(f"Added “{name}” to the models under test.")
 

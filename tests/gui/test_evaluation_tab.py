@@ -244,3 +244,18 @@ def test_the_answers_table_sorts_confidence_as_a_number(qtbot):
     assert [r[5] for r in table.shown_rows()] == ["–", "9%", "10%", "50%"]  # as text, "10%" < "9%"
     table.verdict_filter.setCurrentText(WRONG)
     assert [r[1] for r in table.shown_rows()] == ["q1", "q3"] and "2 of 4" in table.count_label.text()
+
+
+def test_the_shipped_models_join_the_models_under_test_in_one_click(qtbot, make_tab):
+    from engine.shipped_models import SHIPPED_TITLES
+
+    tab = make_tab(models=[])
+    assert tab.models_list.count() == 0 and "add the shipped ones" in tab.models_hint.text()
+    tab.shipped_button.click()
+    qtbot.waitUntil(lambda: tab.models_list.count() == 3, timeout=UI_TIMEOUT_MS)
+    assert [tab.models_list.item(i).text() for i in range(3)] == list(SHIPPED_TITLES.values())
+    assert [tab.shelf.get(name).stage for name in tab.shelf.names()] == ["pretraining", "instruction", "preference"]
+    assert tab.run_button.isEnabled()
+    tab.shipped_button.click()  # a second click adds nothing
+    qtbot.waitUntil(lambda: "already here" in tab.message_bar.text(), timeout=UI_TIMEOUT_MS)
+    assert tab.models_list.count() == 3
