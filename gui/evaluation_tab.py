@@ -13,17 +13,16 @@
   - *Compare:* one prompt, every model side by side, tokens shaded by confidence (``ComparePanel``).
 
 The benchmark runs as an engine generator (``engine.evaluation.BenchmarkRun``) on one superqt worker
-(``EvaluationRunner``); the other pages write their answers with ``BackgroundTask``s. Only the GUI
+(``gui.generator_runner.GeneratorRunner``); the other pages write their answers with ``BackgroundTask``s. Only the GUI
 thread touches widgets.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -40,7 +39,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import GeneratorWorker
 
 from engine.errors import PlainError
 from engine.evaluation import (
@@ -57,12 +55,13 @@ from engine.evaluation import (
     check_can_read,
     mean_confidence,
 )
-from engine.events import Finished, RunControl, Status
+from engine.events import Finished, Status
 from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_model_path, shipped_stages
 from engine.tuning_data import load_benchmark, load_red_team
 from engine.user_paths import data_dir, models_dir
 from gui import formatting, settings
 from gui.background import BackgroundTask
+from gui.generator_runner import GeneratorRunner
 from gui.lessons_page import LessonsPage
 from gui.model_shelf import ModelShelf
 from gui.preference_tab import votes_path
@@ -97,58 +96,6 @@ SHIPPED_TAG = "<shipped models>"  # the open task's tag for adding every shipped
 def _open_shipped() -> list[tuple[str, str, object]]:
     """(title, file, model) of every shipped model, in stage order (worker thread: imports jax)."""
     return [(SHIPPED_TITLES[stage], str(shipped_model_path(stage)), load_shipped(stage)) for stage in shipped_stages()]
-
-
-def _run_events(run: BenchmarkRun, done: threading.Event):
-    """The worker's generator: the run's events, and a mark once it has returned (for shutdown)."""
-    try:
-        yield from run.events()
-    finally:
-        done.set()
-
-
-class EvaluationRunner(QObject):
-    """Runs one ``BenchmarkRun`` on a worker thread and republishes its events on the GUI thread."""
-
-    event = Signal(object)  # Status, EvaluationProgress, AnswersGraded or Finished
-    failed = Signal(str)  # a plain message
-    running_changed = Signal(bool)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._worker: GeneratorWorker | None = None
-        self._control: RunControl | None = None
-        self._done: threading.Event | None = None
-
-    @property
-    def is_running(self) -> bool:
-        return self._worker is not None
-
-    def start(self, run: BenchmarkRun) -> None:
-        if self.is_running:
-            raise RuntimeError("an evaluation is already running")
-        self._control, self._done = run.control, threading.Event()
-        worker = GeneratorWorker(_run_events, run, self._done)
-        worker.yielded.connect(self.event.emit)
-        worker.errored.connect(lambda error: self.failed.emit(plain_message(error)))
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        self.running_changed.emit(True)
-        QThreadPool.globalInstance().start(worker)  # at once, so shutdown can wait for it
-
-    def stop(self) -> None:
-        if self._control is not None:
-            self._control.stop()
-
-    def shutdown(self, timeout_s: float = 60.0) -> bool:
-        if self._done is None:
-            return True
-        self.stop()
-        return self._done.wait(timeout_s)
-
-    def _on_finished(self) -> None:
-        self._worker = self._control = self._done = None
-        self.running_changed.emit(False)
 
 
 class EvaluationTab(QWidget):
@@ -278,7 +225,7 @@ class EvaluationTab(QWidget):
         layout.addWidget(self.splitter, 1)
 
         # --- wiring ---
-        self.runner = EvaluationRunner(self)
+        self.runner = GeneratorRunner("an evaluation", self)
         self.runner.event.connect(self._on_event)
         self.runner.failed.connect(self._on_failed)
         self.runner.running_changed.connect(lambda _running: self._update_buttons())
@@ -404,7 +351,7 @@ class EvaluationTab(QWidget):
         self.pace_label.setText("")
         self.status_label.setText("Preparing the models…")
         self.show_page("Benchmark")
-        self.runner.start(run)
+        self.runner.start(lambda _control: run.events(), run.control)
 
     def _on_event(self, event) -> None:
         if isinstance(event, AnswersGraded):
@@ -426,8 +373,8 @@ class EvaluationTab(QWidget):
             if event.reason == "completed":
                 self.pace_label.setText("")
 
-    def _on_failed(self, message: str) -> None:
-        self.message_bar.error(message)
+    def _on_failed(self, error: Exception) -> None:
+        self.message_bar.error(plain_message(error))
         self.status_label.setText("The benchmark could not run to the end; the answers graded so far are kept.")
 
     def _show_accuracy(self) -> None:
@@ -494,6 +441,6 @@ class EvaluationTab(QWidget):
 
     def shutdown(self, timeout_s: float = 60.0) -> bool:
         """Stop the benchmark and wait for every worker (the window calls this when it closes)."""
-        return all([self.runner.shutdown(timeout_s), self._open_task.shutdown(timeout_s),
+        return all([self.runner.stop_and_wait(timeout_s), self._open_task.shutdown(timeout_s),
                     self.rating_panel.shutdown(timeout_s), self.red_team_panel.shutdown(timeout_s),
                     self.compare_panel.shutdown(timeout_s), self.lessons_page.shutdown(timeout_s)])

@@ -6,18 +6,15 @@ the time left. On the right: the lesson's result: its numbers in large type, its
 three sentences of plain explanation. A message bar on top says, in words, what is missing or
 what went wrong, with a button that offers the fix.
 
-A lesson, or training the models a lesson compares, runs on one worker thread (``LessonRunner``):
+A lesson, or training the models a lesson compares, runs on one worker thread (``gui.generator_runner.GeneratorRunner``):
 the engine's generator yields plain events that cross to the GUI thread as queued signals. Stop asks
 the engine to end between chunks; a stopped lesson still shows what it measured so far.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThreadPool, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,13 +28,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import GeneratorWorker
 
-from engine.errors import PlainError
-from engine.events import Finished, RunControl, Status
+from engine.events import Finished, Status
 from engine.lesson_probes import LessonProgress
 from engine.lessons import LESSONS, LessonResult, MissingLessonModels, check_ready, lesson, needed_variants
 from gui import formatting
+from gui.generator_runner import GeneratorRunner
 from gui.model_shelf import ModelShelf
 from gui.training_controller import plain_message
 from gui.widgets.group_box import group_box
@@ -46,69 +42,8 @@ from gui.widgets.message_bar import MessageBar
 from gui.widgets.vertical_scroll_area import VerticalScrollArea
 from gui.zoom import ZoomController
 
-log = logging.getLogger(__name__)
 LESSONS_MODEL = "The lessons' own model"  # the first choice of "Model to test"
 MAX_PLOTS = 2  # the most plots a lesson shows (coverage has two)
-
-
-def _events(make: Callable[[RunControl], Any], control: RunControl, done: threading.Event):
-    """The worker's generator: builds the engine's generator on the worker thread (it imports jax)."""
-    try:
-        if control.stop_requested:
-            return
-        yield from make(control)
-    finally:
-        done.set()
-
-
-class LessonRunner(QObject):
-    """Runs one engine generator at a time on a worker thread; its events arrive as ``event`` signals."""
-
-    event = Signal(object)  # LessonProgress, LessonResult, TrainingProgress, VariantTrained, Status, Finished
-    failed = Signal(object)  # the exception, for a plain message
-    running_changed = Signal(bool)
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._worker: GeneratorWorker | None = None
-        self._control: RunControl | None = None
-        self._done: threading.Event | None = None
-
-    @property
-    def is_running(self) -> bool:
-        return self._worker is not None
-
-    def start(self, make: Callable[[RunControl], Any]) -> None:
-        if self.is_running:
-            raise RuntimeError("a lesson is already running")
-        self._control, self._done = RunControl(), threading.Event()
-        worker = GeneratorWorker(_events, make, self._control, self._done)
-        worker.yielded.connect(self.event.emit)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        self.running_changed.emit(True)
-        QThreadPool.globalInstance().start(worker)  # at once, so stop_and_wait can always wait for it
-
-    def stop(self) -> None:
-        if self._control is not None:
-            self._control.stop()
-
-    def stop_and_wait(self, timeout_s: float = 60.0) -> bool:
-        """Stop and block until the worker's generator has returned (when the window closes)."""
-        if self._done is None:
-            return True
-        self.stop()
-        return self._done.wait(timeout_s)
-
-    def _on_errored(self, error: Exception) -> None:
-        if not isinstance(error, PlainError):
-            log.error("lesson failed", exc_info=error)
-        self.failed.emit(error)
-
-    def _on_finished(self) -> None:
-        self._worker = self._control = self._done = None
-        self.running_changed.emit(False)
 
 
 class LessonsPage(QWidget):
@@ -123,7 +58,7 @@ class LessonsPage(QWidget):
         self.recipe = dict(recipe or {})  # model=/train= for tests that train tiny variants
         self.result: LessonResult | None = None
         self._pending_lesson: str | None = None  # run this lesson once its models are trained
-        self.runner = LessonRunner(self)
+        self.runner = GeneratorRunner("a lesson", self)
         self.message_bar = MessageBar()
 
         # --- left: what to run ---
