@@ -7,19 +7,58 @@ current one, so the effect of a cutoff or a topic toggle is visible at a glance.
 
 Categorical data reads better as rows of text than as pyqtgraph's numeric axes, which cannot show
 long category names at projector sizes.
+
+Colours follow the theme (``gui.themes``): the track is the palette's base colour with a thin
+outline in its border colour (a light grey track glared on the dark themes, and on high contrast's
+black only the outline shows where a bar would end); the bar is the tabs' blue made legible on that
+base (``themes.curve_color``), and the ghost is the bar's colour faded into the base. Bars read the
+palette each time they paint, and repaint on a palette or style change, so a theme switch reaches
+them at once. ``gui.widgets.year_histogram`` and ``gui.widgets.next_token_bars`` use the same colours.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-BAR_COLOR = QColor("#1f66c1")
-GHOST_COLOR = QColor("#c9d3e3")  # the value before curation
-TRACK_COLOR = QColor("#eef0f4")
+from gui import themes
+
+BAR_COLOR = QColor("#1f66c1")  # the tabs' blue, as asked for; drawn as ``bar_color()``
+GHOST_STRENGTH = 0.3  # how much of the bar's colour the ghost (the value before curation) keeps
+
+
+def bar_color(theme: themes.Theme | None = None) -> QColor:
+    """The bars' blue as drawn on ``theme``'s base colour (the current theme by default)."""
+    return themes.curve_color(BAR_COLOR, theme)
+
+
+def ghost_color(theme: themes.Theme | None = None) -> QColor:
+    """The pale "before curation" bar: the bar's colour faded into the theme's base colour."""
+    theme = theme or themes.current_theme()
+    return blend(bar_color(theme), QColor(theme.base), GHOST_STRENGTH)
+
+
+def blend(color: QColor, background: QColor, amount: float) -> QColor:
+    """``amount`` of ``color`` over ``background`` (0: the background, 1: the colour)."""
+    return QColor.fromRgbF(*(amount * a + (1 - amount) * b for a, b in zip(
+        (color.redF(), color.greenF(), color.blueF()), (background.redF(), background.greenF(), background.blueF()))))
+
+
+def track_brush_and_pen(palette: QPalette) -> tuple[QColor, QPen]:
+    """Fill and outline of an empty track, from the widget's palette (its theme's base and border)."""
+    pen = QPen(palette.color(QPalette.ColorRole.Mid))
+    pen.setWidthF(1.0)
+    return palette.color(QPalette.ColorRole.Base), pen
+
+
+def repaint_on_theme_change(widget: QWidget, event: QEvent) -> None:
+    """Call from ``changeEvent``: a palette change (a theme switch) or a style change (high contrast's
+    style sheet) repaints a widget that picks its colours while painting."""
+    if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange, QEvent.Type.StyleChange):
+        widget.update()
 
 
 @dataclass(frozen=True)
@@ -47,15 +86,21 @@ class _Bar(QWidget):
         metrics = self.fontMetrics()
         return QSize(metrics.horizontalAdvance("0" * 4), int(metrics.height() * 1.2))
 
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        repaint_on_theme_change(self, event)
+
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        rect = QRectF(self.rect()).adjusted(0, 2, 0, -2)
+        rect = QRectF(self.rect()).adjusted(0.5, 2.5, -0.5, -2.5)
         radius = rect.height() / 5
-        painter.setBrush(TRACK_COLOR)
+        track, outline = track_brush_and_pen(self.palette())
+        painter.setPen(outline)
+        painter.setBrush(track)
         painter.drawRoundedRect(rect, radius, radius)
-        for fraction, color in ((self.ghost_fraction, GHOST_COLOR), (self.fraction, BAR_COLOR)):
+        painter.setPen(Qt.PenStyle.NoPen)
+        for fraction, color in ((self.ghost_fraction, ghost_color()), (self.fraction, bar_color())):
             if fraction > 0:
                 filled = QRectF(rect)
                 # At least a sliver, so "1 document" is not drawn as nothing at all.

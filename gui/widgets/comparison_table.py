@@ -3,6 +3,10 @@
 Used by both tuning stages. A row is a prompt, what we hoped for, and the two answers; a cell is
 green when the answer is what we hoped for and red when it is not, so the difference between the
 models reads at a glance from the back of a room. A summary line above gives the rates.
+
+The pale green and red are the same in every theme (they carry the meaning), so a judged cell also
+gets dark text of its own: in the dark themes the table's text colour is light, and light text on a
+pale cell could not be read.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidg
 
 GOOD = QColor("#d4f2d0")
 BAD = QColor("#f8d6d3")
+ON_JUDGED = QColor("#1b1b1b")  # text on GOOD and BAD: over 13:1 on both
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class ComparisonTable(QWidget):
                 item = QTableWidgetItem(text.strip() or "(nothing)")
                 if good is not None:
                     item.setBackground(QBrush(GOOD if good else BAD))
+                    item.setForeground(QBrush(ON_JUDGED))
                     item.setToolTip("As hoped" if good else "Not what we hoped for")
                 self.table.setItem(r, c, item)
         self.table.resizeRowsToContents()

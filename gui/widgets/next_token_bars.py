@@ -2,17 +2,27 @@
 
 Clicking a token's button means "take this one": the panel appends it to the prompt and asks again,
 so a learner can walk through the model's choices by hand, which is all generation is.
+
+The bars use the theme's colours, as the Data tab's charts do (``gui.widgets.bar_chart``): a track
+in the palette's base colour with a border-coloured outline, the blue made legible on it, the
+percentage in the palette's text colour after a short bar, and inside a long one in black or white,
+whichever stands out more on that blue. They repaint on a theme change.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
-BAR_COLOR = QColor("#1f66c1")
-TRACK_COLOR = QColor("#e6e9ef")
-TEXT_COLOR = QColor("#1b1b1b")
+from gui import themes
+from gui.widgets.bar_chart import bar_color, repaint_on_theme_change, track_brush_and_pen
+
+
+def text_on(fill: QColor) -> QColor:
+    """Black or white, whichever reads better on ``fill``."""
+    black, white = QColor("#000000"), QColor("#ffffff")
+    return black if themes.contrast_ratio(black, fill) >= themes.contrast_ratio(white, fill) else white
 
 
 class ProbabilityBar(QWidget):
@@ -41,29 +51,50 @@ class ProbabilityBar(QWidget):
         metrics = self.fontMetrics()
         return QSize(metrics.horizontalAdvance("100.0 %  ") * 2, int(metrics.height() * 1.4))
 
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        repaint_on_theme_change(self, event)
+
+    def text_color(self) -> QColor:
+        """The colour the percentage is written in now (tests check its contrast)."""
+        if self._text_inside():
+            return text_on(bar_color())
+        return self.palette().color(QPalette.ColorRole.Text)
+
+    def _track(self) -> QRectF:
+        return QRectF(self.rect()).adjusted(0.5, 2.5, -0.5, -2.5)  # half-pixel in: a crisp 1 px outline
+
+    def _text_inside(self) -> bool:
+        """The percentage fits inside the filled part."""
+        rect = self._track()
+        margin = self.fontMetrics().horizontalAdvance(" ")
+        text_width = self.fontMetrics().horizontalAdvance(_percent(self._probability)) + 2 * margin
+        return rect.width() * self._probability >= text_width
+
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(self.rect()).adjusted(0, 2, 0, -2)
+        rect = self._track()
         radius = rect.height() / 5
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(TRACK_COLOR)
+        track, outline = track_brush_and_pen(self.palette())
+        painter.setPen(outline)
+        painter.setBrush(track)
         painter.drawRoundedRect(rect, radius, radius)
+        painter.setPen(Qt.PenStyle.NoPen)
         filled = QRectF(rect)
         filled.setWidth(rect.width() * self._probability)
-        painter.setBrush(BAR_COLOR)
+        painter.setBrush(bar_color())
         if filled.width() > 0:
             painter.drawRoundedRect(filled, radius, radius)
         text = _percent(self._probability)
         margin = self.fontMetrics().horizontalAdvance(" ")
-        text_width = self.fontMetrics().horizontalAdvance(text) + 2 * margin
-        # White text inside a long bar, dark text just after a short one: always readable.
-        if filled.width() >= text_width:
-            painter.setPen(QColor("white"))
+        # Inside a long bar, in whichever of black and white stands out on the bar's blue; just after a
+        # short one, in the palette's text colour on the track: always readable, in every theme.
+        painter.setPen(self.text_color())
+        if self._text_inside():
             text_rect = filled.adjusted(0, 0, -margin, 0)
             align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         else:
-            painter.setPen(TEXT_COLOR)
             text_rect = rect.adjusted(filled.width() + margin, 0, 0, 0)
             align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         painter.drawText(text_rect, align, text)

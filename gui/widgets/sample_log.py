@@ -2,16 +2,28 @@
 
 Reading these in order is the most convincing view of learning there is: noise, then letters, then
 words, then phrases. The prompt is shown in grey so it is clear which part the model wrote.
+
+Colours come from the theme: the step headings in the tabs' blue made legible on the log's
+background (at least the 4.5:1 of ordinary text), the prompt in the palette's placeholder grey. The
+text of a QPlainTextEdit keeps the colours it was written with, so the log remembers its samples and
+writes them again, in the new colours, when the theme changes.
 """
 
 from __future__ import annotations
 
+from collections import deque
+
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit
 
+from gui import themes
 from gui.zoom import ZoomController
 
 MAX_LINES = 20_000  # a very long run should not grow memory without bound
+MAX_SAMPLES = MAX_LINES // 3  # a sample is at least three lines (heading, text, blank): no more can show
+HEADING_COLOR = "#1f66c1"  # the tabs' blue; drawn as ``heading_color()``
+MIN_TEXT_CONTRAST = 4.5  # WCAG AA for ordinary text
 
 
 class SampleLog(QPlainTextEdit):
@@ -26,33 +38,74 @@ class SampleLog(QPlainTextEdit):
         self.setAccessibleName("What the model writes now")
         zoom.follow_zoom(self, zoom.monospace_font)
         self._count = 0
+        self._samples: deque[tuple[int, str, str]] = deque(maxlen=MAX_SAMPLES)  # (step, prompt, text)
+        self._theme = themes.current_theme()
         self._heading = QTextCharFormat()
         self._heading.setFontWeight(QFont.Weight.Bold)
-        self._heading.setForeground(QColor("#1f66c1"))
         self._prompt = QTextCharFormat()
-        self._prompt.setForeground(QColor("#8a8a8a"))
         self._written = QTextCharFormat()
+        self._pick_colors()
 
     def sample_count(self) -> int:
         return self._count
+
+    def heading_color(self) -> QColor:
+        """The step headings' colour now (tests check its contrast on the background)."""
+        return self._heading.foreground().color()
+
+    def prompt_color(self) -> QColor:
+        return self._prompt.foreground().color()
 
     def add_sample(self, step: int, prompt: str, text: str) -> None:
         scrollbar = self.verticalScrollBar()
         # Follow the newest sample, unless the user has scrolled up to read an older one.
         follow = scrollbar.value() >= scrollbar.maximum() - 2
-        cursor = QTextCursor(self.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        if self._count:
-            cursor.insertBlock()
-            cursor.insertBlock()
-        cursor.insertText(f"Step {step:,}", self._heading)
-        cursor.insertBlock()
-        cursor.insertText(prompt, self._prompt)
-        cursor.insertText(text, self._written)
+        self._write(step, prompt, text)
+        self._samples.append((step, prompt, text))
         self._count += 1
         if follow:
             scrollbar.setValue(scrollbar.maximum())
 
     def clear_samples(self) -> None:
         self.clear()
+        self._samples.clear()
         self._count = 0
+
+    # --- theme ------------------------------------------------------------------------------
+
+    def changeEvent(self, event) -> None:
+        # A theme switch arrives as a palette change, or as a style change only while high contrast's
+        # style sheet is in force (as for the plots, ``gui.widgets.zoomed_plot``).
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange, QEvent.Type.StyleChange):
+            if themes.current_theme() is not self._theme:
+                self._theme = themes.current_theme()
+                self._pick_colors()
+                self._rewrite()
+
+    def _pick_colors(self) -> None:
+        theme = self._theme
+        heading = themes.legible_color(HEADING_COLOR, theme.base, max(MIN_TEXT_CONTRAST, theme.min_curve_contrast))
+        self._heading.setForeground(heading)
+        self._prompt.setForeground(QColor(theme.placeholder_text))
+
+    def _rewrite(self) -> None:
+        """Write every remembered sample again in the current colours, keeping the reader's place."""
+        scrollbar = self.verticalScrollBar()
+        at_end = scrollbar.value() >= scrollbar.maximum() - 2
+        fraction = scrollbar.value() / scrollbar.maximum() if scrollbar.maximum() else 0.0
+        self.clear()
+        for sample in self._samples:
+            self._write(*sample)
+        scrollbar.setValue(scrollbar.maximum() if at_end else round(fraction * scrollbar.maximum()))
+
+    def _write(self, step: int, prompt: str, text: str) -> None:
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        if not self.document().isEmpty():
+            cursor.insertBlock()
+            cursor.insertBlock()
+        cursor.insertText(f"Step {step:,}", self._heading)
+        cursor.insertBlock()
+        cursor.insertText(prompt, self._prompt)
+        cursor.insertText(text, self._written)

@@ -2,16 +2,19 @@
 
 Pale bars count every dated document of the loaded text; blue bars count the ones curation kept.
 A dashed line marks the cutoff year, so moving it shows at once which years the model will never
-read about. Built on ``ZoomedPlotWidget``, so its axes grow with the zoom.
+read about. Built on ``ZoomedPlotWidget``, so its axes grow with the zoom; the bars and the cutoff
+line take their colours from the theme (``gui.widgets.bar_chart``'s colours, the plot's ink) and are
+restyled on ``restyled``, which fires after every zoom and theme change.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QColor
 
-from gui.widgets.bar_chart import BAR_COLOR, GHOST_COLOR
-from gui.widgets.zoomed_plot import INK, ZoomedPlotWidget
+from gui.widgets.bar_chart import bar_color, ghost_color
+from gui.widgets.zoomed_plot import ZoomedPlotWidget
 from gui.zoom import ZoomController
 
 
@@ -25,16 +28,18 @@ class YearHistogram(ZoomedPlotWidget):
         self.plotItem.setMenuEnabled(False)
         self.plotItem.getViewBox().setMouseEnabled(x=False, y=False)
         self.legend.setVisible(False)
-        self._loaded = pg.BarGraphItem(x=[], height=[], width=0.9, brush=GHOST_COLOR, pen=pg.mkPen(None))
-        self._kept = pg.BarGraphItem(x=[], height=[], width=0.9, brush=BAR_COLOR, pen=pg.mkPen(None))
+        self._loaded = pg.BarGraphItem(x=[], height=[], width=0.9, pen=pg.mkPen(None))
+        self._kept = pg.BarGraphItem(x=[], height=[], width=0.9, pen=pg.mkPen(None))
         self.plotItem.addItem(self._loaded)
         self.plotItem.addItem(self._kept)
         self._cutoff_line = pg.InfiniteLine(angle=90, movable=False)
         self.plotItem.addItem(self._cutoff_line)
         self._cutoff_line.setVisible(False)
         self._counts: dict[int, int] = {}
-        zoom.zoom_changed.connect(self._style_cutoff)
-        self._style_cutoff()
+        # ``restyled`` follows the zoom, presentation mode and the theme; the base class emitted it
+        # once already, before these items existed, so style them now as well.
+        self.restyled.connect(self._restyle)
+        self._restyle()
 
     def set_counts(self, kept: dict[int, int], loaded: dict[int, int], cutoff_year: int | None) -> None:
         """``kept`` and ``loaded`` map year → documents; ``cutoff_year`` None hides the marker."""
@@ -60,7 +65,18 @@ class YearHistogram(ZoomedPlotWidget):
         """Year → documents kept, as drawn."""
         return dict(self._counts)
 
-    def _style_cutoff(self, *_args) -> None:
-        pen = pg.mkPen(INK, width=max(2.0, 2.0 * self.scale))
+    def cutoff_pen(self):
+        """The pen the cutoff line is drawn with now (tests compare its colour with the background)."""
+        return self._cutoff_line.pen
+
+    def bar_brushes(self) -> tuple[QColor, QColor]:
+        """(loaded, kept) bar colours as drawn now."""
+        return self._loaded.opts["brush"].color(), self._kept.opts["brush"].color()
+
+    def _restyle(self) -> None:
+        # The plot's ink: the theme's text colour, legible on the plot background in every theme.
+        pen = pg.mkPen(self.ink(), width=max(2.0, 2.0 * self.scale))
         pen.setStyle(pg.QtCore.Qt.PenStyle.DashLine)
         self._cutoff_line.setPen(pen)
+        self._loaded.setOpts(brush=pg.mkBrush(ghost_color(self.theme)))
+        self._kept.setOpts(brush=pg.mkBrush(bar_color(self.theme)))
