@@ -47,6 +47,7 @@ from engine.tokenizer import MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerSpec, previe
 from gui import formatting, settings
 from gui.background import BackgroundTask
 from gui.curation_history import DataState, DataStateChange
+from gui.presentation import mark_advanced
 from gui.training_controller import plain_message
 from gui.widgets.bar_chart import BarRow, HorizontalBarChart
 from gui.widgets.collapsible_section import CollapsibleSection
@@ -114,6 +115,7 @@ class DataTab(QWidget):
         self.world_section = CollapsibleSection("Change the world", self.world_knobs)
         self.world_section.setToolTip("Generate the world again with more or less coverage, quality, recency "
                                       "and bias.")
+        mark_advanced(self.world_section)  # presentation mode hides the knobs that make the world again
         self.curation_panel = CurationPanel()
         self.undo_button = QPushButton("Undo")
         self.redo_button = QPushButton("Redo")
@@ -196,9 +198,13 @@ class DataTab(QWidget):
         self.vocab_spin.setAccessibleName("BPE vocabulary size")
         self.another_button = QPushButton("Another document")
         self.another_button.setAutoDefault(False)
+        # The menu may shrink (eliding its text) rather than push the row past a 1280-pixel window at
+        # 200 % zoom with the BPE size showing; where there is room it grows to show its whole text.
+        self.tokenizer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.tokenizer_combo.setMinimumContentsLength(len("Characters"))
         token_row = QHBoxLayout()
         token_row.addWidget(QLabel("Cut by"))
-        token_row.addWidget(self.tokenizer_combo)
+        token_row.addWidget(self.tokenizer_combo, 3)
         token_row.addWidget(self.vocab_spin)
         token_row.addStretch(1)
         token_row.addWidget(self.another_button)
@@ -571,6 +577,10 @@ class DataTab(QWidget):
 
     def _fit_layout(self, *_args) -> None:
         self._fit_charts()
+        # No wider than its longest entry: the rest of a wide row is left empty, not given to the menu.
+        combo = self.tokenizer_combo
+        longest = max(self.fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+        combo.setMaximumWidth(longest + 3 * self.fontMetrics().height())
         total = self.splitter.width()
         scrollbar = self.left_scroll.verticalScrollBar().sizeHint().width()
         preferred = self.fontMetrics().horizontalAdvance("x" * 46) + scrollbar

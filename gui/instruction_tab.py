@@ -81,9 +81,7 @@ class InstructionTab(TuningTab):
         self.pairs = PairsTable([("prompt", "Instruction (as the model sees it)"), ("completion", "Response")])
         self.import_button = QPushButton("Import JSONL…")
         self.export_button = QPushButton("Export JSONL…")
-        for offset, button in enumerate((self.import_button, self.export_button)):
-            button.setAutoDefault(False)
-            self.pairs.buttons.insertWidget(4 + offset, button)
+        self.pairs.add_file_buttons(self.import_button, self.export_button)
         self.tokens_view = QTextBrowser()
         self.tokens_view.setAccessibleName("Tokens of the selected example")
         self.tokens_view.setMaximumHeight(self.fontMetrics().height() * 6)

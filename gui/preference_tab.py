@@ -144,10 +144,14 @@ class PreferenceTab(TuningTab):
         dpo_form.addRow("Learn the chosen answers", self.nll_spin)
         dpo_form.addRow(_wrapped(NLL_EXPLANATION))
         self.settings_layout.addWidget(group_box("DPO", dpo_box))
+        # Made after the right-hand pages, so Qt would visit them last: put them after Steps, as shown.
+        QWidget.setTabOrder(self.steps_spin, self.beta_spin)
+        QWidget.setTabOrder(self.beta_spin, self.nll_spin)
 
         questions = [r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:") for r in load_red_team()]
         self.vote_panel = VotePanel(questions)
         self.votes_label = QLabel()
+        self.votes_label.setWordWrap(True)  # one long sentence: unwrapped, it widened the page past the window
         votes_page = QWidget()
         votes_layout = QVBoxLayout(votes_page)
         votes_layout.addWidget(self.vote_panel, 1)

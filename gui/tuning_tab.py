@@ -51,6 +51,22 @@ from gui.widgets.group_box import group_box
 MODEL_FILE_FILTER = "Training Explorer models (*.safetensors)"
 
 
+LONGEST_BUTTON_LINE = len("Use the shipped pretrained model")  # fits the settings column at 200 % zoom
+
+
+def _two_lines_if_long(text: str) -> str:
+    """A button's text, broken at the space nearest its middle if one line would widen the column.
+
+    A push button never wraps by itself; "Use the shipped instruction-tuned model" on one line made
+    the settings column, and so the window, wider than a 1280-pixel projector at 200 % zoom.
+    """
+    if len(text) <= LONGEST_BUTTON_LINE or " " not in text:
+        return text
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
+    return f"{text[:cut]}\n{text[cut + 1:]}"
+
+
 def _load_checkpoint(path: str):
     from engine.checkpoint import load_checkpoint  # imports jax: on the worker thread only
 
@@ -78,6 +94,7 @@ class TuningTab(QWidget):
         self.controller = TrainingController(self)
         self.message_bar = MessageBar()
         self._left_width_fitted = False
+        self._page_widgets: list[QWidget] = []  # the pages' contents, whose minimum follows the zoom
 
         # --- left ---
         self.base_label = QLabel(self.base_hint)
@@ -86,7 +103,7 @@ class TuningTab(QWidget):
         self.open_button.setToolTip("Start from a model saved earlier.")
         # The model the app ships for the stage before this one: a class can tune at once.
         self.shipped_stage = self.base_stages[0] if self.base_stages else None
-        self.shipped_button = QPushButton(f"Use the {SHIPPED_TITLES[self.shipped_stage].lower()}"
+        self.shipped_button = QPushButton(_two_lines_if_long(f"Use the {SHIPPED_TITLES[self.shipped_stage].lower()}")
                                           if self.shipped_stage in SHIPPED_TITLES else "")
         self.shipped_button.setToolTip("Start from the model that comes with the app, trained on the fictional "
                                        "world. Nothing to train first.")
@@ -197,7 +214,8 @@ class TuningTab(QWidget):
         scroll.setWidget(widget)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        widget.setMinimumSize(widget.minimumSizeHint())  # scroll rather than squeeze it
+        widget.setMinimumSize(widget.minimumSizeHint())  # scroll rather than squeeze it (again on zoom)
+        self._page_widgets.append(widget)
         self.pages.addTab(scroll, title)
 
     def show_page(self, widget: QWidget) -> None:
@@ -357,6 +375,11 @@ class TuningTab(QWidget):
     # --- layout and lifecycle -----------------------------------------------------------------------
 
     def _fit_layout(self) -> None:
+        # A page's minimum was measured at the zoom it was made at: measure again at this one, so a
+        # page scrolls rather than squeezes when zoomed in and stops scrolling when zoomed out.
+        for widget in self._page_widgets:
+            widget.setMinimumSize(0, 0)
+            widget.setMinimumSize(widget.minimumSizeHint())
         total = self.splitter.width()
         scrollbar = self.left_scroll.verticalScrollBar().sizeHint().width()
         preferred = self.fontMetrics().horizontalAdvance("x" * 44) + scrollbar

@@ -5,6 +5,11 @@ emits the settings that change would give, with a few words naming it ("Cutoff a
 the undo history. The Data tab decides what to do with them (push an undo command, re-curate) and
 calls ``present`` to bring every control in line again, e.g. after an undo. ``present`` blocks the
 controls' signals, so showing settings never counts as a new edit.
+
+Labels stay short enough for the settings column at 200 % zoom on a 1280-pixel projector: a long
+topic name shows its first words, with the rest in the tooltip, and the explanations are wrapped
+labels rather than check-box text (which cannot wrap). The topic boxes and weight spin boxes are
+made after a text has loaded, so they are put into the Tab order where they appear on screen.
 """
 
 from __future__ import annotations
@@ -42,8 +47,10 @@ class CurationPanel(QWidget):
         self._topic_boxes: dict[str, QCheckBox] = {}
         self._mix_spins: dict[str, QDoubleSpinBox] = {}
 
-        self.cutoff_box = QCheckBox("Knowledge cutoff: drop documents after")
+        self.cutoff_box = QCheckBox("Knowledge cutoff")
         self.cutoff_box.setToolTip("Text about later events is left out, as if the model were trained that year.")
+        self.cutoff_explanation = QLabel("Drop documents dated after:")
+        self.cutoff_explanation.setWordWrap(True)
         self.cutoff_slider = QSlider(Qt.Orientation.Horizontal)
         self.cutoff_slider.setAccessibleName("Cutoff year")
         self.cutoff_year_label = QLabel()
@@ -58,10 +65,12 @@ class CurationPanel(QWidget):
         self.mix_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.duplicates_box = QCheckBox("Remove repeated documents")
         self.duplicates_box.setToolTip("Keep the first copy of each document; later identical copies are dropped.")
-        self.junk_box = QCheckBox("Remove junk (boilerplate and noise)")
+        self.junk_box = QCheckBox("Remove junk")
+        self.junk_box.setToolTip("Drop boilerplate and noise: documents that teach the model nothing.")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.cutoff_box)
+        layout.addWidget(self.cutoff_explanation)
         layout.addLayout(cutoff_row)
         layout.addWidget(self.no_years_label)
         layout.addWidget(_caption("Topics to keep"))
@@ -98,7 +107,7 @@ class CurationPanel(QWidget):
             w.blockSignals(True)
         years = source.years
         has_years = years is not None
-        for w in (self.cutoff_box, self.cutoff_slider, self.cutoff_year_label):
+        for w in (self.cutoff_box, self.cutoff_explanation, self.cutoff_slider, self.cutoff_year_label):
             w.setVisible(has_years)
         self.no_years_label.setVisible(not has_years)
         if has_years:
@@ -165,7 +174,11 @@ class CurationPanel(QWidget):
             self.mix_form.removeRow(0)
         self._mix_spins.clear()
         for topic in sorted(source.topics, key=lambda t: list(TOPICS).index(t) if t in TOPICS else len(TOPICS)):
-            box = QCheckBox(TOPICS.get(topic, topic))
+            title = TOPICS.get(topic, topic)
+            short = title.split(" (")[0]  # "Countries (capitals, languages, money, history)" is too wide
+            box = QCheckBox(short)
+            if short != title:
+                box.setToolTip(title)
             box.toggled.connect(lambda on, t=topic: self._on_topic_toggled(t, on))
             self.topics_layout.addWidget(box)
             self._topic_boxes[topic] = box
@@ -178,6 +191,22 @@ class CurationPanel(QWidget):
             spin.valueChanged.connect(lambda w, s=source_key: self._on_mix_changed(s, w))
             self.mix_form.addRow(SOURCES.get(source_key, source_key), spin)
             self._mix_spins[source_key] = spin
+        self._order_tab_stops()
+
+    def _order_tab_stops(self) -> None:
+        """Tab visits the controls top to bottom, as shown, though the topic and weight rows are new.
+
+        Qt's Tab order is the order widgets were made in; rows made after loading would otherwise come
+        after everything else in the window.
+        """
+        chain = self.tab_stops()
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
+
+    def tab_stops(self) -> list[QWidget]:
+        """The panel's controls in the order they are shown, top to bottom (tests follow Tab with it)."""
+        return [self.cutoff_box, self.cutoff_slider, *self._topic_boxes.values(), *self._mix_spins.values(),
+                self.duplicates_box, self.junk_box]
 
 
 def _caption(text: str) -> QLabel:

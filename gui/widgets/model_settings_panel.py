@@ -27,6 +27,7 @@ from engine.config import PRESETS, ModelConfig, TrainConfig, estimate_memory_byt
 from engine.config import replace as replace_config
 from engine.errors import ConfigError
 from gui import formatting, settings
+from gui.presentation import mark_advanced
 from gui.widgets.collapsible_section import CollapsibleSection
 
 CUSTOM_TITLE = "Custom (see Advanced)"
@@ -107,6 +108,7 @@ class ModelSettingsPanel(QWidget):
             grid.addWidget(spin, 2 * row, 1)
             grid.addWidget(explanation, 2 * row + 1, 0, 1, 2)
         self.advanced = CollapsibleSection("Advanced", advanced_content)
+        mark_advanced(self.advanced)  # every number of the model's shape: presentation mode hides it
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -4,11 +4,15 @@ Each vote becomes a preference pair (the picked answer is "chosen", the other "r
 bad" is counted but makes no pair, since there is nothing to prefer. The two answers are sampled
 with some randomness on a worker thread, so they usually differ; if they come out the same, the
 panel says so and asks for two more.
+
+Laid out for a projector: the question menu shrinks (eliding a long question) rather than push
+"Write two answers" off the edge, and each vote button sits under its answer, so the panel fits
+beside the settings column at 200 % zoom in a 1280-pixel window.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from engine.stage_sets import PROMPT_TEMPLATE
@@ -45,6 +49,9 @@ class VotePanel(QWidget):
         self.question_combo.setEditable(True)
         self.question_combo.addItems(questions)
         self.question_combo.setAccessibleName("Question to ask")
+        # Sized to about 16 characters, not to the longest question; the stretch below widens it.
+        self.question_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.question_combo.setMinimumContentsLength(16)
         self.write_button = QPushButton("Write two answers")
         self.answer_a = QLabel()
         self.answer_b = QLabel()
@@ -58,19 +65,22 @@ class VotePanel(QWidget):
         ask_row = QHBoxLayout()
         ask_row.addWidget(self.question_combo, 1)
         ask_row.addWidget(self.write_button)
+        # Each answer with its button under it, "Both bad" below the two: three buttons in a row were
+        # wider than the page at 200 % zoom.
         answers = QGridLayout()
-        for column, (label, title) in enumerate(((self.answer_a, "Answer A"), (self.answer_b, "Answer B"))):
+        answers.setColumnStretch(0, 1)
+        answers.setColumnStretch(1, 1)
+        for column, (label, title, button) in enumerate(((self.answer_a, "Answer A", self.a_button),
+                                                         (self.answer_b, "Answer B", self.b_button))):
             label.setWordWrap(True)
             box = QGroupBox(title)
             QVBoxLayout(box).addWidget(label)
             answers.addWidget(box, 0, column)
-        buttons = QHBoxLayout()
-        for button in (self.a_button, self.b_button, self.bad_button):
-            buttons.addWidget(button)
+            answers.addWidget(button, 1, column)
+        answers.addWidget(self.bad_button, 2, 0, 1, 2, Qt.AlignmentFlag.AlignHCenter)
         layout = QVBoxLayout(self)
         layout.addLayout(ask_row)
         layout.addLayout(answers)
-        layout.addLayout(buttons)
         layout.addWidget(self.status_label)
         layout.addStretch(1)
 
