@@ -225,7 +225,10 @@ def apply_theme(theme: Theme) -> None:
         return
     if app.style().name().lower() != STYLE_NAME.lower():
         app.setStyle(STYLE_NAME)
-    app.setStyleSheet(theme.style_sheet)
+    # Qt ignores a palette set while a style sheet is on: switching to high contrast at run time
+    # left every widget in the old theme's colours (white text on light grey). So the palette goes
+    # in with no style sheet on, and the new style sheet (if any) comes last.
+    app.setStyleSheet("")
     palette = palette_for(theme)
     app.setPalette(palette)
     outlined = QPalette(palette)
@@ -234,6 +237,8 @@ def apply_theme(theme: Theme) -> None:
     for class_name in OUTLINED_CLASSES:
         # Always set, so that leaving high contrast also undoes its class palettes.
         app.setPalette(outlined, class_name)
+    if theme.style_sheet:
+        app.setStyleSheet(theme.style_sheet)
 
 
 class ThemeController(QObject):

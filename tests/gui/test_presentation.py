@@ -50,6 +50,10 @@ def test_theme_switching_changes_the_palette_and_the_plots(make_window, qtbot):
 
     window.theme_actions["high-contrast"].trigger()
     assert app.palette().color(QPalette.ColorRole.Window) == QColor("#000000")
+    # Widgets follow at run time too (a style sheet set before the palette used to freeze them).
+    qtbot.waitUntil(lambda: button.palette().color(QPalette.ColorRole.ButtonText) == QColor(HIGH_CONTRAST.text),
+                    timeout=2000)
+    assert button.palette().color(QPalette.ColorRole.Button) == QColor(HIGH_CONTRAST.button)
     qtbot.waitUntil(lambda: _background(plot) == QColor("#000000"), timeout=2000)
     assert app.palette().color(QPalette.ColorRole.Highlight) == QColor(HIGH_CONTRAST.highlight)
     assert contrast_ratio(plot._train_curve.opts["pen"].color(), HIGH_CONTRAST.base) >= 7.0
