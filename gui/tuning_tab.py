@@ -49,6 +49,9 @@ from gui.zoom import ZoomController
 from gui.widgets.group_box import group_box
 
 MODEL_FILE_FILTER = "Training Explorer models (*.safetensors)"
+# How a base model is described: "A pretrained model, 1,200 steps…" (its stage field is a noun).
+STAGE_ADJECTIVES = {"pretraining": "A pretrained", "instruction": "An instruction-tuned",
+                    "preference": "A preference-tuned"}
 
 
 LONGEST_BUTTON_LINE = len("Use the shipped pretrained model")  # fits the settings column at 200 % zoom
@@ -274,7 +277,7 @@ class TuningTab(QWidget):
             return
         self.base_model = model
         where = f" on “{model.corpus_name}”" if model.corpus_name else ""
-        self.base_label.setText(f"A {model.stage} model, {model.step:,} steps{where}, "
+        self.base_label.setText(f"{STAGE_ADJECTIVES.get(model.stage, 'A ' + model.stage)} model, {model.step:,} steps{where}, "
                                 f"{model.tokenizer.kind.upper() if model.tokenizer.kind == 'bpe' else 'character'} "
                                 f"tokens.")
         if opened:
