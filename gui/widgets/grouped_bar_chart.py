@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from gui import themes
+from gui.widgets.bar_chart import repaint_on_theme_change
+
 SERIES_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
-TRACK_COLOR = QColor("#eef0f4")
-INK = QColor("#1b1b1b")
 PNG_SCALE = 2  # exported pictures are sharper than the screen, for slides and handouts
 
 
@@ -36,7 +37,8 @@ class DrawnBar:
 
 
 def series_color(index: int) -> QColor:
-    return QColor(SERIES_COLORS[index % len(SERIES_COLORS)])
+    """The series' colour (colour-blind-safe), made legible on the current theme's background."""
+    return themes.curve_color(SERIES_COLORS[index % len(SERIES_COLORS)])
 
 
 class GroupedBarChart(QWidget):
@@ -123,9 +125,16 @@ class GroupedBarChart(QWidget):
         self.draw(painter, QRectF(self.rect()))
         painter.end()
 
+    def changeEvent(self, event) -> None:
+        repaint_on_theme_change(self, event)
+        super().changeEvent(event)
+
     def draw(self, painter: QPainter, rect: QRectF) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(rect, QColor("white"))
+        palette = self.palette()  # the theme's: text, background and empty tracks follow it
+        ink = palette.color(QPalette.ColorRole.Text)
+        track = palette.color(QPalette.ColorRole.AlternateBase)
+        painter.fillRect(rect, palette.color(QPalette.ColorRole.Base))
         painter.setFont(self.font())
         m = self._metrics()
         pad = m.height() * 0.4
@@ -135,7 +144,7 @@ class GroupedBarChart(QWidget):
         bold = QFont(self.font())
         bold.setBold(True)
         painter.setFont(bold)
-        painter.setPen(INK)
+        painter.setPen(ink)
         painter.drawText(QRectF(x0, y, width, m.height() * 1.4), Qt.AlignmentFlag.AlignLeft, self.title)
         painter.setFont(self.font())
         y += m.height() * 1.8
@@ -151,7 +160,7 @@ class GroupedBarChart(QWidget):
                 painter.fillRect(QRectF(x, y + (m.height() - side) / 2, side, side), series_color(i))
                 x += side + m.height() * 0.3
                 name = self._series[i]
-                painter.setPen(INK)
+                painter.setPen(ink)
                 painter.drawText(QRectF(x, y, m.horizontalAdvance(name) + 2, m.height()),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
                 x += m.horizontalAdvance(name) + m.height() * 0.7
@@ -166,13 +175,13 @@ class GroupedBarChart(QWidget):
         values = {(b.group, b.series): b for b in self._bars}
         for group in self._groups:
             group_height = len(self._series) * row
-            painter.setPen(INK)
+            painter.setPen(ink)
             painter.drawText(QRectF(x0, y, label_width, group_height),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              m.elidedText(group, Qt.TextElideMode.ElideRight, label_width))
             for i, name in enumerate(self._series):
                 bar_rect = QRectF(bar_left, y + i * row + row * 0.1, bar_width, row * 0.8)
-                painter.fillRect(bar_rect, TRACK_COLOR)
+                painter.fillRect(bar_rect, track)
                 bar = values.get((group, name))
                 if bar is None:
                     continue
@@ -181,7 +190,7 @@ class GroupedBarChart(QWidget):
                     filled = QRectF(bar_rect)
                     filled.setWidth(max(bar_width * fraction, 3.0))  # a sliver, so 1 % is not nothing
                     painter.fillRect(filled, series_color(i))
-                painter.setPen(INK)
+                painter.setPen(ink)
                 painter.drawText(QRectF(bar_left + bar_width + pad / 2, bar_rect.top(), number_width, bar_rect.height()),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, bar.text)
             y += group_height + m.height() * 0.8

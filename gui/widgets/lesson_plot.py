@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFontMetrics
 
-from gui.widgets.zoomed_plot import INK, ZoomedPlotWidget
+from gui.widgets.zoomed_plot import ZoomedPlotWidget
 from gui.zoom import ZoomController
 
 # Colour-blind-safe and distinct on a washed-out projector (Okabe-Ito blue, orange, green, purple).
@@ -39,7 +39,8 @@ class LessonPlot(ZoomedPlotWidget):
         self._items: list = []  # everything drawn for the current plot, removed by the next one
         self._drawn: dict[str, list[float]] = {}
         self._plot = None
-        zoom.zoom_changed.connect(lambda *_: self._redraw())
+        # Redraw after every zoom, presentation or theme change: labels and lines take the theme's ink.
+        self.restyled.connect(self._redraw)
 
     def sizeHint(self):
         hint = super().sizeHint()
@@ -112,7 +113,7 @@ class LessonPlot(ZoomedPlotWidget):
                                        brush=pg.mkBrush(color), pen=pg.mkPen(None))
                 self._add(item, series.name if len(plot.series) > 1 else None, color)
                 for xi, yi, raw in zip(x[keep] + offset, y[keep], np.array(series.y, dtype=float)[keep]):
-                    text = pg.TextItem(_value_text(raw, plot.log_y, plot.percent), color=INK, anchor=(0.5, 1.0))
+                    text = pg.TextItem(_value_text(raw, plot.log_y, plot.percent), color=self.ink(), anchor=(0.5, 1.0))
                     text.setFont(font)
                     text.setPos(xi, yi)
                     self._add(text)
@@ -127,7 +128,7 @@ class LessonPlot(ZoomedPlotWidget):
                 self._add(item, series.name)
                 for xi, yi, label in zip(x, y, series.labels):
                     if math.isfinite(yi):
-                        text = pg.TextItem(label, color=INK, anchor=(0.0, 1.0))
+                        text = pg.TextItem(label, color=self.ink(), anchor=(0.0, 1.0))
                         text.setFont(font)
                         text.setPos(xi, yi)
                         self._add(text)
@@ -158,10 +159,10 @@ class LessonPlot(ZoomedPlotWidget):
             else:
                 self.plotItem.enableAutoRange(axis="y")
         if plot.marker_x is not None:
-            pen = pg.mkPen(INK, width=max(2.0, 2.0 * self.scale))
+            pen = pg.mkPen(self.ink(), width=max(2.0, 2.0 * self.scale))
             pen.setStyle(pg.QtCore.Qt.PenStyle.DashLine)
             line = pg.InfiniteLine(pos=plot.marker_x, angle=90, pen=pen, label=plot.marker_label,
-                                   labelOpts={"position": 0.08, "color": INK, "anchors": [(0, 0), (0, 0)]})
+                                   labelOpts={"position": 0.08, "color": self.ink(), "anchors": [(0, 0), (0, 0)]})
             line.label.setFont(font)
             self._add(line)
         self.legend.setVisible(len(self.legend.items) > 0)
