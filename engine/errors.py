@@ -57,3 +57,7 @@ class CheckpointError(PlainError):
 
 class ConfigError(PlainError):
     """Settings that cannot work together (e.g. a width not divisible by the number of heads)."""
+
+
+class SessionError(PlainError):
+    """A session file that cannot be saved or opened: damaged, incomplete, not ours, or unsafe to unpack."""
