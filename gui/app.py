@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.presentation:
         window.presentation.enter()
+    # The welcome screen on the first start (or the guided tour, if it was left open): here only,
+    # so that screenshots and tests, which build MainWindow themselves, are never interrupted.
+    from gui.welcome_dialog import greet_on_start
+
+    greet_on_start(window)
     warm_up_engine()
     return app.exec() if owns_app else 0
 

@@ -2,8 +2,9 @@
 
 Data → Pretraining → Instruction tuning → Preference tuning → Evaluation. Each tab's tooltip says
 in one line what its stage does. The View menu holds the zoom (see ``gui.zoom``), the theme (``gui.themes``) and
-presentation mode (``gui.presentation``); the Stage menu's Ctrl+1…5 bring a stage to the front. The
-window remembers its size, place, last stage and theme.
+presentation mode (``gui.presentation``); the Stage menu's Ctrl+1…5 bring a stage to the front; the Help
+menu holds the welcome screen, the guided tour and "Why does AI do that?" (``gui.welcome_dialog``,
+``gui.guided_tour``, ``gui.why_ai_does_that``). The window remembers its size, place, last stage and theme.
 
 Every action's tooltip names its shortcut and every button gets an accessible name from its text
 (``gui.presentation``), applied here to the whole window so tabs need no code for it.
@@ -21,12 +22,15 @@ from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRET
 from gui import settings
 from gui.data_tab import DataTab
 from gui.evaluation_tab import EvaluationTab
+from gui.guided_tour import GuidedTour
 from gui.instruction_tab import InstructionTab
 from gui.model_shelf import ModelShelf
 from gui.preference_tab import PreferenceTab
 from gui.presentation import PresentationMode, describe_shortcuts, mark_advanced, name_unnamed_controls
 from gui.pretraining_tab import PretrainingTab
 from gui.themes import THEMES, ThemeController
+from gui.welcome_dialog import show_welcome
+from gui.why_ai_does_that import show_why_panel
 from gui.zoom import ZoomController
 
 WINDOW_TITLE = "Training Explorer"
@@ -107,6 +111,9 @@ class MainWindow(QMainWindow):
             index = self.tabs.addTab(built[stage.key], stage.title)
             self.tabs.setTabToolTip(index, stage.promise)
         self.setCentralWidget(self.tabs)
+        # Listens to the stages from the start (what a learner does before opening it still counts);
+        # shows nothing until opened from the Help menu or the welcome screen.
+        self.tour = GuidedTour(self)
 
         self._build_menus()
         self._zoom_label = QLabel()
@@ -192,6 +199,7 @@ class MainWindow(QMainWindow):
             self.addAction(action)  # full screen hides nothing, but a window action works anywhere in it
 
         self._build_stage_menu(self.menuBar().addMenu("&Stage"))
+        self._build_help_menu(self.menuBar().addMenu("&Help"))
 
     def _build_theme_menu(self, menu) -> None:
         """One checkable action per theme; Ctrl+Shift+ its first letter."""
@@ -224,6 +232,21 @@ class MainWindow(QMainWindow):
             menu.addAction(action)
             self.addAction(action)
             self.stage_actions.append(action)
+
+    def _build_help_menu(self, menu) -> None:
+        """The self-study path: the welcome screen again, the guided tour, and the common questions."""
+        self.welcome_action = QAction("&Welcome…", self)
+        self.welcome_action.triggered.connect(lambda: show_welcome(self))
+        self.tour_action = QAction("&Guided tour", self)
+        self.tour_action.setToolTip("Five short steps through the stages; it resumes where you left it")
+        self.tour_action.triggered.connect(self.tour.open)
+        self.why_action = QAction("W&hy does AI do that?…", self)
+        self.why_action.setShortcut(QKeySequence(Qt.Key.Key_F1))
+        self.why_action.triggered.connect(lambda: show_why_panel(self))
+        menu.addActions([self.welcome_action, self.tour_action])
+        menu.addSeparator()
+        menu.addAction(self.why_action)
+        self.addAction(self.why_action)  # F1 works with the menu bar hidden (presentation mode)
 
     def _go_to_stage(self, index: int) -> None:
         # QStackedLayout moves the keyboard focus into the new page if it was in the old one.
