@@ -31,6 +31,7 @@ and opening writes nothing anywhere. Every problem is a ``SessionError`` in plai
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -73,6 +74,8 @@ _CHECKPOINT_ENTRY = re.compile(r"checkpoints/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.(
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _LOCAL_HEADER = b"PK\x03\x04"
 _LOCAL_HEADER_BYTES = 30  # fixed part of a zip local file header, before the name and extra field
+_END_RECORD_BYTES, _ZIP64_LOCATOR_BYTES = 22, 20  # the zip's end record (without comment), and what precedes zip64's
+MAX_DIRECTORY_BYTES = MAX_ENTRIES * 512  # the zip's table of parts: 46 bytes and a short name per part
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +114,7 @@ class SessionInfo:
 AutosaveInfo = SessionInfo  # what find_autosave returns: the autosave's saved-at time, for the offer to restore
 
 
+@functools.cache  # looking it up scans the installed packages' metadata: once per process is enough
 def app_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -533,6 +537,29 @@ def _read_manifest(path: Path, archive: zipfile.ZipFile, by_name: dict) -> tuple
     return manifest, entries
 
 
+def _check_end_record(path: Path, f, file_size: int) -> None:
+    """The zip's end record, checked before the zip module reads the directory it points at.
+
+    The zip module builds an object per directory record before anything else can be checked, so a
+    forged file with millions of records would exhaust memory there. A session's end record is the
+    file's last 22 bytes (no comment), describes a small directory that ends right before it, and has
+    no zip64 extension (sessions never reach its sizes).
+    """
+    if file_size < _END_RECORD_BYTES + _LOCAL_HEADER_BYTES:
+        raise _refused(path, "it is too short to be a session")
+    f.seek(file_size - _END_RECORD_BYTES - _ZIP64_LOCATOR_BYTES)
+    before, end = f.read(_ZIP64_LOCATOR_BYTES), f.read(_END_RECORD_BYTES)
+    signature, disk, directory_disk, here, count, size, offset, comment = struct.unpack("<4s4H2LH", end)
+    if signature != b"PK\x05\x06" or comment or disk or directory_disk or here != count:
+        raise _refused(path, "it does not end like a session file")
+    if before.startswith(b"PK\x06\x07"):
+        raise _refused(path, "it is packed in a way sessions never are (zip64)")
+    if count > MAX_ENTRIES or size > MAX_DIRECTORY_BYTES:
+        raise _refused(path, f"it has {count} parts, more than a session ever holds")
+    if offset + size != file_size - _END_RECORD_BYTES:
+        raise _refused(path, "its table of parts is not where it should be")
+
+
 def _open_archive(path: Path, action):
     """Run ``action(archive, by_name, manifest, entries)`` on a checked session; zip errors become SessionError."""
     path = Path(path)
@@ -545,6 +572,7 @@ def _open_archive(path: Path, action):
         with open(path, "rb") as f:
             if f.read(4) != _LOCAL_HEADER:
                 raise _refused(path, "it does not start like a session file")
+            _check_end_record(path, f, file_size)
             f.seek(0)
             with zipfile.ZipFile(f) as archive:
                 by_name = _check_directory(path, archive, file_size)

@@ -27,7 +27,7 @@ from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.config import ModelConfig, TrainConfig
 from engine.errors import PlainError, SessionError
 from engine.model import init_params
-from engine.session import (MANIFEST, MAX_ENTRIES, SessionContents, SessionInfo, autosave, autosave_path,
+from engine.session import (MANIFEST, WEIGHTS_KIND, _compression, MAX_ENTRIES, SessionContents, SessionInfo, autosave, autosave_path,
                             checkpoint_from_bytes, checkpoint_to_bytes, discard_autosave, find_autosave,
                             open_session, save_session, session_bytes, session_info)
 from engine.tokenizer import TokenizerSpec, build_tokenizer
@@ -309,8 +309,11 @@ def entries_of(data: bytes) -> list[tuple[str, bytes]]:
 
 
 def forge(entries: list[tuple[str, bytes]], manifest: bytes | None = None, *, mode: int = stat.S_IFREG | 0o644,
-          modes: dict | None = None, deflate: bool = True, with_manifest: bool = True) -> bytes:
-    """A zip of ``entries`` then (unless told not to) ``manifest`` (by default a correct one)."""
+          modes: dict | None = None, deflate: bool | None = True, with_manifest: bool = True) -> bytes:
+    """A zip of ``entries`` then (unless told not to) ``manifest`` (by default a correct one).
+
+    ``deflate=None`` packs each entry as ``save_session`` would (very repetitive ones stored).
+    """
     import warnings
 
     buffer = io.BytesIO()
@@ -322,6 +325,8 @@ def forge(entries: list[tuple[str, bytes]], manifest: bytes | None = None, *, mo
             for name, data in items:
                 info = zipfile.ZipInfo(name, date_time=(2024, 6, 8, 10, 42, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+                if deflate is None:
+                    info.compress_type = _compression(WEIGHTS_KIND if name.endswith(".safetensors") else "json", data)
                 info.create_system = 3
                 info.external_attr = (modes or {}).get(name, mode) << 16
                 archive.writestr(info, data)
@@ -505,9 +510,20 @@ def test_an_entry_longer_than_its_declared_size_is_never_read_past_that_size(goo
     refused(tmp_path, bytes(stored), "inconsistent sizes")
 
 
-def test_too_many_entries_and_overlapping_entries_are_refused(good_entries, tmp_path):
-    many = good_entries + [(f"checkpoints/m{i}.json", b"{}") for i in range(MAX_ENTRIES)]
-    refused(tmp_path, forge(many), "parts, more than a session ever holds")
+def test_too_many_entries_and_overlapping_entries_are_refused(good_entries, tmp_path, monkeypatch):
+    many = forge(good_entries + [(f"checkpoints/m{i}.json", b"{}") for i in range(MAX_ENTRIES)])
+    end = bytearray(forge(good_entries))
+    end[-14:-10] = (60_000).to_bytes(2, "little") * 2  # entries on this disk, and in all
+    zip64 = bytearray(forge(good_entries))
+    zip64[-42:-38] = b"PK\x06\x07"  # a zip64 locator where the zip module looks for one
+    comment = forge(good_entries) + b"a comment"
+    # All refused from the end record, before the zip module builds an object per directory record.
+    with monkeypatch.context() as patched:
+        patched.setattr(zipfile, "ZipFile", None)
+        refused(tmp_path, many, "parts, more than a session ever holds")
+        refused(tmp_path, bytes(end), "parts, more than a session ever holds")
+        refused(tmp_path, comment, "does not end like a session")
+        refused(tmp_path, bytes(zip64), "zip64")
     # Two directory records pointing at the same bytes: the trick of non-recursive zip bombs.
     data = bytearray(forge(good_entries))
     records = list(central_records(bytes(data)).values())
@@ -532,7 +548,7 @@ class _RunsCodeWhenUnpickled:
 
 
 def test_a_pickle_anywhere_is_refused_and_never_run(good_entries, tmp_path):
-    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+    for protocol in (0, 2, pickle.HIGHEST_PROTOCOL):  # text, the oldest binary, the newest
         refuse_pickle_everywhere(good_entries, tmp_path, protocol)
 
 
