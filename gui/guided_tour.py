@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen, QRegion
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -39,6 +41,7 @@ from PySide6.QtWidgets import (
 from gui import settings
 from gui.presentation import name_unnamed_controls
 from gui.themes import current_theme, legible_color
+from gui.widgets.vertical_scroll_area import VerticalScrollArea
 
 # Settings keys (kept with the tour, in gui.settings' style: one place per key).
 TOUR_STEP = "guide/tour_step"  # index of the step the learner is on (len(TOUR_STEPS): the end page)
@@ -209,6 +212,7 @@ class Spotlight(QWidget):
         self._watched: list[QWidget] = []
         self._follow_pending = False
         self.frame_rect = QRect()  # in the window's coordinates; empty when nothing is framed
+        self._painted_width = 0  # the pen width frame_rect was drawn with (the zoom changes it)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -258,11 +262,15 @@ class Spotlight(QWidget):
             return
         visible = self._visible_rect()
         margin = self.pen_width
-        self.frame_rect = visible.adjusted(-margin, -margin, margin, margin) if not visible.isEmpty() else QRect()
+        frame = visible.adjusted(-margin, -margin, margin, margin) if not visible.isEmpty() else QRect()
+        if (frame == self.frame_rect and self.geometry() == self._window.rect()
+                and self.isVisible() == (not frame.isEmpty()) and margin == self._painted_width):
+            return  # nothing moved: repainting the overlay would repaint the plots under it too
+        old, self.frame_rect, self._painted_width = self.frame_rect, frame, margin
         self.setGeometry(self._window.rect())
-        self.setVisible(not self.frame_rect.isEmpty())
+        self.setVisible(not frame.isEmpty())
         self.raise_()  # above docks and bars added since
-        self.update()
+        self.update(QRegion(old).united(QRegion(frame)))  # only where the frame was and is
 
     def _visible_rect(self) -> QRect:
         """The part of the target not scrolled or clipped away, in the window's coordinates."""
@@ -318,19 +326,39 @@ class TourPanel(QWidget):
         for button in (self.next_button, self.back_button, self.leave_button, self.why_button, self.restart_button):
             button.setAutoDefault(False)
 
-        text = QVBoxLayout()
+        # The words scroll when a small screen at a big zoom leaves too little height (the window
+        # must not grow past a 1280x800 projector); the buttons beside them never do.
+        self.text = QWidget()
+        text = QVBoxLayout(self.text)
         text.setContentsMargins(0, 0, 0, 0)
         for label in (self.title_label, self.explanation_label, self.action_label, self.status_label):
             text.addWidget(label)
         text.addStretch(1)
-        buttons = QVBoxLayout()
+        self.text_scroll = VerticalScrollArea()
+        self.text_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.text_scroll.setWidget(self.text)
+        # Two rows of buttons at most: at 200 % zoom on a 1280x800 screen the stages leave the tour
+        # little more than that height.
+        self.buttons = QWidget()
+        buttons = QGridLayout(self.buttons)
         buttons.setContentsMargins(0, 0, 0, 0)
-        for button in (self.next_button, self.why_button, self.restart_button, self.back_button, self.leave_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.next_button, 0, 0)
+        buttons.addWidget(self.why_button, 0, 0)  # the end page's pair, where Next and Back were
+        buttons.addWidget(self.restart_button, 0, 1)
+        buttons.addWidget(self.back_button, 1, 0)
+        buttons.addWidget(self.leave_button, 1, 1)
+        buttons.setRowStretch(2, 1)
         layout = QHBoxLayout(self)
-        layout.addLayout(text, 1)
-        layout.addLayout(buttons)
+        layout.setContentsMargins(layout.contentsMargins().left(), 2, layout.contentsMargins().right(), 2)
+        layout.addWidget(self.text_scroll, 1)
+        layout.addWidget(self.buttons, 0, Qt.AlignmentFlag.AlignTop)
+
+    def needed_height(self) -> int:
+        """The height that shows every word without scrolling, at the current width and zoom."""
+        width = self.text_scroll.viewport().width() or self.text.width()
+        words = self.text.heightForWidth(width) if self.text.hasHeightForWidth() else self.text.sizeHint().height()
+        margins = self.layout().contentsMargins()
+        return max(words, self.buttons.sizeHint().height()) + margins.top() + margins.bottom()
 
 
 def _bold(font):
@@ -435,6 +463,7 @@ class GuidedTour(QObject):
         # the frame around the control to press always lies in the same window.
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.dock.setWidget(self.panel)
+        self.dock.setTitleBarWidget(QWidget())  # no title bar: the panel's heading names the step, in less height
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.spotlight = Spotlight(window, window.zoom)
         self.panel.next_button.clicked.connect(self.next)
@@ -463,11 +492,8 @@ class GuidedTour(QObject):
         """Just tall enough for the step's words at this width and zoom: the stage keeps the rest."""
         if not self.is_open or not shiboken6.isValid(self.dock):
             return
-        width = self.panel.width() or self.window.width()
-        needed = self.panel.heightForWidth(width) if self.panel.hasHeightForWidth() else -1
-        needed = max(needed, self.panel.minimumSizeHint().height())
         title = max(self.dock.height() - self.panel.height(), 0)
-        self.window.resizeDocks([self.dock], [needed + title], Qt.Orientation.Vertical)
+        self.window.resizeDocks([self.dock], [self.panel.needed_height() + title], Qt.Orientation.Vertical)
 
     def _refresh(self) -> None:
         """Show the current step's words and state; frame the control to press now."""
