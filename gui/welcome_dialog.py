@@ -47,10 +47,17 @@ class WelcomeDialog(QDialog):
         self.setWindowTitle("Welcome to Training Explorer")
         self.setAccessibleName("Welcome")
         title = QLabel("Welcome to Training Explorer")
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.4)
-        font.setBold(True)
-        title.setFont(font)
+        zoom = getattr(parent, "zoom", None)  # the window's: the heading grows with the zoom, like the rest
+
+        def heading_font():
+            font = zoom.font(1.4) if zoom is not None else title.font()
+            font.setBold(True)
+            return font
+
+        if zoom is not None:
+            zoom.follow_zoom(title, heading_font)
+        else:
+            title.setFont(heading_font())
         intro = QLabel("Here you make a small language model yourself, in the five stages real ones go through: "
                        "choose its text, pretrain it, teach it to answer, tune it toward the answers people "
                        "prefer, and test it. Everything runs on this computer, offline.")
