@@ -26,7 +26,7 @@ from gui.guided_tour import GuidedTour
 from gui.instruction_tab import InstructionTab
 from gui.model_shelf import ModelShelf
 from gui.preference_tab import PreferenceTab
-from gui.presentation import PresentationMode, describe_shortcuts, mark_advanced, name_unnamed_controls
+from gui.presentation import PresentationMode, describe_shortcuts, name_unnamed_controls
 from gui.pretraining_tab import PretrainingTab
 from gui.themes import THEMES, ThemeController
 from gui.welcome_dialog import show_welcome
@@ -120,18 +120,12 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self._zoom_label)
         self.zoom.zoom_changed.connect(self._show_zoom)
         self._show_zoom()
-        self._mark_advanced_panels()
         # Names and tooltips for the whole window; a tab's page again when shown, for controls it
         # made since (e.g. the buttons of the next-token bars).
         name_unnamed_controls(self)
         describe_shortcuts(self.findChildren(QAction))
         self.tabs.currentChanged.connect(lambda _index: name_unnamed_controls(self.tabs.currentWidget()))
         self._restore_state()
-
-    def _mark_advanced_panels(self) -> None:
-        """The expert-only sections presentation mode hides (tabs may also mark their own)."""
-        mark_advanced(self.pretraining_tab.settings_panel.advanced)  # every number of the model's shape
-        mark_advanced(self.data_tab.world_section)  # the knobs that generate the world again
 
     def _connect_data_to_pretraining(self) -> None:
         """Pretraining trains on what the Data tab curated, cut by the tokenizer both tabs show."""
