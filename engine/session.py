@@ -65,7 +65,7 @@ MAX_RATIO = 100  # unpacked / packed size: deflate reaches ~1000 on a zip bomb, 
 RATIO_CHECKED_FROM = 64 * 2**10  # entries smaller than this unpack to little, whatever their ratio
 _INT_LIMIT = 2**63  # whole numbers must fit in 64 bits (a 5000-digit number is no one's state)
 
-# Fixed entries: name → (kind, plain-words description for messages).
+# The fixed entries: name → kind (the kind the manifest must give it).
 _JSON_ENTRIES = {"curation.json": "curation", "tabs.json": "tabs", "metrics.json": "metrics", "seeds.json": "seeds"}
 _ROW_ENTRIES = {"votes.jsonl": "votes", "ratings.jsonl": "ratings"}
 WEIGHTS_KIND, DESCRIPTION_KIND = "checkpoint-weights", "checkpoint-description"
@@ -183,10 +183,10 @@ def _loads(data: bytes, where: str):
         raise SessionError(f"{where} is not readable.", "The session file is damaged.") from err
 
 
-def _shown(text: str) -> str:
+def _shown(text) -> str:
     """A name from a file, safe to put in a one-line message: short, printable."""
-    text = "".join(c if c.isprintable() else "?" for c in str(text)[:60])
-    return text + ("…" if len(str(text)) > 60 else "")
+    text = str(text)
+    return "".join(c if c.isprintable() else "?" for c in text[:60]) + ("…" if len(text) > 60 else "")
 
 
 # --- models: the two files engine.checkpoint writes, as bytes -------------------------------------
@@ -453,9 +453,10 @@ def _check_directory(path: Path, archive: zipfile.ZipFile, file_size: int) -> di
         limit = MAX_SESSION_BYTES if _expected_kind(name) == WEIGHTS_KIND else MAX_JSON_BYTES
         if info.file_size > limit:
             raise _refused(path, f"the part '{_shown(name)}' would unpack to {info.file_size / 2**20:.0f} MB")
-        if info.file_size >= RATIO_CHECKED_FROM and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise _refused(path, f"the part '{_shown(name)}' would unpack to {info.file_size // max(info.compress_size, 1)}"
-                                 " times its size, like a zip bomb", "Sessions are never packed like this.")
+        ratio = info.file_size // max(info.compress_size, 1)
+        if info.file_size >= RATIO_CHECKED_FROM and ratio > MAX_RATIO:
+            raise _refused(path, f"the part '{_shown(name)}' would unpack to {ratio} times its size, like a zip bomb",
+                           "Sessions are never packed like this.")
     total = sum(info.file_size for info in infos)
     if total > MAX_SESSION_BYTES:
         raise _refused(path, f"it would unpack to {total / 2**30:.1f} GB, more than a session can hold")

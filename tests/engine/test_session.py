@@ -27,9 +27,9 @@ from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.config import ModelConfig, TrainConfig
 from engine.errors import PlainError, SessionError
 from engine.model import init_params
-from engine.session import (MANIFEST, WEIGHTS_KIND, _compression, MAX_ENTRIES, SessionContents, SessionInfo, autosave, autosave_path,
-                            checkpoint_from_bytes, checkpoint_to_bytes, discard_autosave, find_autosave,
-                            open_session, save_session, session_bytes, session_info)
+from engine.session import (MANIFEST, MAX_ENTRIES, WEIGHTS_KIND, SessionContents, SessionInfo, _compression, autosave,
+                            autosave_path, checkpoint_from_bytes, checkpoint_to_bytes, discard_autosave,
+                            find_autosave, open_session, save_session, session_bytes, session_info)
 from engine.tokenizer import TokenizerSpec, build_tokenizer
 from engine.train import make_optimizer
 from engine.trained_model import LossHistory, TrainedModel
