@@ -40,6 +40,7 @@ from engine.session import MANIFEST, SessionContents, checkpoint_from_bytes, ope
 from tests.engine.test_session import (assert_same_model, assert_same_session, central_records, entries_of, forge,
                                        foreign_reads, manifest_for, tiny_model)
 from tests.reliability.file_access import files_opened
+from tests.reliability.test_fuzz_checkpoint import BASE_SIDECAR, BASE_WEIGHTS, mutated_sidecar
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -263,9 +264,6 @@ def test_mutated_manifests(changes):
 
 
 # --- a model inside: the same verdict as load_checkpoint ------------------------------------------------
-
-from tests.reliability.test_fuzz_checkpoint import BASE_SIDECAR, BASE_WEIGHTS, mutated_sidecar  # noqa: E402
-
 
 @settings(FUZZ, max_examples=40)
 @given(doc=mutated_sidecar())
