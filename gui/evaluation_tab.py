@@ -217,6 +217,7 @@ class EvaluationTab(QWidget):
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
+        self.models_column = left
         self.splitter.addWidget(self.pages)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
@@ -236,6 +237,7 @@ class EvaluationTab(QWidget):
             panel.problem.connect(self.message_bar.error)
         self.red_team_panel.pairs_sent.connect(self.pairs_sent.emit)
         shelf.changed.connect(self._refresh_models)
+        self.pages.currentChanged.connect(self._on_page_changed)
         self.models_list.itemChanged.connect(self._on_item_changed)
         self.open_button.clicked.connect(self.ask_open_model)
         self.shipped_button.clicked.connect(self.add_shipped_models)
@@ -255,6 +257,10 @@ class EvaluationTab(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.pages.addTab(scroll, title)
+
+    def _on_page_changed(self, _index: int) -> None:
+        # The lessons choose their own models: the benchmark's column would only take room there.
+        self.models_column.setVisible(self.pages.currentWidget().widget() is not self.lessons_page)
 
     def show_page(self, title: str) -> None:
         self.pages.setCurrentIndex(next(i for i in range(self.pages.count()) if self.pages.tabText(i) == title))

@@ -259,3 +259,12 @@ def test_the_shipped_models_join_the_models_under_test_in_one_click(qtbot, make_
     tab.shipped_button.click()  # a second click adds nothing
     qtbot.waitUntil(lambda: "already here" in tab.message_bar.text(), timeout=UI_TIMEOUT_MS)
     assert tab.models_list.count() == 3
+
+
+def test_the_lessons_page_has_the_whole_width(make_tab):
+    tab = make_tab()
+    assert tab.models_column.isVisible()
+    tab.show_page("Lessons")
+    assert not tab.models_column.isVisible()  # a lesson picks its own models
+    tab.show_page("Benchmark")
+    assert tab.models_column.isVisible()
