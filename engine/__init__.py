@@ -25,6 +25,7 @@ One file per concept, in the order a run uses them:
 - ``evaluation``  the Evaluation stage: benchmark grading with confidence, blind ratings, red-team pairs
 - ``lessons``     seven measured lessons; ``lesson_probes`` asks the questions, ``lesson_models`` trains variants
 - ``shipped_models`` the models bundled in ``assets/models/``
+- ``session``     a whole session in one zip file (manifest, curation, tabs, votes, ratings, models), autosave
 - ``cli``         ``training-explorer-cli``: any stage or the whole chain, headless, from a TOML file
 
 The GUI, the tests and headless scripts all consume the same generators.
