@@ -89,11 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.presentation:
         window.presentation.enter()
-    # The welcome screen on the first start (or the guided tour, if it was left open): here only,
-    # so that screenshots and tests, which build MainWindow themselves, are never interrupted.
-    from gui.welcome_dialog import greet_on_start
+    # The welcome screen on the first start; later, the offer to restore the autosaved session (then
+    # the guided tour, if it was left open). Here only, so that screenshots and tests, which build
+    # MainWindow themselves, are never interrupted.
+    from gui.session_controller import greet_or_offer_restore
 
-    greet_on_start(window)
+    greet_or_offer_restore(window)
     warm_up_engine()
     return app.exec() if owns_app else 0
 

@@ -20,6 +20,7 @@ How it works:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -75,6 +76,15 @@ QUALITY_ROWS = (  # (CorpusStats field, label); the planted ones only exist in t
     ("typos", "Typos (planted)"),
     ("corrupted", "Wrong facts (planted)"),
 )
+
+
+@dataclass(frozen=True)
+class _Restoring:
+    """The loader's tag for a session's data (an ordinary load's tag is (request, undoable))."""
+
+    request: SourceRequest  # what to load
+    curation: CurationSettings  # applied at once, not as an undoable step
+    chosen_now: bool  # publish the curated corpus as if the user had just curated it
 
 
 class DataTab(QWidget):
@@ -288,6 +298,14 @@ class DataTab(QWidget):
         self._loader.submit(load_source, request, tag=(request, undoable))
         self.source_note.setText("Loading…")
 
+    def restore(self, request: SourceRequest, curation: CurationSettings, *, chosen_now: bool) -> None:
+        """Load ``request`` and curate it with ``curation`` at once, forgetting the undo history (a session).
+
+        ``chosen_now`` says whether Pretraining should switch to the curated corpus, as when the user curates.
+        """
+        self._loader.submit(load_source, request, tag=_Restoring(request, curation, chosen_now))
+        self.source_note.setText("Loading…")
+
     def ask_to_open(self, kind: str) -> None:
         _kind, _label, title, file_filter = next(c for c in _OPEN_CHOICES if c[0] == kind)
         start = settings.read_str(LAST_FOLDER_KEY, str(Path.home()))
@@ -308,11 +326,15 @@ class DataTab(QWidget):
             self.load(self._requests[data])
 
     def _on_loaded(self, tag, source: DataSource) -> None:
-        _request, undoable = tag
         self._dismiss_problem()
         if source.skipped_message:
             self.message_bar.warning(source.skipped_message)
             self._problem_shown = True
+        if isinstance(tag, _Restoring):  # a session's data: its curation at once, with no history before it
+            self.undo_stack.clear()
+            self._apply(DataState(source, tag.curation), user_action=tag.chosen_now)
+            return
+        _request, undoable = tag
         after = DataState(source, CurationSettings())
         if undoable and self.state is not None:
             self.undo_stack.push(DataStateChange(self._apply, self.state, after, f"Load {source.title}"))
@@ -320,7 +342,7 @@ class DataTab(QWidget):
             self._apply(after)
 
     def _on_load_failed(self, tag, error: Exception) -> None:
-        request, _undoable = tag
+        request = tag.request if isinstance(tag, _Restoring) else tag[0]
         if isinstance(error, EncodingProblem) and error.suggested_encodings:
             actions = [(f"Read as {enc}", lambda e=enc: self.load(SourceRequest("file", request.value, encoding=e)))
                        for enc in error.suggested_encodings]
@@ -353,10 +375,13 @@ class DataTab(QWidget):
         if self.state is not None and self.state.settings != CurationSettings():
             self.curate_with(CurationSettings(), "Keep everything")
 
-    def _apply(self, state: DataState) -> None:
-        """Show a state: curate, count, draw, publish. Called by undo commands and the first load."""
+    def _apply(self, state: DataState, user_action: bool | None = None) -> None:
+        """Show a state: curate, count, draw, publish. Called by undo commands, the first load and a session.
+
+        ``user_action`` (published with the corpus) defaults to "not the first load".
+        """
         source_changed = self.state is None or state.source is not self.state.source
-        user_action = self.state is not None
+        user_action = self.state is not None if user_action is None else user_action
         self.state = state
         self.curated_documents = curate(list(state.source.documents), state.settings)
         self.stats = corpus_stats(self.curated_documents)

@@ -379,6 +379,26 @@ class EvaluationTab(QWidget):
             if event.reason == "completed":
                 self.pace_label.setText("")
 
+    def show_results(self, results: list[GradedAnswer]) -> None:
+        """Show graded answers kept from earlier (a reopened session) as if the benchmark had just run."""
+        if self.runner.is_running:
+            return
+        self.results = list(results)
+        self.answers_table.clear()
+        self.chart.clear()
+        self.summary_label.setText("")
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("Not started")
+        self.pace_label.setText("")
+        if self.results:
+            self.answers_table.add_answers(self.results)
+            self._show_accuracy()
+            self.status_label.setText(f"{len(self.results):,} answers graded in the session that was opened.")
+        else:
+            self.status_label.setText("Tick the models to test, then press Run benchmark.")
+        self._update_buttons()
+
     def _on_failed(self, error: Exception) -> None:
         self.message_bar.error(plain_message(error))
         self.status_label.setText("The benchmark could not run to the end; the answers graded so far are kept.")

@@ -1,7 +1,8 @@
 """The main window: one tab per stage of making a language model, in the order they happen.
 
 Data → Pretraining → Instruction tuning → Preference tuning → Evaluation. Each tab's tooltip says
-in one line what its stage does. The View menu holds the zoom (see ``gui.zoom``), the theme (``gui.themes``) and
+in one line what its stage does. The File menu saves and opens whole sessions (``gui.session_controller``,
+which also autosaves, last when the window closes) and single models. The View menu holds the zoom (see ``gui.zoom``), the theme (``gui.themes``) and
 presentation mode (``gui.presentation``); the Stage menu's Ctrl+1…5 bring a stage to the front; the Help
 menu holds the welcome screen, the guided tour and "Why does AI do that?" (``gui.welcome_dialog``,
 ``gui.guided_tour``, ``gui.why_ai_does_that``). The window remembers its size, place, last stage and theme.
@@ -28,6 +29,7 @@ from gui.model_shelf import ModelShelf
 from gui.preference_tab import PreferenceTab
 from gui.presentation import PresentationMode, describe_shortcuts, name_unnamed_controls
 from gui.pretraining_tab import PretrainingTab
+from gui.session_controller import SessionController
 from gui.themes import THEMES, ThemeController
 from gui.welcome_dialog import show_welcome
 from gui.why_ai_does_that import show_why_panel
@@ -114,6 +116,8 @@ class MainWindow(QMainWindow):
         # Listens to the stages from the start (what a learner does before opening it still counts);
         # shows nothing until opened from the Help menu or the welcome screen.
         self.tour = GuidedTour(self)
+        # Save session… / Open session…, and the autosave (never for screenshots: the user's files stay as they are).
+        self.session = SessionController(self, autosave_enabled=persist_state)
 
         self._build_menus()
         self._zoom_label = QLabel()
@@ -139,9 +143,19 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.open_model_action = QAction("&Open model…", self)
+        self.open_session_action = QAction("&Open session…", self)
+        self.open_session_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_session_action.setToolTip("Open a saved session: every tab as it was")
+        self.open_session_action.triggered.connect(self.session.ask_open)
+        self.save_session_action = QAction("&Save session…", self)
+        self.save_session_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_session_action.setToolTip("Save every tab's work (data, models, pairs, results) in one file")
+        self.save_session_action.triggered.connect(self.session.ask_save)
+        file_menu.addActions([self.open_session_action, self.save_session_action])
+        file_menu.addSeparator()
+        self.open_model_action = QAction("Open &model…", self)
         self.open_model_action.triggered.connect(self.pretraining_tab.ask_open_model)
-        self.save_model_action = QAction("&Save model…", self)
+        self.save_model_action = QAction("Save mo&del…", self)
         self.save_model_action.triggered.connect(self.pretraining_tab.ask_save_model)
         quit_action = QAction("&Quit", self)
         # Ctrl+Q where the platform has no standard quit key (Windows, and offscreen screenshots).
@@ -293,5 +307,7 @@ class MainWindow(QMainWindow):
         self.instruction_tab.shutdown()
         self.preference_tab.shutdown()
         self.evaluation_tab.shutdown()
+        # Then the last autosave: a stopped run has kept the model trained so far, and it goes in.
+        self.session.finish()
         self._save_state()
         super().closeEvent(event)

@@ -405,18 +405,32 @@ class PretrainingTab(QWidget):
     def _on_model_loaded(self, path: str, model) -> None:
         if self.controller.is_running:  # cannot happen through the buttons, but never swap mid-run
             return
-        self.controller.set_model(model)
-        self.plot.set_history(model.history)
-        self.settings_panel.set_configs(model.model_config, model.train_config)
-        self.corpus_panel.set_spec(TokenizerSpec(model.tokenizer.kind, model.tokenizer.vocab_size))
-        self.progress.reset(model.train_config.total_steps, model.step)
-        self.progress.show_status(f"Opened a model trained for {model.step:,} steps.")
+        self.show_model(model)
         where = f" on '{model.corpus_name}'" if model.corpus_name else ""
         self.message_bar.info(
             f"Opened '{Path(path).name}': trained for {model.step:,} steps{where}. "
             "To train it further, raise Steps (in Advanced) and press Continue training."
         )
         self.model_opened.emit(path)
+
+    def show_model(self, model) -> None:
+        """Make ``model`` the current one, with its curve, settings and tokenizer (None: no model).
+
+        Used for an opened model file and for a reopened session; ignored while a run goes.
+        """
+        if self.controller.is_running:
+            return
+        self.controller.set_model(model)
+        if model is None:
+            self.plot.clear_points()
+            self.progress.reset(self.settings_panel.train_config().total_steps)
+            self.progress.show_status("")
+            return
+        self.plot.set_history(model.history)
+        self.settings_panel.set_configs(model.model_config, model.train_config)
+        self.corpus_panel.set_spec(TokenizerSpec(model.tokenizer.kind, model.tokenizer.vocab_size))
+        self.progress.reset(model.train_config.total_steps, model.step)
+        self.progress.show_status(f"Opened a model trained for {model.step:,} steps.")
 
     def _on_model_load_failed(self, path: str, error: Exception) -> None:
         self.progress.show_status("")

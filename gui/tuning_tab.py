@@ -285,6 +285,32 @@ class TuningTab(QWidget):
         self.on_base_changed()
         self._update_buttons()
 
+    def restore_models(self, base, tuned) -> None:
+        """Adopt a reopened session's models: the one to start from and the one tuned from it (either may be None).
+
+        The tuned model's curve is redrawn from its history, and it is handed on like a freshly tuned one
+        (to the next stage and the model shelf). Ignored while a run goes.
+        """
+        if self.controller.is_running:
+            return
+        self.base_model = None
+        self.base_label.setText(self.base_hint)
+        if base is not None:
+            self.set_base_model(base)
+        else:
+            self.on_base_changed()
+        self.controller.set_model(tuned)
+        if tuned is None:
+            self.plot.clear_points()
+            self.progress.reset(self.steps_spin.value())
+            self.progress.show_status("Choose the model to start from, then press Start.")
+        else:
+            self.plot.set_history(tuned.history)
+            self.progress.reset(tuned.train_config.total_steps, tuned.step)
+            self.progress.show_status(f"Tuned for {tuned.step:,} steps.")
+            self.model_changed.emit(tuned)
+        self._update_buttons()
+
     def ask_open_model(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(self, "Open a model", str(models_dir()), MODEL_FILE_FILTER)
         if path:

@@ -2,8 +2,8 @@
 
 - "Take the guided tour" opens the tour (``gui.guided_tour``) where it was left (the first step, the
   first time);
-- "Open an example session": saved sessions do not exist yet, so this says so plainly and sets the
-  app up with the models it ships instead (``engine.shipped_models``): the tuning stages start from
+- "Open an example session": no example session file ships with the app yet (your own sessions are
+  saved with File → Save session…), so this says so plainly and sets the app up with the models it ships instead (``engine.shipped_models``): the tuning stages start from
   them and the Evaluation stage has all of them under test, so everything can be tried at once;
 - "Start from scratch" goes to the Data stage.
 
@@ -70,8 +70,8 @@ class WelcomeDialog(QDialog):
         descriptions = (
             "Five short steps, one per stage, a few minutes each on a laptop. Leave whenever you like: "
             "it waits where you left it (Help → Guided tour).",
-            "Saved sessions are not ready yet, so this starts every stage from the models that come with the "
-            "app instead: nothing to train first." if example_available else
+            "No example session comes with the app yet, so this starts every stage from the models that come "
+            "with it instead: nothing to train first." if example_available else
             "Not available: the models that come with the app are missing from this installation.",
             "Go straight to the Data stage. The tour stays in the Help menu.",
         )

@@ -1,0 +1,217 @@
+"""Sessions in the app: Save → Open restores every tab, the autosave is offered and restored, a damaged
+file changes nothing, and closing the window mid-run stops the worker and autosaves the model so far.
+
+Models are tiny (the session fixtures' one-layer, width-32 models); the tests wait on signals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+
+from engine.curation import CurationSettings
+from engine.evaluation import DONT_KNOW, RIGHT, GradedAnswer, Rating, load_ratings, ratings_path
+from engine.events import PreferenceMetrics
+from engine.session import SessionContents, autosave_path, discard_autosave, open_session, save_session
+from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, LossHistory
+from gui import settings
+from gui.preference_tab import votes_path
+from gui.session_controller import greet_or_offer_restore
+from gui.welcome_dialog import WELCOME_SHOWN, WelcomeDialog
+from tests.gui.conftest import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, set_tiny_settings
+
+pytestmark = pytest.mark.timeout(400)
+
+
+@pytest.fixture(autouse=True)
+def no_autosave_left():
+    """Windows autosave when they close; no test may find another test's autosave, votes or ratings."""
+    discard_autosave()
+    kept = {path: path.read_bytes() if path.exists() else None for path in (votes_path(), ratings_path())}
+    yield
+    discard_autosave()
+    for path, data in kept.items():  # restoring a session writes the votes and ratings files
+        path.unlink(missing_ok=True)
+        if data is not None:
+            path.write_bytes(data)
+
+
+def _tuned(base, stage: str, steps: int):
+    """A model as a tuning stage would hand it on: its own stage, step count and loss curve."""
+    history = LossHistory(list(range(0, steps, 5)), [2.0 - 0.01 * s for s in range(0, steps, 5)], [steps], [1.5])
+    return dataclasses.replace(base, stage=stage, step=steps, history=history)
+
+
+def _idle(window):
+    return not (window.data_tab.busy or window.pretraining_tab.busy or window.session.busy)
+
+
+def _same_params(a, b) -> bool:
+    import jax
+
+    return all(np.array_equal(np.asarray(x), np.asarray(y))
+               for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params), strict=True))
+
+
+def test_save_then_open_restores_every_tab(qtbot, make_window, trained_model, world_base, tmp_path):
+    first = make_window()
+    # Data: a curation the defaults do not have.
+    curation = CurationSettings(cutoff_year=1990, drop_duplicates=True, seed=3)
+    first.data_tab.curate_with(curation)
+    # Pretraining: a trained model with its curve.
+    first.pretraining_tab.show_model(trained_model)
+    # Instruction tuning: an edited table, a base and a tuned model.
+    instruction = first.instruction_tab
+    instruction.pairs.add_row({"prompt": "What colour is the sky on Zarn?", "completion": "Green."})
+    instruction.lora_radio.setChecked(True)
+    instruction.steps_spin.setValue(37)
+    tuned = _tuned(world_base, STAGE_INSTRUCTION, 40)
+    instruction.restore_models(world_base, tuned)
+    # Preference tuning: a vote, DPO settings, a tuned model, its held-out curve.
+    preference = first.preference_tab
+    assert preference.base_model is tuned  # handed on, as after a real run
+    preference.add_vote("Is Zarn real?", "Only in this world.", "Yes, obviously.")
+    preference.beta_spin.setValue(0.35)
+    preferred = _tuned(world_base, STAGE_PREFERENCE, 20)
+    preference.restore_models(tuned, preferred)
+    preference.metrics_plot.add(PreferenceMetrics(10, 0.25, 0.75))
+    # Evaluation: a model from a file, unticked; graded answers; a rating.
+    shelf, evaluation = first.model_shelf, first.evaluation_tab
+    shelf.put_opened_model(world_base, str(tmp_path / "mine.safetensors"), "mine")
+    evaluation.set_ticked("mine", False)
+    answers = [GradedAnswer("mine", "Capital of Zarn?", "Olo", "geography", "Olo.", RIGHT, True, 0.8),
+               GradedAnswer("mine", "Leader of Zarn?", "Ama", "politics", "I don't know.", DONT_KNOW, True,
+                            float("nan"))]
+    evaluation.show_results(answers)
+    rating = Rating("Capital of Zarn?", "mine", "Olo.", 4)
+    evaluation.rating_panel.ratings = [rating]
+    first.show_stage("preference")
+    qtbot.waitUntil(lambda: _idle(first), timeout=UI_TIMEOUT_MS)
+    rows = {"instruction": instruction.pairs.rows(), "preference": preference.pairs.rows()}
+    shelf_names = shelf.names()
+
+    path = tmp_path / "lesson"
+    with qtbot.waitSignal(first.session.saved, timeout=UI_TIMEOUT_MS) as saved:
+        first.session.save(path)
+    assert saved.args[0].endswith("lesson.tesession")
+    assert "Saved the session" in first.preference_tab.message_bar.text()
+
+    second = make_window()
+    with qtbot.waitSignal(second.session.opened, timeout=UI_TIMEOUT_MS):
+        second.session.open(saved.args[0])
+    qtbot.waitUntil(lambda: _idle(second) and second.data_tab.state.settings == curation, timeout=UI_TIMEOUT_MS)
+
+    assert second.tabs.currentWidget() is second.preference_tab
+    assert "Opened the session 'lesson.tesession'" in second.preference_tab.message_bar.text()
+    # Data
+    assert second.data_tab.state.source.request == first.data_tab.state.source.request
+    assert second.data_tab.corpus.fingerprint == first.data_tab.corpus.fingerprint
+    assert not second.data_tab.undo_stack.canUndo()  # the history starts afresh
+    # Pretraining: the same model, the same curve points, the same settings.
+    model = second.pretraining_tab.controller.current_model
+    assert model.step == trained_model.step and _same_params(model, trained_model)
+    assert model.history == trained_model.history
+    second.pretraining_tab.plot.flush()
+    assert second.pretraining_tab.plot.train_point_count() == len(trained_model.history.train_steps)
+    assert second.pretraining_tab.plot.validation_point_count() == len(trained_model.history.val_steps)
+    assert second.pretraining_tab.settings_panel.model_config() == first.pretraining_tab.settings_panel.model_config()
+    # Instruction tuning
+    instruction2 = second.instruction_tab
+    assert instruction2.pairs.rows() == rows["instruction"]
+    assert instruction2.method == "lora" and instruction2.steps_spin.value() == 37
+    assert instruction2.base_model.step == world_base.step and instruction2.tuned_model.step == 40
+    assert instruction2.tuned_model.history == tuned.history
+    assert instruction2.plot.train_point_count() == len(tuned.history.train_steps)
+    # Preference tuning: the vote is a row again, and the held-out curve is back.
+    preference2 = second.preference_tab
+    assert preference2.pairs.rows() == rows["preference"]
+    assert preference2.votes() == [{"prompt": "Is Zarn real?", "chosen": "Only in this world.",
+                                    "rejected": "Yes, obviously.", "kind": "your vote"}]
+    assert preference2.beta_spin.value() == pytest.approx(0.35)
+    assert preference2.base_model.step == 40 and preference2.tuned_model.step == 20
+    assert (preference2.metrics_plot.steps, preference2.metrics_plot.margins) == ([10], [0.25])
+    # Evaluation: the same models on the shelf, the same one unticked, the same answers and ratings.
+    assert second.model_shelf.names() == shelf_names
+    assert [name for name, _m in evaluation.models_under_test()] == \
+        [name for name, _m in second.evaluation_tab.models_under_test()]
+    assert second.evaluation_tab.results[0] == answers[0]
+    assert np.isnan(second.evaluation_tab.results[1].confidence)
+    assert second.evaluation_tab.answers_table.row_count() == 2
+    assert rating in load_ratings() and rating in second.evaluation_tab.rating_panel.ratings
+
+
+def test_the_autosave_is_offered_at_the_next_start_and_restores(qtbot, make_window, trained_model):
+    first = make_window()
+    first.pretraining_tab.show_model(trained_model)
+    with qtbot.waitSignal(first.session.autosaved, timeout=UI_TIMEOUT_MS):
+        assert first.session.autosave_now()
+    assert not first.session.autosave_now()  # nothing changed since: no second write
+
+    settings.write(WELCOME_SHOWN, 1)  # not the first start, which shows the welcome screen instead
+    second = make_window()
+    offer = greet_or_offer_restore(second)
+    assert offer is not None and offer.isVisible()
+    assert re.fullmatch(r"Restore the session from \d\d:\d\d\?", offer.text())
+    assert second.findChild(WelcomeDialog) is None  # never two dialogs at once
+    with qtbot.waitSignal(second.session.opened, timeout=UI_TIMEOUT_MS):
+        offer.restore_button.click()
+    assert second.pretraining_tab.controller.current_model.step == trained_model.step
+    assert "Restored the session from" in second.tabs.currentWidget().message_bar.text()
+
+    # Start afresh removes it; a damaged autosave is never offered.
+    third = make_window()
+    offer = greet_or_offer_restore(third)
+    offer.afresh_button.click()
+    assert not autosave_path().exists()
+    autosave_path().write_bytes(b"PK\x03\x04 half a session")
+    assert greet_or_offer_restore(make_window()) is None
+
+
+def test_the_first_start_gets_the_welcome_not_the_offer(qtbot, make_window, trained_model):
+    save_session(SessionContents(checkpoints={"pretraining": trained_model}), autosave_path())
+    window = make_window()
+    dialog = greet_or_offer_restore(window)
+    assert isinstance(dialog, WelcomeDialog)
+    dialog.reject()
+
+
+def test_a_damaged_session_says_why_and_keeps_the_work(qtbot, make_window, trained_model, tmp_path):
+    window = make_window()
+    window.pretraining_tab.show_model(trained_model)
+    rows = window.instruction_tab.pairs.rows()
+
+    cut = tmp_path / "cut.tesession"
+    save_session(SessionContents(checkpoints={"pretraining": trained_model}), cut)
+    cut.write_bytes(cut.read_bytes()[:-200])  # cut short, as by a full disk or a broken copy
+    with qtbot.waitSignal(window.session.failed, timeout=UI_TIMEOUT_MS) as failed:
+        window.session.open(cut)
+    assert "cut.tesession" in failed.args[0]
+
+    # A complete file whose tab state is nonsense is refused before any tab changes.
+    odd = tmp_path / "odd.tesession"
+    save_session(SessionContents(tabs={"instruction": {"rows": "not a table"}}), odd)
+    window.show_stage("evaluation")
+    with qtbot.waitSignal(window.session.failed, timeout=UI_TIMEOUT_MS) as failed:
+        window.session.open(odd)
+    bar = window.evaluation_tab.message_bar
+    assert bar.level() == "error" and "instruction tuning settings are damaged" in bar.text()
+    assert "Traceback" not in bar.text()
+    assert window.pretraining_tab.controller.current_model is trained_model
+    assert window.instruction_tab.pairs.rows() == rows
+
+
+def test_closing_mid_run_stops_the_worker_and_autosaves_the_model_so_far(qtbot, make_window, tiny_configs):
+    window = make_window()
+    tab = window.pretraining_tab
+    set_tiny_settings(tab, tiny_configs, total_steps=100_000)  # far more than the test waits for
+    with qtbot.waitSignal(tab.controller.progress, timeout=RUN_TIMEOUT_MS):
+        tab.start_button.click()
+    window.close()
+    saved = open_session(autosave_path())
+    model = saved.checkpoints["pretraining"]
+    assert 0 < model.step < 100_000 and model.history.train_steps
+    assert saved.tabs["pretraining"]["model"] == "pretraining"
+    # The thread check of tests/conftest.py verifies that the worker has ended.
