@@ -234,7 +234,7 @@ def hallucination(model: TrainedModel, name: str, control: RunControl):
             groups["right" if r.correct else "wrong"].append(r.confidence)
     conf = {k: mean(v) for k, v in groups.items()}
     answered = share(made_up_answered)
-    cats = ("right answers", "wrong answers", "made-up countries")  # short: pyqtgraph drops a tick label that does not fit
+    cats = ("right answers", "wrong answers", "made-up countries")  # short: the plot drops a tick label that does not fit
     rng = random.Random(0)  # a fixed jitter, so the same result draws the same way
     points = [(i + rng.uniform(-0.25, 0.25), c) for i, k in enumerate(groups) for c in groups[k] if math.isfinite(c)]
     plot = PlotData("How sure the model was of each answer (mean probability of the words it wrote)", "",

@@ -23,7 +23,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -75,8 +75,13 @@ class PreferencePair:
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def _read_rows(path: str | os.PathLike, required: Sequence[str], what: str, example: str) -> list[tuple[str, dict]]:
-    """(``file:line``, row) for every non-blank line; every ``required`` field must be non-empty text."""
+def _read_rows(path: str | os.PathLike, required: Sequence[str], what: str, example: str,
+               check_row: Callable[[str, dict], None] | None = None) -> list[tuple[str, dict]]:
+    """(``file:line``, row) for every non-blank line; every ``required`` field must be non-empty text.
+
+    ``check_row(where, row)`` may raise for a loader's own rule; it runs line by line with the
+    shape checks, so the message always names the first bad line (fuzzing found a later line
+    reported first when the rule ran after the whole file had been read)."""
     path = Path(path)
     name = path.name
     if not path.is_file():
@@ -126,6 +131,8 @@ def _read_rows(path: str | os.PathLike, required: Sequence[str], what: str, exam
             if not value.strip():
                 raise TuningDataError(f"{where}: the '{key}' field is empty.",
                                       "Fill it in, or delete the line.")
+        if check_row is not None:
+            check_row(where, row)
         rows.append((where, row))
     if not rows:
         raise TuningDataError(f"'{name}' has no rows.", shape)
@@ -145,15 +152,14 @@ def load_instructions(path: str | os.PathLike) -> list[InstructionExample]:
 
 def load_preferences(path: str | os.PathLike) -> list[PreferencePair]:
     """Prompt/chosen/rejected rows from a JSONL file; a pair whose two answers are equal is refused."""
-    rows = _read_rows(path, PREFERENCE_FIELDS, "preference tuning",
-                      '{"prompt": "User: ...\\nAssistant:", "chosen": " ...", "rejected": " ..."}')
-    pairs = []
-    for where, r in rows:
+    def answers_differ(where: str, r: dict) -> None:
         if r["chosen"].strip() == r["rejected"].strip():
             raise TuningDataError(f"{where}: the chosen and the rejected answer are the same, so there is "
                                   "nothing to prefer.", "Change one of them, or delete the line.")
-        pairs.append(PreferencePair(r["prompt"], r["chosen"], r["rejected"], _meta(r, PREFERENCE_FIELDS)))
-    return pairs
+
+    rows = _read_rows(path, PREFERENCE_FIELDS, "preference tuning",
+                      '{"prompt": "User: ...\\nAssistant:", "chosen": " ...", "rejected": " ..."}', answers_differ)
+    return [PreferencePair(r["prompt"], r["chosen"], r["rejected"], _meta(r, PREFERENCE_FIELDS)) for _, r in rows]
 
 
 def load_benchmark(path: str | os.PathLike | None = None) -> list[dict]:
