@@ -2,7 +2,9 @@
 
 A run is a generator of these. The GUI receives them on its thread and draws them; tests and
 headless scripts simply iterate. They hold Python numbers and strings only (never device arrays),
-so they are cheap to pass between threads and safe to keep.
+so they are cheap to pass between threads and safe to keep. The one exception is
+``TrainProgress.model_so_far``: a model whose arrays no later step changes or deletes (JAX arrays are
+immutable and the run never donates them), so another thread may read and save it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class TrainProgress:
     tokens_per_second: float
     elapsed_seconds: float  # since training (not compiling) began, pauses excluded
     eta_seconds: float  # estimated time until total_steps
+    # The newest model the run vouches for (the state at the previous log point: its next loss was
+    # finite), with its loss history, for the autosave to keep if the app dies mid-run. None before
+    # the run has one, and from runs that do not publish it. Not compared, not printed.
+    model_so_far: object = field(default=None, compare=False, repr=False)  # TrainedModel | None
 
 
 @dataclass(frozen=True)

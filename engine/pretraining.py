@@ -214,6 +214,12 @@ class PretrainingRun:
             last_good, candidate = candidate, _copy_state(state)
             history.train_steps.extend(pending_steps)
             history.train_losses.extend(losses.tolist())
+            # ``last_good`` is a copy no step donates, so the GUI may autosave it while training goes on.
+            good_step = int(last_good.step)
+            so_far = None if good_step == start_step else TrainedModel(
+                params=last_good.params, opt_state=last_good.opt_state, model_config=cfg, train_config=train,
+                tokenizer=tokenizer, step=good_step, history=history.truncated(good_step),
+                corpus_name=self.corpus.name, corpus_fingerprint=self.corpus.fingerprint)
             self.tokens_per_second = steps_timed * train.batch_size * cfg.context_length / max(train_seconds, 1e-9)
             done_here = step - start_step
             yield TrainProgress(
@@ -225,6 +231,7 @@ class PretrainingRun:
                 tokens_per_second=self.tokens_per_second,
                 elapsed_seconds=busy_seconds,
                 eta_seconds=(train.total_steps - step) * busy_seconds / max(done_here, 1),
+                model_so_far=so_far,
             )
             pending, pending_steps = [], []
 
