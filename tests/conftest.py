@@ -17,7 +17,12 @@ import threading
 from collections import namedtuple
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
-os.environ.setdefault("TRAINING_EXPLORER_HOME", tempfile.mkdtemp(prefix="te-test-home-"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Each pytest-xdist worker is its own process with a home of its own: two workers sharing one
+    # settings file or autosave would see each other's writes.
+    os.environ["TRAINING_EXPLORER_HOME"] = tempfile.mkdtemp(prefix=f"te-test-home-{os.environ['PYTEST_XDIST_WORKER']}-")
+else:
+    os.environ.setdefault("TRAINING_EXPLORER_HOME", tempfile.mkdtemp(prefix="te-test-home-"))
 
 import pytest  # noqa: E402
 
