@@ -23,8 +23,11 @@ changes: the message bar says why and the current work stays as it was.
 
 Autosave: a GUI-thread timer saves at most ``AUTOSAVE_INTERVAL_MS`` apart while something changed;
 closing the window saves once more, after the tabs' runs have stopped (a stopped run keeps the model
-trained so far). ``greet_or_offer_restore`` is what ``gui.app.main`` calls at start-up: the welcome
-screen on a first start, otherwise "Restore the session from 10:42?" when there is an autosave.
+trained so far). While Pretraining runs, each autosave carries the newest model the run has vouched
+for (``TrainProgress.model_so_far``) as the checkpoint ``pretraining-interrupted-at-step-N``, so an
+app killed mid-run restores that model and its loss curve, and Continue training goes on from it.
+``greet_or_offer_restore`` is what ``gui.app.main`` calls at start-up: the welcome screen on a first
+start, otherwise "Restore the session from 10:42?" when there is an autosave.
 """
 
 from __future__ import annotations
@@ -68,6 +71,17 @@ SESSION_FILTER = f"Training Explorer sessions (*{SESSION_SUFFIX})"
 AUTOSAVE_INTERVAL_MS = 60_000  # a crash or a closed lid loses at most a minute of work
 CLOSE_SAVE_TIMEOUT_S = 60.0  # the last autosave when the window closes (a few MB: well under a second)
 NO_COMPARISON = "Tune a model to compare it with the one it started from."
+# The autosaved checkpoint of a pretraining run still going: the name says what it is and where it was.
+INTERRUPTED_PREFIX = "pretraining-interrupted-at-step-"
+
+
+def interrupted_step(checkpoint_names) -> int | None:
+    """The step of the interrupted pretraining run a session holds (from its checkpoints' names), or None."""
+    for name in checkpoint_names:
+        number = name[len(INTERRUPTED_PREFIX):] if name.startswith(INTERRUPTED_PREFIX) else ""
+        if number.isdigit():
+            return int(number)
+    return None
 
 
 # --- plain JSON in, typed settings out (worker thread) ----------------------------------------------
@@ -249,6 +263,7 @@ class RestorePlan:
     results: list[GradedAnswer]  # graded benchmark answers
     question_set: str | None  # "held_out", or None for every question
     ratings_note: str = ""  # a problem adding the session's ratings to the ratings file, in words
+    interrupted_at_step: int | None = None  # Pretraining's model is a run's, autosaved mid-run at this step
 
 
 def _tuning_plan(state, checkpoints, columns, where) -> TuningPlan:
@@ -284,6 +299,10 @@ def _plan(contents: SessionContents) -> RestorePlan:
             raise _damaged("pretraining settings")
         spec = _dataclass_from(TokenizerSpec, tokenizer, "tokenizer settings")
     corpus = _text(pre.get("corpus", "curated"), "pretraining settings")
+    interrupted = pre.get("interrupted_at_step")
+    if interrupted is not None and not (isinstance(interrupted, int) and not isinstance(interrupted, bool)
+                                        and interrupted >= 0 and pre.get("model") is not None):
+        raise _damaged("pretraining settings")
     opened = []
     for entry in ev.get("opened", []):
         if not isinstance(entry, dict):
@@ -309,7 +328,7 @@ def _plan(contents: SessionContents) -> RestorePlan:
         preference=_tuning_plan(tabs.get("preference", {}), models, ("prompt", "chosen", "rejected", "kind"),
                                 "preference tuning settings"),
         opened=opened, unticked=unticked, results=[_answer_from_json(r) for r in ev.get("results", [])],
-        question_set=question_set,
+        question_set=question_set, interrupted_at_step=interrupted,
     )
 
 
@@ -388,9 +407,14 @@ class SessionController(QObject):
             signals += [tab.model_changed, tab.pairs.changed]
         for signal in signals:
             signal.connect(self._mark_changed)
+        w.pretraining_tab.controller.progress.connect(self._on_pretraining_progress)
 
     def _mark_changed(self, *_args) -> None:
         self.changed_since_save = True
+
+    def _on_pretraining_progress(self, event) -> None:
+        if event.model_so_far is not None:  # the run vouched for a newer model: the next autosave keeps it
+            self.changed_since_save = True
 
     @property
     def busy(self) -> bool:
@@ -424,16 +448,21 @@ class SessionController(QObject):
 
         pre = w.pretraining_tab
         panel = pre.corpus_panel
-        model = pre.controller.latest_model()  # mid-run (closing): the model trained so far
+        # Mid-run: the newest model the run vouched for (the run's own once it has ended, e.g. when
+        # the window closes); before its first one, and with no run, the current model.
+        so_far = pre.controller.model_so_far
+        model = so_far if so_far is not None else pre.controller.latest_model()
         train_config = pre.settings_panel.train_config()
         tabs["pretraining"] = {
-            "model": stored(model, "pretraining"),
+            "model": stored(model, "pretraining" if so_far is None else f"{INTERRUPTED_PREFIX}{so_far.step}"),
             "corpus": "curated" if panel.using_curated else str(panel.corpus_combo.currentData() or "curated"),
             "tokenizer": dataclasses.asdict(panel.spec),
             "model_config": dataclasses.asdict(pre.settings_panel.model_config()),
             "train_config": dataclasses.asdict(train_config),
         }
         seeds["pretraining"] = train_config.seed
+        if so_far is not None:
+            tabs["pretraining"]["interrupted_at_step"] = int(so_far.step)
         if model is not None:
             metrics["pretraining"] = {"loss": model.history.to_json()}
 
@@ -518,7 +547,11 @@ class SessionController(QObject):
         self.restore(plan)
         words = (f"Restored the session from {restored_from}." if restored_from
                  else f"Opened the session '{Path(path).name}'.")
-        self._front_bar().info(" ".join(filter(None, [words, plan.ratings_note])))
+        interrupted = ""
+        if plan.interrupted_at_step is not None:
+            interrupted = (f"Pretraining was still running then: its model from step {plan.interrupted_at_step:,} "
+                           "is back, with its loss curve, and Continue training goes on from there.")
+        self._front_bar().info(" ".join(filter(None, [words, interrupted, plan.ratings_note])))
         self._show_status("")
         self.opened.emit(path)
 
@@ -647,12 +680,14 @@ def offer_restore(window, then=None) -> QMessageBox | None:
     if info is None:
         return None
     when = info.time_in_words()
+    step = interrupted_step(info.checkpoint_names)
+    run = "" if step is None else f", with the pretraining run that was still going (its model at step {step:,})"
     box = QMessageBox(window)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Restore the last session?")
     box.setText(f"Restore the session from {when}?")
     box.setInformativeText("Training Explorer saved your work automatically, last at "
-                           f"{when}. Restore it, or start afresh (the saved copy is then removed).")
+                           f"{when}{run}. Restore it, or start afresh (the saved copy is then removed).")
     box.restore_button = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
     box.afresh_button = box.addButton("Start afresh", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(box.restore_button)

@@ -36,6 +36,7 @@ from engine.events import (
     TrainProgress,
     ValidationLoss,
 )
+from engine.time_lapse import Snapshot
 from engine.tokenizer import TokenizerSpec
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class TrainingController(QObject):
     validation = Signal(object)  # ValidationLoss
     preference_metrics = Signal(object)  # PreferenceMetrics (preference tuning only)
     sample = Signal(object)  # Sample
+    snapshot = Signal(object)  # engine.time_lapse.Snapshot (pretraining's time-lapse)
     diverged = Signal(object)  # Diverged
     finished = Signal(object)  # Finished: the run's own last event
     failed = Signal(str)  # the run could not start, or crashed: a plain message
@@ -96,6 +98,7 @@ class TrainingController(QObject):
         self._run = None
         self._done: threading.Event | None = None
         self._model = None  # engine.trained_model.TrainedModel
+        self._model_so_far = None  # the running run's latest vouched-for model (TrainProgress.model_so_far)
 
     # --- state ------------------------------------------------------------------------------
 
@@ -121,6 +124,17 @@ class TrainingController(QObject):
         if self._run is not None and getattr(self._run, "trained", None) is not None:
             return self._run.trained
         return self._model
+
+    @property
+    def model_so_far(self):
+        """Mid-run only: the newest model the run has published at a log point, else None.
+
+        For the autosave, so that killing the app mid-run loses at most a log interval of training.
+        None once the run has handed over its own model (``latest_model`` then has it).
+        """
+        if self._run is None or getattr(self._run, "trained", None) is not None:
+            return None
+        return self._model_so_far
 
     def set_model(self, model) -> None:
         """Adopt a model opened from a file (refused while a run is going)."""
@@ -149,6 +163,7 @@ class TrainingController(QObject):
         self._control = RunControl()
         self._done = threading.Event()
         self._run = None
+        self._model_so_far = None
         worker = GeneratorWorker(_run_events, make_run, self._control, self._done)
         worker.yielded.connect(self._on_yielded)
         worker.errored.connect(self._on_errored)
@@ -199,6 +214,8 @@ class TrainingController(QObject):
         if isinstance(event, _RunCreated):
             self._run = event.run
         elif isinstance(event, TrainProgress):
+            if event.model_so_far is not None:
+                self._model_so_far = event.model_so_far
             self.progress.emit(event)
         elif isinstance(event, ValidationLoss):
             self.validation.emit(event)
@@ -206,6 +223,8 @@ class TrainingController(QObject):
             self.preference_metrics.emit(event)
         elif isinstance(event, Sample):
             self.sample.emit(event)
+        elif isinstance(event, Snapshot):
+            self.snapshot.emit(event)
         elif isinstance(event, Status):
             self.status_changed.emit(event)
         elif isinstance(event, Diverged):
@@ -226,6 +245,7 @@ class TrainingController(QObject):
         self._worker = None
         self._control = None
         self._run = None
+        self._model_so_far = None
         self._done = None
         if was_paused:
             self.paused_changed.emit(False)

@@ -215,3 +215,29 @@ def test_closing_mid_run_stops_the_worker_and_autosaves_the_model_so_far(qtbot, 
     assert 0 < model.step < 100_000 and model.history.train_steps
     assert saved.tabs["pretraining"]["model"] == "pretraining"
     # The thread check of tests/conftest.py verifies that the worker has ended.
+
+
+def test_an_autosave_mid_run_keeps_the_model_the_run_vouched_for(qtbot, make_window, tiny_configs):
+    """Promise 4: the timer's autosave during a run carries the run's model so far, clearly named, so a
+    killed app loses at most a log interval (tests/reliability/test_app_kill.py kills the real app)."""
+    window = make_window()
+    tab = window.pretraining_tab
+    set_tiny_settings(tab, tiny_configs, total_steps=100_000)
+    tab.start_button.click()
+    qtbot.waitUntil(lambda: tab.controller.model_so_far is not None, timeout=RUN_TIMEOUT_MS)
+    so_far = tab.controller.model_so_far
+    assert tab.controller.current_model is None  # the run hands over its own model only when it ends
+    with qtbot.waitSignal(window.session.autosaved, timeout=UI_TIMEOUT_MS):
+        assert window.session.autosave_now()
+    saved = open_session(autosave_path())
+    name = saved.tabs["pretraining"]["model"]
+    assert name == f"pretraining-interrupted-at-step-{so_far.step}"
+    assert saved.tabs["pretraining"]["interrupted_at_step"] == so_far.step > 0
+    model = saved.checkpoints[name]
+    assert _same_params(model, so_far) and model.opt_state is not None
+    assert model.history.train_steps[-1] == so_far.step  # its curve ends where its parameters are
+    # A newer model so far makes the next tick autosave again.
+    qtbot.waitUntil(lambda: tab.controller.model_so_far.step > so_far.step, timeout=RUN_TIMEOUT_MS)
+    assert window.session.changed_since_save
+    window.close()  # stops the run: the closing autosave holds the stopped run's own model
+    assert open_session(autosave_path()).tabs["pretraining"]["model"] == "pretraining"
