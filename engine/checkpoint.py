@@ -2,7 +2,9 @@
 
 ``model.safetensors`` holds the parameters (``params/…``) and the optimiser state (``opt/…``).
 ``model.json`` holds the configs, the tokenizer, the corpus fingerprint, the step, the loss history,
-the stage that made the model and how it ran (``details``), and the sha256 of the safetensors file.
+the stage that made the model and how it ran (``details``), and the sha256 of the safetensors file;
+a pretrained model's sidecar also holds its time-lapse (``time_lapse``, see ``engine.time_lapse``), a key
+written only when there are snapshots, so files without one (older ones) still open, with none.
 Two files cannot be replaced in one step, so a save goes:
 
 1. the new tensors are written atomically (temp file, fsync, os.replace, fsync of the folder) to a
@@ -38,6 +40,7 @@ import numpy as np
 
 from engine.config import ModelConfig, TrainConfig, param_count
 from engine.errors import CheckpointError, ConfigError
+from engine.time_lapse import time_lapse_from_json, time_lapse_to_json
 from engine.tokenizer import tokenizer_from_json
 from engine.trained_model import LossHistory, TrainedModel
 
@@ -170,6 +173,7 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike, *, for_shippin
         "history": model.history.to_json(),
         "details": _plain_details(model.details),
     }
+    sidecar.update(time_lapse_entry(model))
     staged_path = staged_weights_path(weights_path, sidecar["weights_sha256"])
     try:
         weights_path.parent.mkdir(parents=True, exist_ok=True)
@@ -268,6 +272,7 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
             raise TypeError("wrong types in the training record")
         history = LossHistory.from_json(history_data)
         details = _plain_details(sidecar.get("details") or {})
+        snapshots = time_lapse_from_json(sidecar.get("time_lapse"))
     except (TypeError, ValueError, OverflowError) as err:
         raise CheckpointError("The model file's training record is damaged.") from err
 
@@ -299,7 +304,17 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
         corpus_fingerprint=str(corpus.get("fingerprint", "")),
         stage=str(sidecar.get("stage", "pretraining")),
         details=details,
+        time_lapse=snapshots,
     )
+
+
+def time_lapse_entry(model: TrainedModel) -> dict:
+    """The sidecar's ``time_lapse`` key, or nothing for a model without snapshots.
+
+    Left out rather than written empty, so a sidecar of a model without a time-lapse is exactly what
+    earlier versions wrote (and ``engine.session``, which writes the same description, agrees).
+    """
+    return {"time_lapse": time_lapse_to_json(model.time_lapse)} if model.time_lapse else {}
 
 
 def _plain_details(details) -> dict:

@@ -5,6 +5,9 @@
         ...
     run.trained                  # the TrainedModel, once Finished has been yielded
 
+Along the way it keeps a time-lapse (``engine.time_lapse``): a ``Snapshot`` event at log points spread
+over the run, each recording what the model wrote and guessed next then; the trained model carries them.
+
 The generator does the work between yields, so whoever iterates decides the thread: the GUI runs it
 on one worker thread, tests and scripts just loop. A ``RunControl`` pauses or stops it at step
 boundaries. Problems with the input (corpus too short, bad settings) raise ``PlainError`` before
@@ -21,6 +24,7 @@ import math
 import time
 from typing import Iterator
 
+from engine import time_lapse
 from engine.config import ModelConfig, TrainConfig, estimate_memory_bytes, replace
 from engine.corpus import Corpus, available_memory_bytes
 from engine.errors import ConfigError
@@ -64,6 +68,7 @@ class PretrainingRun:
         self.trained: TrainedModel | None = None  # set just before Finished is yielded
         self.compile_seconds: float | None = None
         self.tokens_per_second: float = 0.0  # training speed over the whole run, pauses excluded
+        self.snapshot_seconds: float = 0.0  # time spent on the time-lapse's own work (benchmarks report it)
 
     def _prepare(self):
         """Tokenize and check everything that can be wrong before any JAX work starts."""
@@ -95,7 +100,7 @@ class PretrainingRun:
         from engine.data import EVAL_STREAM, SAMPLE_STREAM, TRAIN_STREAM, split_tokens, stream_key
         from engine.machine_speed import record_training_speed
         from engine.model import init_params
-        from engine.sampling import generate_from_params
+        from engine.sampling import _prompt_ids, generate_ids, next_token_probabilities
         from engine.train import (TrainState, init_state, learning_rate_at, make_eval_loss, make_optimizer,
                                   make_train_step)
 
@@ -112,6 +117,7 @@ class PretrainingRun:
             params = _copy_state(self.resume.params)
             start_step = int(self.resume.step)
             history = self.resume.history.truncated(start_step)
+            snapshots = time_lapse.truncated(self.resume.time_lapse, start_step)
             if self.resume.opt_state is not None:
                 state = TrainState(jnp.asarray(start_step, jnp.int32), params, _copy_state(self.resume.opt_state))
             else:
@@ -122,6 +128,7 @@ class PretrainingRun:
             state = init_state(init(cfg, jax.random.fold_in(jax.random.PRNGKey(train.seed), 3)), optimizer)
             start_step = 0
             history = LossHistory()
+            snapshots = []
 
         yield Status("Compiling the model for this computer…", "compiling")
         started = time.perf_counter()
@@ -141,10 +148,33 @@ class PretrainingRun:
             history.val_losses.append(loss)
             return ValidationLoss(step, loss)
 
+        prompt_ids = _prompt_ids(tokenizer, prompt)
+        written: dict[int, list[int]] = {}  # step → the ids its sample wrote, for that step's snapshot
+
+        def write(step: int, params, n_tokens: int) -> list[int]:
+            # Token i's key depends on (step, i) only, so a shorter text is exactly the start of a longer one.
+            return generate_ids(params, cfg, prompt_ids, n_tokens, 0.8, 40, jax.random.fold_in(sample_key, step))
+
         def sample(step: int, params) -> Sample:
-            text = generate_from_params(params, cfg, tokenizer, prompt, train.sample_tokens,
-                                        0.8, 40, jax.random.fold_in(sample_key, step))
-            return Sample(step, prompt, text)
+            ids = written[step] = write(step, params, train.sample_tokens)
+            return Sample(step, prompt, tokenizer.decode(ids))
+
+        snapshot_every = time_lapse.snapshot_interval(train.total_steps, train.log_every)
+        snapshot_tokens = min(time_lapse.SNAPSHOT_TOKENS, train.sample_tokens)
+
+        def snapshot(step: int, params) -> time_lapse.Snapshot:
+            started_at = time.perf_counter()
+            ids = written.pop(step, None)
+            if ids is None or len(ids) < snapshot_tokens:  # no sample at this step to reuse
+                ids = write(step, params, snapshot_tokens)
+            probabilities = next_token_probabilities(params, cfg, tokenizer, prompt)
+            train_loss = history.train_losses[-1] if history.train_steps and history.train_steps[-1] == step else None
+            val_loss = history.val_losses[-1] if history.val_steps and history.val_steps[-1] == step else None
+            made = time_lapse.Snapshot(step, train_loss, val_loss, prompt, tokenizer.decode(ids[:snapshot_tokens]),
+                                       time_lapse.top_guesses(probabilities, tokenizer.token_label))
+            snapshots.append(made)
+            self.snapshot_seconds += time.perf_counter() - started_at
+            return made
 
         # Random guessing scores ln(V). A loss far above that means the model has blown up, even
         # when the numbers are still finite (AdamW keeps huge learning rates finite for a while).
@@ -208,6 +238,7 @@ class PretrainingRun:
                     message = _divergence_message(math.nan, bad_step, train.learning_rate, in_parameters=True)
                 step = int(state.step)
                 history = history.truncated(step)
+                snapshots = time_lapse.truncated(snapshots, step)
                 yield Diverged(bad_step, message)
                 reason = "diverged"
                 break
@@ -219,7 +250,8 @@ class PretrainingRun:
             so_far = None if good_step == start_step else TrainedModel(
                 params=last_good.params, opt_state=last_good.opt_state, model_config=cfg, train_config=train,
                 tokenizer=tokenizer, step=good_step, history=history.truncated(good_step),
-                corpus_name=self.corpus.name, corpus_fingerprint=self.corpus.fingerprint)
+                corpus_name=self.corpus.name, corpus_fingerprint=self.corpus.fingerprint,
+                time_lapse=tuple(time_lapse.truncated(snapshots, good_step)))
             self.tokens_per_second = steps_timed * train.batch_size * cfg.context_length / max(train_seconds, 1e-9)
             done_here = step - start_step
             yield TrainProgress(
@@ -241,10 +273,16 @@ class PretrainingRun:
                     extra.append(evaluate(start_step, initial.params))
                 if sample_start:
                     extra.append(sample(start_step, initial.params))
+                if not any(s.step == start_step for s in snapshots):
+                    extra.append(snapshot(start_step, initial.params))
             if step % train.eval_every == 0 or step == train.total_steps:
                 extra.append(evaluate(step, state.params))
             if train.sample_every and (step % train.sample_every == 0 or step == train.total_steps):
                 extra.append(sample(step, state.params))
+            # Also where a stop lands, so the kept model's time-lapse ends where the model is.
+            if time_lapse.is_snapshot_step(step, train.total_steps, snapshot_every) or control.stop_requested:
+                extra.append(snapshot(step, state.params))
+            written.clear()  # samples not taken up by a snapshot: never needed again
             if extra:
                 yield from extra
                 now = time.perf_counter()
@@ -263,6 +301,7 @@ class PretrainingRun:
             history=history,
             corpus_name=self.corpus.name,
             corpus_fingerprint=self.corpus.fingerprint,
+            time_lapse=tuple(time_lapse.thinned(snapshots)),
         )
         yield Finished(step, reason)
 

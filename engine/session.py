@@ -218,6 +218,7 @@ def checkpoint_to_bytes(model: TrainedModel, weights_name: str) -> tuple[bytes, 
         "corpus": {"name": model.corpus_name, "fingerprint": model.corpus_fingerprint},
         "step": int(model.step), "opt_state_tensors": list(opt_tensors), "weights_dtype": "float32",
         "history": model.history.to_json(), "details": ckpt._plain_details(model.details),
+        **ckpt.time_lapse_entry(model),
     }
     return payload, json.dumps(description, allow_nan=True).encode("utf-8")
 
@@ -272,6 +273,7 @@ def checkpoint_from_bytes(weights: bytes, description: bytes, weights_name: str,
             raise TypeError("wrong types in the training record")
         history = LossHistory.from_json(history_data)
         details = ckpt._plain_details(sidecar.get("details") or {})
+        snapshots = ckpt.time_lapse_from_json(sidecar.get("time_lapse"))
     except (TypeError, ValueError, OverflowError) as err:
         raise CheckpointError("The model's training record is damaged.") from err
     # Arithmetic before tracing: a damaged setting (a million layers) must not trace a huge model.
@@ -293,7 +295,7 @@ def checkpoint_from_bytes(weights: bytes, description: bytes, weights_name: str,
         params=jax.device_put(params), opt_state=None if opt_state is None else jax.device_put(opt_state),
         model_config=model_cfg, train_config=train_cfg, tokenizer=tokenizer, step=step, history=history,
         corpus_name=str(corpus.get("name", "")), corpus_fingerprint=str(corpus.get("fingerprint", "")),
-        stage=str(sidecar.get("stage", "pretraining")), details=details,
+        stage=str(sidecar.get("stage", "pretraining")), details=details, time_lapse=snapshots,
     )
 
 
