@@ -13,6 +13,14 @@ A session is one zip file. Its entries, in the order they are written:
   saved, and for every other entry what it is, its size and its sha256. It is the completion marker:
   a zip without it as its last entry is never opened as a session.
 
+A model that is one of those shipped with the app (``engine.shipped_models``) can be stored by name
+instead of by its weights: the manifest's ``shipped_models`` maps a checkpoint name to a shipped
+model's name ("pretrained", …), and opening loads that model from the app's own ``assets/models/``.
+The name is only looked up in ``shipped_models.SHIPPED_NAMES``, never turned into a path; an unknown
+name, or a shipped model missing from this installation, is refused in words. Such a session is
+written as format version 2, so a version that cannot resolve names says so instead of failing
+later (the example session, ``assets/example_session.tesession``, is one: a few kB, not 11 MB).
+
 Saving builds the zip in memory and writes it with ``engine.checkpoint.write_atomically`` (hidden
 temporary file in the same folder, fsync, ``os.replace``, fsync of the folder), so the path holds the
 old session or the new one, never a mix. Temporary files left by a killed save are hidden
@@ -51,6 +59,9 @@ from engine.trained_model import TrainedModel
 
 FORMAT = "training-explorer-session"
 FORMAT_VERSION = 1
+SHIPPED_FORMAT_VERSION = 2  # a session that names shipped models instead of holding them (see above)
+_READABLE_VERSIONS = (FORMAT_VERSION, SHIPPED_FORMAT_VERSION)
+SHIPPED_KEY = "shipped_models"  # the manifest's map: checkpoint name → shipped model's name
 SESSION_SUFFIX = ".tesession"
 AUTOSAVE_NAME = "autosave" + SESSION_SUFFIX
 MANIFEST = "manifest.json"
@@ -92,6 +103,10 @@ class SessionContents:
     ratings: tuple[dict, ...] = ()  # the Evaluation tab's blind ratings, one JSON object each
     seeds: dict[str, int] = field(default_factory=dict)  # name → the seed a random choice started from
     tabs: dict[str, dict] = field(default_factory=dict)  # tab key → that tab's state, plain JSON
+    # Checkpoint name → the shipped model it is ("pretrained", …), stored by that name instead of its
+    # weights. Opening puts the shipped model into ``checkpoints`` too; saving does not store a model
+    # in ``checkpoints`` under a name listed here.
+    shipped: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -315,9 +330,12 @@ def _entries(contents: SessionContents) -> list[tuple[str, str, bytes]]:
         if not isinstance(rows, (list, tuple)):
             raise SessionError(f"The {kind} are not a list of rows.")
         entries.append((name, kind, b"".join(_dumps(_object(row, f"A row of the {kind}")) + b"\n" for row in rows)))
-    if not isinstance(contents.checkpoints, dict) or len(contents.checkpoints) > MAX_CHECKPOINTS:
+    shipped = _shipped_to_save(contents)
+    if not isinstance(contents.checkpoints, dict) or len(set(contents.checkpoints) | set(shipped)) > MAX_CHECKPOINTS:
         raise SessionError(f"A session holds at most {MAX_CHECKPOINTS} models.")
     for name, model in contents.checkpoints.items():
+        if name in shipped:
+            continue  # stored by its shipped name (checked by _shipped_to_save)
         if not (isinstance(name, str) and _CHECKPOINT_NAME.fullmatch(name)):
             raise SessionError(f"'{_shown(name)}' cannot name a model in a session: use letters, digits, - and _.")
         if not isinstance(model, TrainedModel):
@@ -337,6 +355,31 @@ def _entries(contents: SessionContents) -> list[tuple[str, str, bytes]]:
     return entries
 
 
+def _shipped_to_save(contents: SessionContents) -> dict[str, str]:
+    """``contents.shipped``, checked: known names, present in this installation, matching any model given."""
+    from engine.shipped_models import shipped_stage_named, shipped_stages
+
+    shipped = contents.shipped
+    if not isinstance(shipped, dict):
+        raise SessionError("The shipped models to refer to are not a set of named values.")
+    present = shipped_stages()
+    for name, shipped_name in shipped.items():
+        if not (isinstance(name, str) and _CHECKPOINT_NAME.fullmatch(name)):
+            raise SessionError(f"'{_shown(name)}' cannot name a model in a session: use letters, digits, - and _.")
+        try:
+            stage = shipped_stage_named(shipped_name)
+        except CheckpointError as err:
+            raise SessionError(f"The session cannot refer to '{_shown(shipped_name)}': {err.message}") from err
+        if stage not in present:
+            raise SessionError(f"The session cannot refer to the shipped model '{shipped_name}': "
+                               "it is missing from this installation.")
+        model = contents.checkpoints.get(name) if isinstance(contents.checkpoints, dict) else None
+        if model is not None and getattr(model, "stage", None) != stage:
+            raise SessionError(f"The model '{name}' is not the shipped model '{shipped_name}', so it cannot be "
+                               "stored by that name.")
+    return dict(shipped)
+
+
 def _compression(kind: str, data: bytes) -> int:
     """Tensors are stored (they barely compress); JSON is deflated unless it would look like a zip bomb."""
     if kind == WEIGHTS_KIND:
@@ -350,12 +393,15 @@ def session_bytes(contents: SessionContents, saved_at: datetime | None = None) -
     """The whole session file, manifest last. ``save_session`` writes it; tests forge variants of it."""
     saved_at = (saved_at or datetime.now()).astimezone()
     entries = _entries(contents)
+    shipped = _shipped_to_save(contents)
     manifest = {
-        "format": FORMAT, "version": FORMAT_VERSION, "app_version": app_version(),
-        "saved_at": saved_at.isoformat(timespec="seconds"),
+        "format": FORMAT, "version": SHIPPED_FORMAT_VERSION if shipped else FORMAT_VERSION,
+        "app_version": app_version(), "saved_at": saved_at.isoformat(timespec="seconds"),
         "entries": {name: {"kind": kind, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                     for name, kind, data in entries},
     }
+    if shipped:
+        manifest[SHIPPED_KEY] = dict(sorted(shipped.items()))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, kind, data in [*entries, (MANIFEST, "manifest", _dumps(manifest))]:
@@ -510,7 +556,7 @@ def _read_manifest(path: Path, archive: zipfile.ZipFile, by_name: dict) -> tuple
         raise _refused(path, "its list of contents is unreadable") from err
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise _refused(path, "it is not a Training Explorer session")
-    if manifest.get("version") != FORMAT_VERSION:
+    if manifest.get("version") not in _READABLE_VERSIONS or isinstance(manifest.get("version"), bool):
         raise _refused(path, "it was saved in a format this version cannot open",
                        "It may come from a newer version of Training Explorer.")
     entries = manifest.get("entries")
@@ -537,7 +583,33 @@ def _read_manifest(path: Path, archive: zipfile.ZipFile, by_name: dict) -> tuple
     missing = [n for n in (*_JSON_ENTRIES, *_ROW_ENTRIES) if n not in entries]
     if missing:
         raise _refused(path, f"the part '{missing[0]}' is missing")
+    _check_shipped(path, manifest, entries)
     return manifest, entries
+
+
+def _check_shipped(path: Path, manifest: dict, entries: dict) -> None:
+    """The manifest's shipped-model names: only in version 2, known checkpoint and shipped names, no clash."""
+    from engine.shipped_models import SHIPPED_NAMES
+
+    if SHIPPED_KEY not in manifest:
+        return
+    shipped = manifest[SHIPPED_KEY]
+    if manifest["version"] != SHIPPED_FORMAT_VERSION or not isinstance(shipped, dict):
+        raise _refused(path, "its list of the app's own models it uses is not readable")
+    stored = {m.group(1) for m in map(_CHECKPOINT_ENTRY.fullmatch, entries) if m}
+    if len(shipped) + len(stored) > MAX_CHECKPOINTS:
+        raise _refused(path, f"it holds more than {MAX_CHECKPOINTS} models")
+    for name, shipped_name in shipped.items():
+        if not _CHECKPOINT_NAME.fullmatch(name) or name in stored:
+            raise _refused(path, f"the model name '{_shown(name)}' is not allowed or is used twice")
+        if not isinstance(shipped_name, str) or shipped_name not in SHIPPED_NAMES:
+            raise _refused(path, f"it refers to a model '{_shown(shipped_name)}' that does not come with the app",
+                           f"Only the app's own models ({', '.join(SHIPPED_NAMES)}) can be referred to by name.")
+
+
+def _shipped_names(manifest: dict) -> dict[str, str]:
+    """Checkpoint name → shipped name, from a manifest ``_check_shipped`` accepted."""
+    return dict(manifest.get(SHIPPED_KEY) or {})
 
 
 def _check_end_record(path: Path, f, file_size: int) -> None:
@@ -625,6 +697,22 @@ def _contents(path: Path, archive, by_name, manifest, entries) -> SessionContent
         except CheckpointError as err:
             raise SessionError(f"The model '{name}' in '{_shown(path.name)}' cannot be opened: {err.message}",
                                err.hint) from err
+    shipped = _shipped_names(manifest)
+    if shipped:
+        from engine.shipped_models import shipped_files_named
+
+        for name, shipped_name in shipped.items():
+            try:  # from the app's own folder: the name was only looked up in SHIPPED_NAMES
+                weights_path, description_path = shipped_files_named(shipped_name)
+                weights, description = weights_path.read_bytes(), description_path.read_bytes()
+                # The same reading as a stored model's, so opening still compiles and writes nothing.
+                checkpoints[name] = checkpoint_from_bytes(weights, description, weights_path.name)
+            except OSError as err:
+                raise SessionError(f"'{_shown(path.name)}' uses the app's own model '{shipped_name}', which cannot "
+                                   f"be read: {err.strerror or err}.") from err
+            except CheckpointError as err:
+                raise SessionError(f"'{_shown(path.name)}' uses a model that comes with the app, and it cannot be "
+                                   f"opened: {err.message}", err.hint) from err
     return SessionContents(
         curation=_object(json_parts["curation"], "The session's curation settings"),
         checkpoints=checkpoints,
@@ -633,6 +721,7 @@ def _contents(path: Path, archive, by_name, manifest, entries) -> SessionContent
         ratings=_rows(read["ratings.jsonl"], "ratings.jsonl"),
         seeds=_seeds(json_parts["seeds"], "The session's seeds"),
         tabs=_dict_of_objects(json_parts["tabs"], "The session's tab state"),
+        shipped=shipped,
     )
 
 
@@ -648,7 +737,8 @@ def session_info(path) -> SessionInfo:
     path = Path(path)
 
     def info(archive, by_name, manifest, entries) -> SessionInfo:
-        names = sorted({m.group(1) for m in map(_CHECKPOINT_ENTRY.fullmatch, entries) if m})
+        names = sorted({m.group(1) for m in map(_CHECKPOINT_ENTRY.fullmatch, entries) if m}
+                       | set(_shipped_names(manifest)))
         return SessionInfo(path, datetime.fromisoformat(manifest["saved_at"]), manifest["app_version"], tuple(names))
 
     return _open_archive(path, info)
