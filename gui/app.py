@@ -7,6 +7,11 @@
 ``--theme`` and ``--presentation`` work without ``--screenshot`` too: a teacher's launcher can open
 the app straight into presentation mode. Neither changes the remembered theme.
 
+    training-explorer --start-pretraining tiny [--steps 5000] [--autosave-seconds 2]
+
+starts a pretraining run as soon as the text is ready and autosaves more often than once a minute:
+for the crash-recovery test (``tests/reliability/test_app_kill.py``) and for demonstrating it.
+
 Start-up stays quick because nothing here imports JAX: the engine modules that need it are imported
 on worker threads when a run, a prediction or a model file first needs them.
 """
@@ -31,7 +36,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from gui.main_window import STAGES  # no Qt objects are created by this import
     from gui.themes import THEMES
 
+    from engine.config import PRESETS  # plain Python, no JAX
+
     stage_keys = [s.key for s in STAGES]
+    preset_keys = [p.key for p in PRESETS]
     parser = argparse.ArgumentParser(prog="training-explorer", description="Watch a small GPT learn, stage by stage.")
     parser.add_argument("--screenshot", metavar="OUT.png", type=Path,
                         help="render the window offscreen to this PNG file and exit")
@@ -43,7 +51,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"colour theme for this session: {', '.join(THEMES)}")
     parser.add_argument("--presentation", action="store_true",
                         help="start in presentation mode: full screen, big text, thick plot lines")
-    return parser.parse_args(argv)
+    parser.add_argument("--autosave-seconds", type=_positive_seconds, metavar="SECONDS",
+                        help="autosave the session at most this many seconds apart instead of 60 "
+                             "(for testing or showing crash recovery)")
+    parser.add_argument("--start-pretraining", type=str.lower, choices=preset_keys, metavar="SIZE",
+                        help="press Start on the Pretraining tab with this model size as soon as the text is ready "
+                             f"({', '.join(preset_keys)}; for testing or showing crash recovery)")
+    parser.add_argument("--steps", type=_positive_int, metavar="N",
+                        help="with --start-pretraining: train for N steps instead of the model size's own")
+    args = parser.parse_args(argv)
+    if args.steps is not None and args.start_pretraining is None:
+        parser.error("--steps needs --start-pretraining")
+    return args
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from err
+    if not 0.1 <= seconds <= 24 * 3600:
+        raise argparse.ArgumentTypeError("the autosave interval must be between 0.1 seconds and a day")
+    return seconds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError("the number of steps must be at least 1")
+    return value
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -77,26 +116,58 @@ def main(argv: list[str] | None = None) -> int:
         _set_icon(app)
         collect_garbage_on_the_gui_thread(app)
 
-    from gui.main_window import MainWindow
-
     if args.screenshot is not None:
         return _screenshot(app, args)
 
+    window, _greeting = open_main_window(args)
+    _route_unexpected_errors_to(window)
+    warm_up_engine()
+    return app.exec() if owns_app else 0
+
+
+def open_main_window(args: argparse.Namespace):
+    """What a start shows: the window, then the welcome screen or the offer to restore the autosave.
+
+    Returns (window, that dialog or None). ``main`` calls it; so does the crash-recovery test, to
+    start exactly as the app does.
+    """
+    from gui.main_window import MainWindow
+    from gui.session_controller import greet_or_offer_restore
+
     window = MainWindow(zoom_percent=args.zoom, theme=args.theme)
+    if getattr(args, "autosave_seconds", None) is not None:
+        window.session.timer.setInterval(max(1, round(args.autosave_seconds * 1000)))
     if args.tab:
         window.show_stage(args.tab)
-    _route_unexpected_errors_to(window)
     window.show()
     if args.presentation:
         window.presentation.enter()
     # The welcome screen on the first start; later, the offer to restore the autosaved session (then
     # the guided tour, if it was left open). Here only, so that screenshots and tests, which build
     # MainWindow themselves, are never interrupted.
-    from gui.session_controller import greet_or_offer_restore
+    greeting = greet_or_offer_restore(window)
+    if getattr(args, "start_pretraining", None) is not None:
+        _start_pretraining_when_ready(window, args.start_pretraining, args.steps)
+    return window, greeting
 
-    greet_or_offer_restore(window)
-    warm_up_engine()
-    return app.exec() if owns_app else 0
+
+def _start_pretraining_when_ready(window, size: str, steps: int | None) -> None:
+    """Choose the model size (and steps), then press Start once the text is ready and Start can be pressed."""
+    from engine.config import replace
+
+    tab = window.pretraining_tab
+    panel = tab.settings_panel
+    panel.preset_combo.setCurrentIndex(panel.preset_combo.findData(size))
+    if steps is not None:
+        panel.set_configs(panel.model_config(), replace(panel.train_config(), total_steps=steps))
+
+    def start_once() -> None:
+        if tab.start_button.isEnabled() and not tab.controller.is_running:
+            tab.buttons_updated.disconnect(start_once)  # before Start, which updates the buttons again
+            tab.start_new()
+
+    tab.buttons_updated.connect(start_once)
+    start_once()
 
 
 def collect_garbage_on_the_gui_thread(app) -> None:

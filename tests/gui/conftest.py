@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.corpus import Corpus
+from engine.session import discard_autosave
 from engine.user_paths import config_dir
 from gui.settings import SETTINGS_FILE_NAME
 
@@ -14,11 +15,17 @@ UI_TIMEOUT_MS = 30_000  # reading, tokenizing and measuring in the background
 
 @pytest.fixture(autouse=True)
 def fresh_settings():
-    """Each test starts with no remembered zoom, tab, geometry or choices."""
+    """Each test starts with no remembered zoom, tab, geometry or choices, and no autosaved session.
+
+    Every window autosaves when it closes: without the discard, the next test's start-up would find
+    this test's session.
+    """
     path = config_dir() / SETTINGS_FILE_NAME
     path.unlink(missing_ok=True)
+    discard_autosave()
     yield path
     path.unlink(missing_ok=True)
+    discard_autosave()
 
 
 @pytest.fixture
