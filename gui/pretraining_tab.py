@@ -2,8 +2,9 @@
 
 Left (scrollable): the text and its tokens, the model size with its estimates, and the buttons.
 Right: the loss curve, the progress line and the run's status, and below them what the model
-writes now and a panel to ask it for its next token. A message bar across the top explains every
-problem in plain words.
+writes now, a panel to ask it for its next token, and the time-lapse (what it wrote and guessed at
+points of its training, tied to a cursor line on the loss plot). A message bar across the top explains
+every problem in plain words.
 
 All engine work runs off the GUI thread: the run in ``TrainingController`` (one worker thread),
 short jobs in ``BackgroundTask``s. This file only wires widgets to those and decides what may be
@@ -41,6 +42,7 @@ from gui.widgets.model_settings_panel import ModelSettingsPanel
 from gui.widgets.predict_panel import PredictPanel
 from gui.widgets.progress_panel import ProgressPanel
 from gui.widgets.sample_log import SampleLog
+from gui.widgets.time_lapse_panel import NO_SNAPSHOTS_TEXT, TimeLapsePanel
 from gui.widgets.vertical_scroll_area import VerticalScrollArea
 from gui.zoom import ZoomController
 from gui.widgets.group_box import group_box
@@ -140,6 +142,10 @@ class PretrainingTab(QWidget):
         self.lower_tabs = QTabWidget()
         self.lower_tabs.addTab(self.sample_log, "What the model writes now")
         self.lower_tabs.addTab(predict_scroll, "Predict the next token")
+        self.time_lapse = TimeLapsePanel(zoom)
+        self.time_lapse_scroll = VerticalScrollArea()  # at 200 % zoom it scrolls up and down, never sideways
+        self.time_lapse_scroll.setWidget(self.time_lapse)
+        self.lower_tabs.addTab(self.time_lapse_scroll, "Time-lapse")
 
         right = self.results_splitter = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(upper)
@@ -194,6 +200,11 @@ class PretrainingTab(QWidget):
         c.progress.connect(self._on_progress)
         c.validation.connect(self._on_validation)
         c.sample.connect(self._on_sample)
+        c.snapshot.connect(self._on_snapshot)
+        # The time-lapse's slider and the plot's cursor line move each other.
+        self.time_lapse.step_selected.connect(self.plot.set_cursor_step)
+        self.plot.cursor_moved.connect(self.time_lapse.show_step)
+        self.plot.cursor_released.connect(self._snap_cursor)
         c.diverged.connect(self._on_diverged)
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
@@ -220,6 +231,8 @@ class PretrainingTab(QWidget):
             return
         self.plot.clear_points()
         self.sample_log.clear_samples()
+        self._show_time_lapse((), "The time-lapse fills as the model trains: what it writes and guesses, "
+                                  "at points spread over the run.")
         self.progress.reset(train_config.total_steps)
         self.message_bar.dismiss()
         self.controller.start(corpus, self.corpus_panel.spec, model_config, train_config)
@@ -240,6 +253,7 @@ class PretrainingTab(QWidget):
         if not self._settings_usable(model.model_config.context_length, train_config.val_fraction):
             return
         self.plot.set_history(model.history)
+        self._show_time_lapse(model.time_lapse)
         self.progress.reset(train_config.total_steps, model.step)
         self.message_bar.dismiss()
         # On resume the engine takes the tokenizer and the model's shape from the model itself.
@@ -277,6 +291,28 @@ class PretrainingTab(QWidget):
         self.sample_log.add_sample(event.step, event.prompt, event.text)
         if self.lower_tabs.currentIndex() == 1:  # watching the guesses: let them sharpen live
             self.predict_panel.refresh()
+
+    def _on_snapshot(self, snapshot) -> None:
+        # The cursor's range first: placing it on the new step must not be clamped to the old range.
+        count = self.time_lapse.snapshot_count()
+        first = self.time_lapse.snapshot_at(0).step if count else snapshot.step
+        self.plot.set_cursor_range(first, max(snapshot.step, first))
+        self.time_lapse.add_snapshot(snapshot)
+
+    def _show_time_lapse(self, snapshots, explanation: str = NO_SNAPSHOTS_TEXT) -> None:
+        """Show these snapshots (a model's), with the plot's cursor at the newest; or, with none, no cursor
+        and ``explanation`` in the panel."""
+        if snapshots:
+            self.plot.set_cursor_range(snapshots[0].step, snapshots[-1].step)
+        else:
+            self.plot.hide_cursor()
+        self.time_lapse.set_snapshots(snapshots, explanation)
+
+    def _snap_cursor(self) -> None:
+        # Let go between two snapshots: the line lands on the one the panel shows.
+        snapshot = self.time_lapse.current_snapshot()
+        if snapshot is not None:
+            self.plot.set_cursor_step(snapshot.step)
 
     def _on_diverged(self, event: Diverged) -> None:
         self.message_bar.error(event.message)
@@ -423,10 +459,12 @@ class PretrainingTab(QWidget):
         self.controller.set_model(model)
         if model is None:
             self.plot.clear_points()
+            self._show_time_lapse((), "Train or open a model to see its time-lapse.")
             self.progress.reset(self.settings_panel.train_config().total_steps)
             self.progress.show_status("")
             return
         self.plot.set_history(model.history)
+        self._show_time_lapse(model.time_lapse)
         self.settings_panel.set_configs(model.model_config, model.train_config)
         self.corpus_panel.set_spec(TokenizerSpec(model.tokenizer.kind, model.tokenizer.vocab_size))
         self.progress.reset(model.train_config.total_steps, model.step)
@@ -485,6 +523,7 @@ class PretrainingTab(QWidget):
     def shutdown(self, timeout_s: float = 60.0) -> bool:
         """Stop the run and wait for every worker thread; called when the window closes."""
         stopped = self.controller.stop_and_wait(timeout_s)
+        self.time_lapse.stop_playing()
         others = [
             self.corpus_panel.shutdown(timeout_s),
             self.predict_panel.shutdown(timeout_s),

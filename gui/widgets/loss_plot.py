@@ -1,5 +1,10 @@
 """The loss curve: training loss at every log point, validation loss as markers, growing live.
 
+A vertical cursor line marks the step the time-lapse shows (``gui.widgets.time_lapse_panel``): the
+user can drag it along the curve (``cursor_moved`` while dragging, ``cursor_released`` after), and the
+panel places it (``set_cursor_step``). It is drawn in the theme's text colour, apart from both curves'
+hues, with a "step N" label, and its width and label follow the zoom.
+
 Events arrive every few steps; redrawing pyqtgraph for each would spend the GUI thread's time on
 drawing instead of on staying responsive, so new points are collected and drawn at most
 ``REDRAW_INTERVAL_MS`` apart.
@@ -12,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtGui import QFontMetrics
 
 from gui.widgets.zoomed_plot import ZoomedPlotWidget
@@ -26,7 +32,10 @@ VALIDATION_COLOR = "#e06c00"
 
 
 class LossPlot(ZoomedPlotWidget):
-    """Train and validation loss against the step number."""
+    """Train and validation loss against the step number, and the time-lapse's cursor."""
+
+    cursor_moved = Signal(float)  # the user is dragging the cursor: the step under it now
+    cursor_released = Signal()  # the user let go of the cursor (the time-lapse snaps it to a snapshot)
 
     def __init__(self, zoom: ZoomController, parent=None):
         super().__init__(zoom, parent)
@@ -52,6 +61,17 @@ class LossPlot(ZoomedPlotWidget):
         self._empty_note.setPos(0.5, 0.2)  # below the legend (top right), even at 300 % zoom
         self._style_note()
         self.restyled.connect(self._style_note)  # after every zoom, presentation or theme change
+        self.cursor = pg.InfiniteLine(angle=90, movable=True, label="step {value:,.0f}",
+                                      labelOpts={"position": 0.92})
+        self.cursor.setToolTip("The time-lapse shows the model at this step. Drag the line along the curve.")
+        self.cursor.setVisible(False)
+        self.cursor.setZValue(5)  # above the curves: it is what the hand grabs
+        self.plotItem.addItem(self.cursor, ignoreBounds=True)  # never widens the axes by itself
+        self._placing = False  # True while the program (not the user) moves the cursor
+        self.cursor.sigPositionChanged.connect(self._on_cursor_moved)
+        self.cursor.sigPositionChangeFinished.connect(lambda _line: self.cursor_released.emit())
+        self._style_cursor()
+        self.restyled.connect(self._style_cursor)
 
     # --- data in ----------------------------------------------------------------------------
 
@@ -79,6 +99,51 @@ class LossPlot(ZoomedPlotWidget):
         self._val_steps = [int(s) for s in history.val_steps]
         self._val_losses = [float(v) for v in history.val_losses]
         self._redraw()
+
+    # --- the time-lapse cursor ------------------------------------------------------------------
+
+    def set_cursor_step(self, step: float) -> None:
+        """Put the cursor at ``step`` (and show it); does not emit ``cursor_moved``."""
+        self._placing = True
+        try:
+            self.cursor.setValue(float(step))
+        finally:
+            self._placing = False
+        self.cursor.setVisible(True)
+
+    def set_cursor_range(self, first: float, last: float) -> None:
+        """Where dragging may take the cursor: from the first snapshot's step to the last one's."""
+        self._placing = True  # setBounds moves a cursor that is outside them: not the user's doing
+        try:
+            self.cursor.setBounds((float(first), float(last)))
+        finally:
+            self._placing = False
+
+    def hide_cursor(self) -> None:
+        self.cursor.setVisible(False)
+
+    def cursor_step(self) -> float | None:
+        """The step under the cursor, or None while it is hidden."""
+        return float(self.cursor.value()) if self.cursor.isVisible() else None
+
+    def _on_cursor_moved(self, _line) -> None:
+        if not self._placing:
+            self.cursor_moved.emit(float(self.cursor.value()))
+
+    def _style_cursor(self, *_args) -> None:
+        ink = self.ink()
+        width = max(2.0, 2.0 * self._zoom.line_scale)
+        self.cursor.setPen(pg.mkPen(ink, width=width, style=pg.QtCore.Qt.PenStyle.DashLine))
+        # Under the mouse it turns the theme's selection colour and thicker: it can be grabbed.
+        self.cursor.setHoverPen(pg.mkPen(QColor(self.theme.highlight), width=width * 1.5))
+        label = self.cursor.label
+        label.setFont(self._zoom.font())
+        label.setColor(ink)
+        fill = self.background_color()
+        fill.setAlpha(220)  # as the legend: the label stays readable over the curves
+        label.fill = pg.mkBrush(fill)
+        label.border = pg.mkPen(self.theme.border)
+        label.update()
 
     def flush(self) -> None:
         """Draw pending points now (before a screenshot or export)."""
