@@ -592,9 +592,11 @@ def _check_shipped(path: Path, manifest: dict, entries: dict) -> None:
     from engine.shipped_models import SHIPPED_NAMES
 
     if SHIPPED_KEY not in manifest:
+        if manifest["version"] == SHIPPED_FORMAT_VERSION:  # written only for sessions that name shipped models
+            raise _refused(path, "its list of the app's own models it uses is missing")
         return
     shipped = manifest[SHIPPED_KEY]
-    if manifest["version"] != SHIPPED_FORMAT_VERSION or not isinstance(shipped, dict):
+    if manifest["version"] != SHIPPED_FORMAT_VERSION or not isinstance(shipped, dict) or not shipped:
         raise _refused(path, "its list of the app's own models it uses is not readable")
     stored = {m.group(1) for m in map(_CHECKPOINT_ENTRY.fullmatch, entries) if m}
     if len(shipped) + len(stored) > MAX_CHECKPOINTS:

@@ -103,6 +103,8 @@ def test_shipped_references_in_the_wrong_shape_or_version_are_refused(plain_entr
         "not a map": {"version": SHIPPED_FORMAT_VERSION, SHIPPED_KEY: ["pretrained"]},
         "bad checkpoint name": {"version": SHIPPED_FORMAT_VERSION, SHIPPED_KEY: {"../x": "pretrained"}},
         "a version from the future": {"version": SHIPPED_FORMAT_VERSION + 1},
+        "version 2 without references": {"version": SHIPPED_FORMAT_VERSION},
+        "version 2 with no references": {"version": SHIPPED_FORMAT_VERSION, SHIPPED_KEY: {}},
     }
     for case, changes in cases.items():
         refused(tmp_path, _forged(changes, plain_entries), case=case)
