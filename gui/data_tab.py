@@ -45,7 +45,7 @@ from engine.data_sources import DataSource, SourceRequest, bundled_requests, def
 from engine.documents import TOPICS, Document
 from engine.errors import CorpusError, EncodingProblem
 from engine.tokenizer import MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerSpec, preview
-from gui import formatting, settings
+from gui import export, formatting, settings
 from gui.background import BackgroundTask
 from gui.curation_history import DataState, DataStateChange
 from gui.presentation import mark_advanced
@@ -168,7 +168,9 @@ class DataTab(QWidget):
         self.fingerprint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.export_button = QPushButton("Save charts…")
         self.export_button.setAutoDefault(False)
-        self.export_button.setToolTip("Save the four charts as one PNG picture, e.g. for slides.")
+        self.export_button.setToolTip(f"Save the four charts as one {export.PROJECTOR_SIZE[0]} × "
+                                      f"{export.PROJECTOR_SIZE[1]} PNG picture, e.g. for slides. Right-click a "
+                                      "chart to save it alone.")
         summary_row = QHBoxLayout()
         summary_column = QVBoxLayout()
         summary_column.addWidget(self.summary_label)
@@ -484,15 +486,9 @@ class DataTab(QWidget):
         if path:
             self.export_charts(path)
 
-    def export_charts(self, path: str | Path) -> Path | None:
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            path = path.with_suffix(".png")
-        if not self.charts.grab().save(str(path), "PNG"):
-            self.message_bar.error(f"The picture could not be saved to '{path}'. Choose another folder.")
-            return None
-        self.message_bar.info(f"Saved the charts as '{path.name}'.")
-        return path
+    def export_charts(self, path: str | Path, size: tuple[int, int] = export.PROJECTOR_SIZE) -> Path | None:
+        """The four charts as one PNG of ``size`` in the current theme (``gui.export``); None if it failed."""
+        return export.export_png(self.charts, path, size)
 
     # --- tokens ---------------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_model_pa
 from engine.tuning_data import load_benchmark, load_red_team
 from engine.user_paths import data_dir, models_dir
 from gui import formatting, settings
+from gui.export import PNG_TIP, PROJECTOR_SIZE, ExportError
 from gui.background import BackgroundTask
 from gui.generator_runner import GeneratorRunner
 from gui.lessons_page import LessonsPage
@@ -181,13 +182,17 @@ class EvaluationTab(QWidget):
 
         # --- right ---
         self.chart = GroupedBarChart("Exactly right, per topic (higher is better)",
-                                     "Run the benchmark to see each model's accuracy per topic.")
+                                     "Run the benchmark to see each model's accuracy per topic.",
+                                     export_name="benchmark-accuracy")
         self.export_chart_button = QPushButton("Export chart (PNG)…")
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
         self.answers_table = AnswersTable()
         self.answers_table.view.setMinimumHeight(self.fontMetrics().height() * 14)
         self.export_csv_button = QPushButton("Export answers (CSV)…")
+        self.export_chart_button.setToolTip(PNG_TIP)
+        self.export_csv_button.setToolTip("Save the answers shown (after the filters) as a CSV file that "
+                                          "spreadsheets open.")
         for button in (self.export_chart_button, self.export_csv_button):
             button.setAutoDefault(False)
             button.setEnabled(False)
@@ -430,10 +435,10 @@ class EvaluationTab(QWidget):
     def export_chart(self, path: str | Path) -> None:
         try:
             saved = self.chart.save_png(path)
-        except OSError as err:
-            self.message_bar.error(f"The chart could not be saved: {err}. Choose another folder.")
+        except ExportError as err:
+            self.message_bar.error(str(err))
             return
-        self.message_bar.info(f"Saved the chart as '{saved.name}'.")
+        self.message_bar.info(f"Saved the chart as '{saved.name}' ({PROJECTOR_SIZE[0]} × {PROJECTOR_SIZE[1]}).")
 
     def ask_export_csv(self) -> None:
         path, _filter = QFileDialog.getSaveFileName(self, "Export answers", str(data_dir() / "benchmark-answers.csv"),
@@ -444,8 +449,8 @@ class EvaluationTab(QWidget):
     def export_csv(self, path: str | Path) -> None:
         try:
             saved = self.answers_table.export_csv(path)
-        except OSError as err:
-            self.message_bar.error(f"The answers could not be saved: {err.strerror or err}. Choose another folder.")
+        except ExportError as err:
+            self.message_bar.error(str(err))
             return
         self.message_bar.info(f"Saved {self.answers_table.row_count():,} answers as '{saved.name}'.")
 

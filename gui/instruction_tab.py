@@ -81,6 +81,7 @@ class InstructionTab(TuningTab):
         self.pairs = PairsTable([("prompt", "Instruction (as the model sees it)"), ("completion", "Response")])
         self.import_button = QPushButton("Import JSONL…")
         self.export_button = QPushButton("Export JSONL…")
+        self.export_button.setToolTip("Save the pairs as a JSONL file (one pair per line), to edit or share them.")
         self.pairs.add_file_buttons(self.import_button, self.export_button)
         self.tokens_view = QTextBrowser()
         self.tokens_view.setAccessibleName("Tokens of the selected example")
@@ -91,7 +92,8 @@ class InstructionTab(TuningTab):
         examples_layout.addWidget(self.pairs, 1)
         examples_layout.addWidget(self.tokens_view)
         self.comparison = ComparisonTable("Before (pretrained)", "After (instruction-tuned)",
-                                          "Tune a model to compare its answers with the pretrained model's.")
+                                          "Tune a model to compare its answers with the pretrained model's.",
+                                          export_name="instruction-before-and-after")
         self.add_page(examples_page, "Examples")
         self.add_page(self.comparison, "Before and after")
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from engine.events import Finished, Status
 from engine.lesson_probes import LessonProgress
 from engine.lessons import LESSONS, LessonResult, MissingLessonModels, check_ready, lesson, needed_variants
-from gui import formatting
+from gui import export, formatting
 from gui.generator_runner import GeneratorRunner
 from gui.model_shelf import ModelShelf
 from gui.training_controller import plain_message
@@ -355,6 +355,7 @@ class LessonsPage(QWidget):
             title.setVisible(data is not None)
             plot.setVisible(data is not None)
             plot.show_plot(data)
+            plot.export_name = export.file_name(data.title) if data else "lesson-plot"  # right-click → Export
         self.explanation_label.setText(result.explanation)
         self.status_label.setText(f"Finished in {formatting.duration(result.seconds)}.")
         if result.partial:

@@ -93,6 +93,8 @@ def _pair(row: dict) -> PreferencePair:
 class MetricsPlot(ZoomedPlotWidget):
     """Reward margin and preference accuracy on held-out pairs, against the step."""
 
+    export_name = "preference-margin-and-accuracy"
+
     def __init__(self, zoom: ZoomController, parent=None):
         super().__init__(zoom, parent)
         self.set_axis_title("bottom", "step")
@@ -160,7 +162,8 @@ class PreferenceTab(TuningTab):
                                  ("kind", "Kind")])
         self.metrics_plot = MetricsPlot(zoom)
         self.comparison = ComparisonTable("Before (instruction-tuned)", "After (preference-tuned)",
-                                          "Tune a model to compare its behaviour with the instruction-tuned one.")
+                                          "Tune a model to compare its behaviour with the instruction-tuned one.",
+                                          export_name="preference-before-and-after")
         self.add_page(votes_page, "Your votes")
         self.add_page(self.pairs, "Pairs")
         self.add_page(self.metrics_plot, "Margin and accuracy")

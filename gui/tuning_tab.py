@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -39,6 +40,7 @@ from engine.events import Diverged, Finished, Status, TrainProgress, ValidationL
 from engine.lora import METHOD_EXPLANATIONS, METHOD_FULL, METHOD_LORA
 from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_stages
 from engine.user_paths import models_dir
+from gui import export
 from gui.background import BackgroundTask
 from gui.training_controller import TrainingController, plain_message
 from gui.widgets.loss_plot import LossPlot
@@ -166,13 +168,22 @@ class TuningTab(QWidget):
 
         # --- right ---
         self.plot = LossPlot(zoom)
+        self.plot.export_name = f"{self.stage_title.lower().replace(' ', '-')}-loss"  # the right-click export's file
         self.plot_title = QLabel("Loss on the examples (lower is better)")
         self.plot_title.setWordWrap(True)
+        self.export_plot_button = QPushButton("Export plot…")
+        self.export_plot_button.setAutoDefault(False)
+        self.export_plot_button.setToolTip(export.PNG_TIP)
+        self.export_plot_button.setAccessibleName("Export the loss plot as PNG")
+        self.export_plot_button.clicked.connect(lambda: export.ask_png(self.plot, self.plot.export_name))
         self.progress = ProgressPanel()
         upper = QWidget()
         upper_layout = QVBoxLayout(upper)
         upper_layout.setContentsMargins(0, 0, 0, 0)
-        upper_layout.addWidget(self.plot_title)
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.plot_title, 1)
+        title_row.addWidget(self.export_plot_button, 0, Qt.AlignmentFlag.AlignTop)
+        upper_layout.addLayout(title_row)
         upper_layout.addWidget(self.plot, 1)
         upper_layout.addWidget(self.progress)
         self.pages = QTabWidget()

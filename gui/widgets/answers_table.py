@@ -10,7 +10,6 @@ shown, so what a teacher filtered is what lands in the spreadsheet.
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QHeader
     QWidget
 
 from engine.evaluation import DONT_KNOW, RIGHT, WRONG, GradedAnswer
+from gui import export
 
 COLUMNS = ("Model", "Question", "Known answer", "The model said", "Verdict", "Confidence")
 MODEL_COLUMN, VERDICT_COLUMN, CONFIDENCE_COLUMN = 0, 4, 5
@@ -149,12 +149,5 @@ class AnswersTable(QWidget):
         return [[self.proxy.index(r, c).data() for c in range(len(COLUMNS))] for r in range(self.proxy.rowCount())]
 
     def export_csv(self, path: str | Path) -> Path:
-        """Write the rows shown as CSV (UTF-8 with a byte-order mark, so spreadsheets read the accents)."""
-        path = Path(path)
-        if path.suffix.lower() != ".csv":
-            path = path.with_suffix(".csv")
-        with path.open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(COLUMNS)
-            writer.writerows(self.shown_rows())
-        return path
+        """Write the rows shown as CSV (``gui.export.save_csv``); raises ExportError in words."""
+        return export.save_csv(path, COLUMNS, self.shown_rows())

@@ -24,7 +24,7 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from gui import themes
+from gui import export, themes
 
 BAR_COLOR = QColor("#1f66c1")  # the tabs' blue, as asked for; drawn as ``bar_color()``
 GHOST_STRENGTH = 0.3  # how much of the bar's colour the ghost (the value before curation) keeps
@@ -110,10 +110,14 @@ class _Bar(QWidget):
 
 
 class HorizontalBarChart(QWidget):
-    """A title, rows of label + bar + number, and one plain sentence saying what it means."""
+    """A title, rows of label + bar + number, and one plain sentence saying what it means.
+
+    Its right-click menu exports it as a PNG at projector resolution (``gui.export``).
+    """
 
     def __init__(self, title: str, parent=None):
         super().__init__(parent)
+        self.export_action = export.add_png_export(self, export.file_name(title))
         self.title_label = QLabel(title)
         font = self.title_label.font()
         font.setBold(True)

@@ -3,6 +3,7 @@
 The same question put to the base, instruction-tuned and preference-tuned models shows at a glance
 what each stage changed: the base model rambles on, the tuned ones answer in one sentence, and the
 shading shows where each was sure and where it guessed. The answers are written on a worker thread.
+"Export as CSV…" (a button, and the right-click menu) writes one row per model (``gui.export``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QL
     QVBoxLayout, QWidget
 
 from engine.evaluation import ModelAnswer, answer_with_every_model
+from gui import export
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 from gui.widgets.confidence_text import ConfidenceLegend, confidence_html
@@ -61,12 +63,21 @@ class ComparePanel(QWidget):
         self.prompt_combo.setAccessibleName("Prompt to compare the models on")
         self.compare_button = QPushButton("Compare")
         self.compare_button.setAutoDefault(False)
+        self.export_button = QPushButton("Export as CSV…")
+        self.export_button.setAutoDefault(False)
+        self.export_button.setToolTip(export.CSV_TIP)
+        self.export_button.setAccessibleName("Export the compared answers as CSV")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.ask_export_csv)
+        self.export_action = export.add_csv_export(self, "compared-answers", self.csv_table)
+        self._prompt = ""  # the prompt the shown answers answer
         self.status_label = QLabel("Pick or type a prompt, then press Compare: every ticked model answers it.")
         self.status_label.setWordWrap(True)
         self.legend = ConfidenceLegend()
         ask_row = QHBoxLayout()
         ask_row.addWidget(self.prompt_combo, 1)
         ask_row.addWidget(self.compare_button)
+        ask_row.addWidget(self.export_button)
         self.grid = QGridLayout()
         layout = QVBoxLayout(self)
         layout.addLayout(ask_row)
@@ -91,12 +102,14 @@ class ComparePanel(QWidget):
         self._asked += 1
         self.compare_button.setEnabled(False)
         self.status_label.setText(f"{len(models)} model{'s' if len(models) != 1 else ''} answering…")
-        self._task.submit(answer_with_every_model, models, prompt, tag=self._asked)
+        self._task.submit(answer_with_every_model, models, prompt, tag=(self._asked, prompt))
 
     def _on_answers(self, tag, answers: list[ModelAnswer]) -> None:
         self.compare_button.setEnabled(True)
-        if tag != self._asked:
+        asked, prompt = tag
+        if asked != self._asked:
             return
+        self._prompt = prompt
         for column in self.columns:
             self.grid.removeWidget(column)
             column.deleteLater()
@@ -106,6 +119,7 @@ class ComparePanel(QWidget):
             self.columns.append(column)
             self.grid.addWidget(column, i // COLUMNS, i % COLUMNS)
         self.status_label.setText("Greedy answers: each model wrote its most likely token every time.")
+        self.export_button.setEnabled(bool(self.columns))
 
     def _on_failed(self, _tag, error) -> None:
         self.compare_button.setEnabled(True)
@@ -115,6 +129,17 @@ class ComparePanel(QWidget):
     def shown_answers(self) -> dict[str, str]:
         """Model name → the answer shown (tests)."""
         return {c.answer.model: c.answer.text for c in self.columns}
+
+    def csv_table(self) -> tuple[list[str], list[list]]:
+        """(header, rows) as exported: the prompt, each model's answer and how sure it was."""
+        header = ["Prompt", "Model", "Answer", "Mean confidence", "Refused", "Said it does not know"]
+        rows = [[self._prompt, a.model, a.text, "" if math.isnan(a.confidence) else f"{a.confidence:.4f}",
+                 "yes" if a.refusal else "no", "yes" if a.dont_know else "no"]
+                for a in (c.answer for c in self.columns)]
+        return header, rows
+
+    def ask_export_csv(self) -> None:
+        export.ask_csv(self, "compared-answers", self.csv_table)
 
     @property
     def busy(self) -> bool:

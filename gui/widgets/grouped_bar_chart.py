@@ -6,7 +6,8 @@ so it grows with the app's zoom like any label; the value is written at the end 
 nobody has to read it off an axis from the back of a room. Colours are the Okabe–Ito palette, which
 stays distinguishable for colour-blind viewers and in greyscale print.
 
-``save_png`` writes the chart as it is drawn, at twice the screen's pixels for slides.
+``save_png`` (and the right-click menu's "Export as PNG…") writes the chart at projector resolution
+in the current theme's colours (``gui.export``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from gui import themes
+from gui import export, themes
 from gui.widgets.bar_chart import repaint_on_theme_change
 
 SERIES_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
-PNG_SCALE = 2  # exported pictures are sharper than the screen, for slides and handouts
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,10 @@ def series_color(index: int) -> QColor:
 class GroupedBarChart(QWidget):
     """Groups of bars, a legend of the series, and a title; values between 0 and ``maximum``."""
 
-    def __init__(self, title: str, empty_text: str = "Nothing to show yet.", parent=None):
+    def __init__(self, title: str, empty_text: str = "Nothing to show yet.", parent=None, *,
+                 export_name: str = "chart"):
         super().__init__(parent)
+        self.export_action = export.add_png_export(self, export_name)  # right-click → Export as PNG…
         self.title = title
         self.empty_text = empty_text
         self.maximum = 1.0
@@ -197,19 +199,6 @@ class GroupedBarChart(QWidget):
 
     # --- export -----------------------------------------------------------------------------
 
-    def save_png(self, path: str | Path) -> Path:
-        """Write the chart as a PNG at ``PNG_SCALE`` times its size on screen; returns the path."""
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            path = path.with_suffix(".png")
-        width = max(self.width(), self.sizeHint().width())
-        height = self._height_for(width)
-        image = QImage(width * PNG_SCALE, height * PNG_SCALE, QImage.Format.Format_ARGB32)
-        image.setDevicePixelRatio(PNG_SCALE)
-        image.fill(QColor("white"))
-        painter = QPainter(image)
-        self.draw(painter, QRectF(0, 0, width, height))
-        painter.end()
-        if not image.save(str(path), "PNG"):
-            raise OSError(f"'{path.name}' could not be written")
-        return path
+    def save_png(self, path: str | Path, size: tuple[int, int] = export.PROJECTOR_SIZE) -> Path:
+        """Write the chart as a ``size`` PNG in the current theme (``gui.export``); returns the path."""
+        return export.save_png(self, path, size)

@@ -29,7 +29,9 @@ def power_of_ten(k: int) -> str:
 
 
 class LessonPlot(ZoomedPlotWidget):
-    """One lesson plot; ``show_plot`` replaces whatever was drawn before."""
+    """One lesson plot; ``show_plot`` replaces whatever was drawn before (the page sets ``export_name``)."""
+
+    export_name = "lesson-plot"
 
     def __init__(self, zoom: ZoomController, parent=None):
         super().__init__(zoom, parent)

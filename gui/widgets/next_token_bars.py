@@ -15,7 +15,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
-from gui import themes
+from gui import export, themes
 from gui.widgets.bar_chart import bar_color, repaint_on_theme_change, track_brush_and_pen
 
 
@@ -108,6 +108,7 @@ class NextTokenBars(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.export_action = export.add_png_export(self, "next-token-probabilities")  # right-click menu
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setColumnStretch(1, 1)

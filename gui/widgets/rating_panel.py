@@ -44,6 +44,7 @@ from engine.evaluation import (
     load_ratings,
     save_ratings,
 )
+from gui import export
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 
@@ -117,6 +118,7 @@ class RatingPanel(QWidget):
         font.setBold(True)
         self.summary_title.setFont(font)
         self.summary = QTableWidget(0, 3)
+        self.export_action = export.add_table_csv_export(self.summary, "ratings-summary")  # right-click → CSV
         self.summary.setHorizontalHeaderLabels(["Model", "Mean rating (1–5)", "Ratings"])
         self.summary.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2):

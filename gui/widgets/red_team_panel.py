@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import PlainError
 from engine.evaluation import ModelAnswer, add_to_votes, answer_with_every_model, attack_pair
+from gui import export
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 
@@ -74,6 +75,7 @@ class RedTeamPanel(QWidget):
         ask_row.addWidget(self.ask_button)
 
         self.table = QTableWidget(0, len(COLUMNS))
+        self.export_action = export.add_table_csv_export(self.table, "red-team-answers")  # right-click → CSV
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)

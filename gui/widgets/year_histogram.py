@@ -21,6 +21,8 @@ from gui.zoom import ZoomController
 class YearHistogram(ZoomedPlotWidget):
     """Bars of documents per year, kept (blue) over loaded (pale), with a cutoff marker."""
 
+    export_name = "documents-per-year"
+
     def __init__(self, zoom: ZoomController, parent=None):
         super().__init__(zoom, parent)
         self.set_axis_title("bottom", "year")

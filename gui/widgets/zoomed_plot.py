@@ -13,6 +13,11 @@ change and makes lines thicker (``line_scale``) and axis titles bigger.
 
 Subclasses that draw items of their own in theme colours connect to ``restyled``, which fires after
 every zoom or theme change, and read ``ink()``.
+
+Every plot's right-click menu offers "Export as PNG…" (``export_action``), which saves it at projector
+resolution in the current theme through ``gui.export``; it replaces pyqtgraph's own "Export…",
+whose dialog speaks of scene items and offers formats a learner does not need. ``export_name``
+names the suggested file.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics
+from PySide6.QtWidgets import QMenu
 from pyqtgraph.graphicsItems.LegendItem import ItemSample
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 
-from gui import themes
+from gui import export, themes
 from gui.zoom import ZoomController
 
 INK = "#202020"  # the light theme's ink, for code written before themes; prefer ``ink()``
@@ -47,6 +53,7 @@ class ZoomedPlotWidget(pg.PlotWidget):
     """A PlotWidget whose text and lines scale with the ``ZoomController``."""
 
     restyled = Signal()  # after every zoom, presentation or theme change has been applied
+    export_name = "plot"  # the file name an export suggests ("loss-curve" → loss-curve.png)
 
     def __init__(self, zoom: ZoomController, parent=None):
         self._theme = themes.current_theme()
@@ -62,6 +69,23 @@ class ZoomedPlotWidget(pg.PlotWidget):
         zoom.zoom_changed.connect(self._apply_zoom)
         self._apply_theme_colors()
         self._apply_zoom()
+        # Right-click → "Export as PNG…": at the end of pyqtgraph's menu where a plot keeps it (in place
+        # of its "Export…"), else alone in a menu of its own (``contextMenuEvent``).
+        self.export_action = export.png_action(self, lambda: self.export_name)
+        self.scene().contextMenu = [self.export_action]
+        self._export_menu = QMenu(self)
+        self._export_menu.addAction(self.export_action)
+
+    def contextMenuEvent(self, event) -> None:
+        if self.plotItem.menuEnabled():
+            super().contextMenuEvent(event)  # pyqtgraph's menu, which ends with the export
+            return
+        self._export_menu.popup(event.globalPos())
+        event.accept()
+
+    def save_png(self, path, size: tuple[int, int] = export.PROJECTOR_SIZE):
+        """Write the plot as a ``size`` PNG in the current theme (``gui.export.save_png``); returns the path."""
+        return export.save_png(self, path, size)
 
     # --- building ---------------------------------------------------------------------------
 
