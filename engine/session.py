@@ -19,7 +19,7 @@ model's name ("pretrained", …), and opening loads that model from the app's ow
 The name is only looked up in ``shipped_models.SHIPPED_NAMES``, never turned into a path; an unknown
 name, or a shipped model missing from this installation, is refused in words. Such a session is
 written as format version 2, so a version that cannot resolve names says so instead of failing
-later (the example session, ``assets/example_session.tesession``, is one: a few kB, not 11 MB).
+later (the example session, ``assets/example_session.tesession``, is one: about 45 kB, not 11 MB).
 
 Saving builds the zip in memory and writes it with ``engine.checkpoint.write_atomically`` (hidden
 temporary file in the same folder, fsync, ``os.replace``, fsync of the folder), so the path holds the

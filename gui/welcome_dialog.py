@@ -2,9 +2,9 @@
 
 - "Take the guided tour" opens the tour (``gui.guided_tour``) where it was left (the first step, the
   first time);
-- "Open an example session": no example session file ships with the app yet (your own sessions are
-  saved with File → Save session…), so this says so plainly and sets the app up with the models it ships instead (``engine.shipped_models``): the tuning stages start from
-  them and the Evaluation stage has all of them under test, so everything can be tried at once;
+- "Open an example session" opens ``assets/example_session.tesession`` through the session controller
+  (``window.session.open``), like File → Open session…: every tab as after a full lesson, made from
+  the models the app ships (``scripts/make_example_session.py``; the session refers to them by name);
 - "Start from scratch" goes to the Data stage.
 
 ``greet_on_start`` is called by ``gui.app.main`` only, after the window is shown: never for
@@ -16,11 +16,12 @@ The dialog is window-modal but opened with ``open()``, never ``exec()``: nothing
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QPushButton, QVBoxLayout
 
-from engine.shipped_models import SHIPPED_TITLES, shipped_stages
-from engine.trained_model import STAGE_INSTRUCTION, STAGE_PRETRAINING
+from pathlib import Path
+
+from engine.shipped_models import EXAMPLE_SESSION_PATH, example_session_available
 from gui import settings
 from gui.presentation import name_unnamed_controls
 
@@ -30,11 +31,11 @@ CHOICE_TOUR = "tour"
 CHOICE_EXAMPLE = "example"
 CHOICE_SCRATCH = "scratch"
 
-EXAMPLE_NOTE = ("Saved example sessions are not part of the app yet, so none was opened. Instead, every stage "
-                "starts from the models that come with the app: they are under test here, and the tuning stages "
-                "start from them.")
-NO_SHIPPED_MODELS = ("The models that come with the app are missing from this installation, so there is no example "
-                     "to open. Start from scratch: the Data tab is ready.")
+EXAMPLE_NOTE = ("Opened the example session: a whole lesson made with the models that come with the app. Every "
+                "stage shows its results (the curated data, three models and their loss curves, votes, before-and-"
+                "after tables, benchmark answers and ratings); change anything, or train again.")
+NO_EXAMPLE = ("The example session, or the models it uses, is missing from this installation, so there is no "
+              "example to open. Start from scratch: the Data tab is ready.")
 
 
 class WelcomeDialog(QDialog):
@@ -70,9 +71,9 @@ class WelcomeDialog(QDialog):
         descriptions = (
             "Five short steps, one per stage, a few minutes each on a laptop. Leave whenever you like: "
             "it waits where you left it (Help → Guided tour).",
-            "No example session comes with the app yet, so this starts every stage from the models that come "
-            "with it instead: nothing to train first." if example_available else
-            "Not available: the models that come with the app are missing from this installation.",
+            "Every stage as after a whole lesson, with the models that come with the app: data, loss curves, "
+            "votes, before-and-after tables, benchmark and ratings. Nothing to train first." if example_available
+            else "Not available: the example session or the models it uses are missing from this installation.",
             "Go straight to the Data stage. The tour stays in the Help menu.",
         )
         self.example_button.setEnabled(example_available)
@@ -110,51 +111,51 @@ def act_on_choice(window, choice: str) -> None:
     if choice == CHOICE_TOUR:
         window.tour.open()
     elif choice == CHOICE_EXAMPLE:
-        set_up_with_shipped_models(window)
+        open_example_session(window)
     else:
         window.show_stage("data")
 
 
-def set_up_with_shipped_models(window) -> bool:
-    """Start every stage from the shipped models (the stand-in for an example session); False if none exist.
+def open_example_session(window) -> bool:
+    """Open the example session in ``window`` through its session controller; False if it cannot start.
 
-    The instruction tab starts from the shipped pretrained model, the preference tab from the
-    shipped instruction-tuned one, and all shipped models go under test on the Evaluation tab,
-    which comes to the front. The models open on worker threads; the note saying that no session
-    was opened replaces the Evaluation tab's own "Added…" message once they are all there.
+    The controller reads and checks the file on a worker thread and restores every tab (it says so,
+    or why not, in the front tab's message bar); once it has, the note saying what the example is
+    replaces its "Opened the session…" message.
     """
-    stages = shipped_stages()
-    if not stages:
+    if not example_session_available():
         window.show_stage("data")
-        window.data_tab.message_bar.warning(NO_SHIPPED_MODELS)
+        window.data_tab.message_bar.warning(NO_EXAMPLE)
         return False
-    if STAGE_PRETRAINING in stages:
-        window.instruction_tab.use_shipped_model()
-    if STAGE_INSTRUCTION in stages:
-        window.preference_tab.use_shipped_model()
-    expected = {SHIPPED_TITLES[stage] for stage in stages}
-    shelf, bar = window.model_shelf, window.evaluation_tab.message_bar
+    controller = window.session
+    example = str(EXAMPLE_SESSION_PATH)
 
-    def when_shelved() -> None:
-        if expected <= set(shelf.names()):
-            shelf.changed.disconnect(when_shelved)
-            # After the tab's own message, which it writes once the shelf has announced the models.
-            QTimer.singleShot(0, lambda: bar.info(EXAMPLE_NOTE))
+    connected = [True]
 
-    if not expected <= set(shelf.names()):  # (already there: the tab only says so, the note stays)
-        shelf.changed.connect(when_shelved)
-    window.evaluation_tab.add_shipped_models()
-    window.show_stage("evaluation")
-    window.evaluation_tab.show_page("Benchmark")
-    bar.info(EXAMPLE_NOTE)  # at once too: the models take a moment to open
-    return True
+    def finished(*_args) -> None:  # once: opened, failed, or refused at once (which also says failed)
+        if connected[0]:
+            connected[0] = False
+            controller.opened.disconnect(on_opened)
+            controller.failed.disconnect(finished)
+
+    def on_opened(path: str) -> None:
+        finished()
+        if Path(path) == Path(example):
+            window.tabs.currentWidget().message_bar.info(EXAMPLE_NOTE)
+
+    controller.opened.connect(on_opened)
+    controller.failed.connect(finished)
+    started = controller.open(example)  # refused at once while a run goes: the controller says why
+    if not started:
+        finished()
+    return started
 
 
 def show_welcome(window) -> WelcomeDialog:
     """Show the welcome screen over ``window`` without blocking (Help → Welcome…, and the first start)."""
     dialog = window.findChild(WelcomeDialog)
     if dialog is None:
-        dialog = WelcomeDialog(window, example_available=bool(shipped_stages()))
+        dialog = WelcomeDialog(window, example_available=example_session_available())
         dialog.chosen.connect(lambda choice: act_on_choice(window, choice))
     dialog.open()
     return dialog

@@ -14,11 +14,11 @@ import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QApplication
 
-from engine.shipped_models import SHIPPED_TITLES, shipped_stages
-from engine.trained_model import STAGE_INSTRUCTION, STAGE_PRETRAINING
+from engine.shipped_models import shipped_stages
+from engine.trained_model import STAGE_INSTRUCTION
 from gui import settings
 from gui.guided_tour import TOUR_OPEN, TOUR_STEP, TOUR_STEPS
-from gui.welcome_dialog import EXAMPLE_NOTE, WELCOME_SHOWN, WelcomeDialog, greet_on_start, show_welcome
+from gui.welcome_dialog import WELCOME_SHOWN, WelcomeDialog, greet_on_start, show_welcome
 from gui.why_ai_does_that import QUESTIONS, WhyAiDoesThatPanel
 from tests.gui.conftest import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, set_tiny_settings
 
@@ -107,23 +107,7 @@ def test_take_the_tour_opens_it_at_its_first_step(qtbot, window):
     assert window.tour.panel.title_label.text().startswith("Step 1 of 5")
 
 
-@pytest.mark.skipif(set(shipped_stages()) < {STAGE_PRETRAINING, STAGE_INSTRUCTION},
-                    reason="the shipped models are not in this checkout")
-def test_the_example_sets_every_stage_up_with_the_shipped_models_and_says_so(qtbot, window):
-    dialog = show_welcome(window)
-    assert dialog.example_button.isEnabled()
-    qtbot.mouseClick(dialog.example_button, Qt.MouseButton.LeftButton)
-    shipped = {SHIPPED_TITLES[stage] for stage in shipped_stages()}
-    qtbot.waitUntil(lambda: shipped <= set(window.model_shelf.names())
-                    and window.instruction_tab.base_model is not None
-                    and window.preference_tab.base_model is not None, timeout=UI_TIMEOUT_MS)
-    assert window.instruction_tab.base_model.stage == STAGE_PRETRAINING
-    assert window.preference_tab.base_model.stage == STAGE_INSTRUCTION
-    assert window.tabs.currentWidget() is window.evaluation_tab
-    # No session is pretended: the note says none was opened, after the tab's own "Added…" message.
-    qtbot.waitUntil(lambda: window.evaluation_tab.message_bar.text() == EXAMPLE_NOTE, timeout=UI_TIMEOUT_MS)
-    assert "not part of the app yet" in EXAMPLE_NOTE
-    assert window.instruction_tab.start_button.isEnabled() and window.preference_tab.start_button.isEnabled()
+# "Open an example session" opens the shipped example session: tests/gui/test_example_session.py.
 
 
 # --- the tour ------------------------------------------------------------------------------------------
