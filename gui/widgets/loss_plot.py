@@ -62,7 +62,7 @@ class LossPlot(ZoomedPlotWidget):
         self._style_note()
         self.restyled.connect(self._style_note)  # after every zoom, presentation or theme change
         self.cursor = pg.InfiniteLine(angle=90, movable=True, label="step {value:,.0f}",
-                                      labelOpts={"position": 0.92})
+                                      labelOpts={"position": 0.3})  # below the legend
         self.cursor.setToolTip("The time-lapse shows the model at this step. Drag the line along the curve.")
         self.cursor.setVisible(False)
         self.cursor.setZValue(5)  # above the curves: it is what the hand grabs
@@ -143,7 +143,8 @@ class LossPlot(ZoomedPlotWidget):
         fill.setAlpha(220)  # as the legend: the label stays readable over the curves
         label.fill = pg.mkBrush(fill)
         label.border = pg.mkPen(self.theme.border)
-        label.update()
+        label.prepareGeometryChange()  # its box was measured for the old font: the new text overflowed it
+        label.valueChanged()
 
     def flush(self) -> None:
         """Draw pending points now (before a screenshot or export)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -31,8 +32,9 @@ from engine.time_lapse import TOP_K, nearest_index
 from gui.widgets.next_token_bars import ProbabilityBar
 from gui.zoom import ZoomController
 
-PLAY_INTERVAL_MS = 700  # per snapshot: slow enough to read the change, a 40-snapshot run in half a minute
-TEXT_LINES = 4  # the written text's box shows this many lines before it scrolls
+PLAY_INTERVAL_MS = 700  # per snapshot: slow enough to read the change, a 30-snapshot run in 20 seconds
+TEXT_LINES = 3  # the written text's box shows this many lines before it scrolls
+SIDE_BY_SIDE_CHARS = 64  # text and bars side by side when the panel is this many characters wide, else stacked
 EMPTY_TEXT = ("Start training (or open a model) to see its time-lapse: what the model wrote, and which "
               "token it expected next, at points spread over its training.")
 NO_SNAPSHOTS_TEXT = ("This model has no time-lapse: it was saved by an earlier version. Train it further, or "
@@ -94,7 +96,7 @@ class TimeLapsePanel(QWidget):
         self._fit_text_height()
         zoom.zoom_changed.connect(self._fit_text_height)
 
-        self.bars_label = QLabel("Its top guesses for the next token after the prompt:")
+        self.bars_label = QLabel("Its top guesses for the token after the prompt:")
         self.bars_label.setWordWrap(True)
         self._bars_grid = QGridLayout()
         self._bars_grid.setColumnStretch(1, 1)
@@ -118,15 +120,21 @@ class TimeLapsePanel(QWidget):
         controls.addWidget(self.slider, 1)
         controls.addWidget(self.later_button)
         controls.addWidget(self.play_button)
-        # Text above the bars, not beside them: the panel shares a short, narrow area with the plot,
-        # and at 200 % zoom side by side squeezed both below what a projector can show.
+        # Text and bars side by side while the panel is wide enough (the bars then show without
+        # scrolling in the short area under the plot), stacked when zoom makes it narrow (200 %).
         self._details = QWidget()
-        details = QVBoxLayout(self._details)
-        details.setContentsMargins(0, 0, 0, 0)
-        details.addWidget(self.prompt_label)
-        details.addWidget(self.text_view)
-        details.addWidget(self.bars_label)
-        details.addLayout(self._bars_grid)
+        self._body = QBoxLayout(QBoxLayout.Direction.LeftToRight, self._details)
+        self._body.setContentsMargins(0, 0, 0, 0)
+        written = QVBoxLayout()
+        written.addWidget(self.prompt_label)
+        written.addWidget(self.text_view)
+        written.addStretch(1)
+        guesses = QVBoxLayout()
+        guesses.addWidget(self.bars_label)
+        guesses.addLayout(self._bars_grid)
+        guesses.addStretch(1)
+        self._body.addLayout(written, 1)
+        self._body.addLayout(guesses, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addLayout(controls)
@@ -273,7 +281,7 @@ class TimeLapsePanel(QWidget):
                              + (f" ({', '.join(losses)})" if losses else ""))
         self.slider.setToolTip(f"Step {snapshot.step:,}. Slide through training: the model as it was at each "
                                "saved point. The dashed line on the loss plot follows; arrow keys step one point.")
-        self.prompt_label.setText(f"From the prompt “{_visible(snapshot.prompt)}” it wrote:")
+        self.prompt_label.setText(f"From “{_visible(snapshot.prompt)}” it wrote:")
         self.text_view.setPlainText(snapshot.prompt + snapshot.text)
         for row, (label, bar) in enumerate(zip(self.token_labels, self.bars)):
             shown = row < len(snapshot.top_tokens)
@@ -285,6 +293,25 @@ class TimeLapsePanel(QWidget):
                 label.setToolTip(f"“{token}”: {probability:.1%} likely to come next at step {snapshot.step:,}")
                 bar.set_probability(probability)
                 bar.setAccessibleName(f"{token}: {probability:.1%}")
+
+    def side_by_side(self) -> bool:
+        return self._body.direction() == QBoxLayout.Direction.LeftToRight
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        wide = self.width() >= self.fontMetrics().horizontalAdvance("x" * SIDE_BY_SIDE_CHARS)
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self._body.direction() != direction:
+            self._body.setDirection(direction)
+
+    def minimumSizeHint(self):
+        # Stacked, the panel needs only one column's width: never ask the splitter for two.
+        hint = super().minimumSizeHint()
+        if self.side_by_side():
+            hint.setWidth(max(self.layout().contentsMargins().left() * 2 + max(
+                self.text_view.minimumSizeHint().width(), self.bars[0].minimumSizeHint().width() * 2),
+                self.fontMetrics().horizontalAdvance("x" * 24)))
+        return hint
 
     def _fit_text_height(self, *_args) -> None:
         # A few lines of the zoomed font: enough to read a sentence, small enough to leave the bars in view.
