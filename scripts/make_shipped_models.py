@@ -1,6 +1,8 @@
 """Make the models bundled in ``assets/models/``, so a lesson or a demo starts in 0 seconds.
 
     python scripts/make_shipped_models.py                  # train all three (~10 minutes on 2 cores)
+    python scripts/make_shipped_models.py --only-pretrained  # only the pretrained model (its weights are
+                                                           # the same; the tuned ones made from them stay)
     python scripts/make_shipped_models.py --reuse DIR      # ship models DIR/base, DIR/sft, DIR/dpo
                                                            # that benchmarks/pipeline.py --save DIR made
     python scripts/make_shipped_models.py --lessons [--lessons-home HOME]
@@ -12,6 +14,11 @@ the bundled fictional world, BPE with 768 pieces, the ``small`` preset pretraine
 then instruction tuning and DPO on the bundled sets with each stage's default schedule. Every
 random choice derives from the presets' seed, so on the same versions of jax and this repository
 the run gives the same weights.
+
+The pretrained model carries its time-lapse (``engine.time_lapse``: what it wrote and guessed at 31
+points of its 1,200 steps), so the Pretraining tab shows it for the shipped model too. Only a model
+trained here has one: ``--reuse`` ships the snapshots ``benchmarks/pipeline.py`` recorded (it logs
+every 50 steps, so 25 of them), and a model saved before the time-lapse existed has none.
 
 They are written without optimiser state, as float16 (``save_checkpoint(..., for_shipping=True)``)
 if that rounding changes none of the models' answers on the held-out benchmark and the red-team
@@ -40,6 +47,9 @@ SHIPPED_DIR = REPO_ROOT / "assets" / "models"
 # File stem on disk ← the name a --reuse folder (benchmarks/pipeline.py --save) uses.
 SHIPPED = {"pretrained": "base", "instruction_tuned": "sft", "preference_tuned": "dpo"}
 PRETRAIN_STEPS = 1200  # as benchmarks/pipeline.py: the fewest that carried half the held-out facts over
+# Losses are read back every 10 steps (pipeline.py: 50), so the time-lapse gets a snapshot every 40
+# steps (31 in all) instead of every 50. Reading losses back changes no weight: the model is the same bit for bit.
+PRETRAIN_LOG_EVERY = 10
 BPE_VOCAB = 768
 
 
@@ -50,8 +60,12 @@ def _finish(run, name: str, log):
     return run.trained
 
 
-def train_chain(log) -> dict:
-    """Pretrain → instruction-tune → DPO on the defaults; returns {shipped name: TrainedModel}."""
+def train_chain(log, only_pretrained: bool = False) -> dict:
+    """Pretrain → instruction-tune → DPO on the defaults; returns {shipped name: TrainedModel}.
+
+    ``only_pretrained`` stops after pretraining: the same weights, now with a time-lapse, while the
+    tuned models already shipped (made from those weights) stay as they are.
+    """
     from engine import instruction_tuning, preference_tuning
     from engine.config import preset, replace
     from engine.corpus import load_bundled
@@ -61,9 +75,12 @@ def train_chain(log) -> dict:
 
     chosen = preset("small")
     train = replace(chosen.train, total_steps=PRETRAIN_STEPS, warmup_steps=min(chosen.train.warmup_steps,
-                    PRETRAIN_STEPS // 10), log_every=50, eval_every=10**9, sample_every=0)
-    base = _finish(PretrainingRun(load_bundled("fictional_world"), TokenizerSpec("bpe", BPE_VOCAB), chosen.model,
-                                  train), "pretrained", log)
+                    PRETRAIN_STEPS // 10), log_every=PRETRAIN_LOG_EVERY, eval_every=10**9, sample_every=0)
+    run = PretrainingRun(load_bundled("fictional_world"), TokenizerSpec("bpe", BPE_VOCAB), chosen.model, train)
+    base = _finish(run, "pretrained", log)
+    log(f"pretrained: {len(base.time_lapse)} time-lapse snapshots took {run.snapshot_seconds:.1f} s")
+    if only_pretrained:
+        return {"pretrained": base}
     sft_train = replace(instruction_tuning.default_train("full"), sample_every=0)
     sft = _finish(instruction_tuning.InstructionTuningRun(base, bundled_instructions(), sft_train),
                   "instruction_tuned", log)
@@ -101,6 +118,8 @@ def lesson_models(home: str | None, log) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuse", help="a folder holding base, sft and dpo from benchmarks/pipeline.py --save")
+    parser.add_argument("--only-pretrained", action="store_true",
+                        help="train and ship only the pretrained model (with its time-lapse)")
     parser.add_argument("--lessons", action="store_true", help="the lessons' variant models instead")
     parser.add_argument("--lessons-home", help="a TRAINING_EXPLORER_HOME whose lesson models to ship")
     parser.add_argument("--out", default=str(SHIPPED_DIR))
@@ -116,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.reuse:
         models = {name: load_checkpoint(Path(args.reuse) / stem) for name, stem in SHIPPED.items()}
     else:
-        models = train_chain(log)
+        models = train_chain(log, only_pretrained=args.only_pretrained)
     out = Path(args.out)
     sizes = {}
     for name, model in models.items():
@@ -128,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         name = name.split("/")[-1]
         sizes[f"{name}_mb"] = round((path.stat().st_size + path.with_suffix(".json").stat().st_size) / 1e6, 2)
         sizes[f"{name}_answers_changed_by_float16"] = changed
+        if name == "pretrained":
+            sizes["pretrained_time_lapse_snapshots"] = len(model.time_lapse)
     print(json.dumps(sizes), flush=True)
     return 0
 
