@@ -33,6 +33,7 @@ from engine.errors import CorpusTooShort, PlainError
 from engine.events import Diverged, Finished, Sample, Status, TrainProgress, ValidationLoss
 from engine.tokenizer import TokenizerSpec, check_length
 from engine.user_paths import models_dir
+from gui import export
 from gui.background import BackgroundTask
 from gui.training_controller import TrainingController, plain_message
 from gui.widgets.corpus_panel import CorpusPanel
@@ -475,16 +476,9 @@ class PretrainingTab(QWidget):
         self.message_bar.error(plain_message(error))
 
     def ask_export_plot(self) -> None:
-        suggestion = models_dir() / "loss-curve.png"
-        path, _filter = QFileDialog.getSaveFileName(self, "Export plot", str(suggestion), "PNG pictures (*.png)")
-        if not path:
-            return
-        try:
-            written = self.plot.export_png(path)
-        except OSError as err:
-            self.message_bar.error(f"The picture could not be saved: {err}.")
-            return
-        self.message_bar.info(f"Saved the loss curve as '{written.name}'.")
+        """The loss curve as a PNG at projector resolution, like every other plot (``gui.export``)."""
+        self.plot.flush()  # the curve is redrawn at most a few times a second: draw the newest points first
+        export.ask_png(self.plot, "loss-curve")
 
     # --- layout and lifecycle -------------------------------------------------------------------
 

@@ -167,7 +167,8 @@ class TuningTab(QWidget):
         left_layout.addLayout(buttons)
 
         # --- right ---
-        self.plot = LossPlot(zoom)
+        # The tuning stages check on pairs held back from training, not on unseen running text.
+        self.plot = LossPlot(zoom, validation_label="loss on held-back pairs")
         self.plot.export_name = f"{self.stage_title.lower().replace(' ', '-')}-loss"  # the right-click export's file
         self.plot_title = QLabel("Loss on the examples (lower is better)")
         self.plot_title.setWordWrap(True)
@@ -175,7 +176,7 @@ class TuningTab(QWidget):
         self.export_plot_button.setAutoDefault(False)
         self.export_plot_button.setToolTip(export.PNG_TIP)
         self.export_plot_button.setAccessibleName("Export the loss plot as PNG")
-        self.export_plot_button.clicked.connect(lambda: export.ask_png(self.plot, self.plot.export_name))
+        self.export_plot_button.clicked.connect(self.ask_export_plot)
         self.progress = ProgressPanel()
         upper = QWidget()
         upper_layout = QVBoxLayout(upper)
@@ -221,6 +222,11 @@ class TuningTab(QWidget):
         self.save_button.clicked.connect(self.ask_save_model)
         self.full_radio.toggled.connect(self._on_method_changed)
         zoom.zoom_changed.connect(lambda *_: QTimer.singleShot(0, self._fit_layout))
+
+    def ask_export_plot(self) -> None:
+        """The loss curve as a PNG at projector resolution (``gui.export``), newest points drawn first."""
+        self.plot.flush()
+        export.ask_png(self.plot, self.plot.export_name)
 
     def add_page(self, widget: QWidget, title: str) -> None:
         """A page below the plot, scrollable, so a small window or a big zoom never clips it."""

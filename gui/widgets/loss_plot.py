@@ -12,11 +12,9 @@ drawing instead of on staying responsive, so new points are collected and drawn 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtGui import QFontMetrics
@@ -37,15 +35,15 @@ class LossPlot(ZoomedPlotWidget):
     cursor_moved = Signal(float)  # the user is dragging the cursor: the step under it now
     cursor_released = Signal()  # the user let go of the cursor (the time-lapse snaps it to a snapshot)
 
-    def __init__(self, zoom: ZoomController, parent=None):
+    def __init__(self, zoom: ZoomController, parent=None, *, validation_label: str = "validation loss (unseen text)"):
         super().__init__(zoom, parent)
         self.setObjectName("lossPlot")
         self.set_axis_title("bottom", "step")
         self.set_axis_title("left", "loss")
-        self.plotItem.setMenuEnabled(True)  # right-click → Export… comes with pyqtgraph
+        self.plotItem.setMenuEnabled(True)  # right-click → "Export as PNG…" (gui/export.py replaces pyqtgraph's own)
         self._train_curve = self.add_line("training loss", TRAIN_COLOR, width=2.0)
         self._val_curve = self.add_line(
-            "validation loss (unseen text)", VALIDATION_COLOR, width=2.0, dashed=True, symbol="o", symbol_size=10
+            validation_label, VALIDATION_COLOR, width=2.0, dashed=True, symbol="o", symbol_size=10
         )
         self._train_steps: list[int] = []
         self._train_losses: list[float] = []
@@ -162,23 +160,6 @@ class LossPlot(ZoomedPlotWidget):
     def validation_point_count(self) -> int:
         x, _y = self._val_curve.getData()
         return 0 if x is None else len(x)
-
-    def export_png(self, path: str | Path) -> Path:
-        """Save the plot as a PNG twice the on-screen size, sharp enough for slides."""
-        self.flush()
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            path = path.with_suffix(".png")
-        try:
-            exporter = pyqtgraph.exporters.ImageExporter(self.plotItem)
-            exporter.parameters()["width"] = int(max(self.width(), 400) * 2)
-            exporter.export(str(path))
-        except Exception:  # pyqtgraph's exporter has had version-specific bugs; a grab always works
-            if not self.grab().save(str(path), "PNG"):
-                raise OSError(f"could not write {path}")
-        if not path.exists():
-            raise OSError(f"could not write {path}")
-        return path
 
     # --- drawing ----------------------------------------------------------------------------
 

@@ -163,3 +163,28 @@ def test_every_export_control_is_named_and_explained(window):
     for button in buttons:
         assert button.toolTip() and button.accessibleName(), button.text()
     assert unnamed_controls(window) == []
+
+
+def test_the_tabs_export_plot_buttons_write_projector_size_pictures(qtbot, window, tmp_path, monkeypatch):
+    # The buttons beside each loss curve go through the same helper as the right-click menu.
+    window.pretraining_tab.plot.add_training_losses([0, 10, 20], [4.0, 3.0, 2.5])
+    window.instruction_tab.plot.add_training_losses([0, 10, 20], [5.0, 3.5, 2.5])
+    for name, button in (("pretraining", window.pretraining_tab.export_button),
+                         ("instruction", window.instruction_tab.export_plot_button),
+                         ("preference", window.preference_tab.export_plot_button)):
+        target = tmp_path / f"{name}.png"
+        suggested = _answer_dialog(monkeypatch, target)
+        button.click()
+        assert suggested and suggested[-1].endswith(".png")
+        assert _size(target) == export.PROJECTOR_SIZE, name
+
+
+def test_the_tuning_curves_name_what_their_dashed_line_measures(window):
+    # Tuning checks on pairs held back from training, not on unseen running text as pretraining does.
+    def labels(plot):
+        return [item.name() for item in plot.plotItem.listDataItems()]
+
+    assert "validation loss (unseen text)" in labels(window.pretraining_tab.plot)
+    for tab in (window.instruction_tab, window.preference_tab):
+        assert "loss on held-back pairs" in labels(tab.plot)
+        assert "validation loss (unseen text)" not in labels(tab.plot)
