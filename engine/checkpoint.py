@@ -238,6 +238,21 @@ def _read_sidecar(sidecar_path: Path) -> dict:
 
 def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
     """Open a model saved by ``save_checkpoint``. Any problem raises CheckpointError, in plain words."""
+    weights_path, sidecar_path = checkpoint_paths(path)
+    if not weights_path.exists() and not sidecar_path.exists():
+        raise CheckpointError(f"'{weights_path.name}' does not exist.", "Choose a .safetensors model file.")
+    sidecar = _read_sidecar(sidecar_path)
+    payload = _read_weights(weights_path, sidecar.get("weights_sha256"))
+    return model_from_parts(sidecar, payload, weights_path.name)
+
+
+def model_from_parts(sidecar: dict, payload: bytes, weights_name: str) -> TrainedModel:
+    """The model that a checked description (``sidecar``) and its tensors' bytes describe.
+
+    Shared by ``load_checkpoint`` and session files (``engine.session``), so a model inside a session
+    gets exactly the checks a model file gets. The caller has already checked the description's
+    format, version and the payload's hash. Any problem raises CheckpointError, in plain words.
+    """
     import jax
     import jax.numpy as jnp
     from safetensors import SafetensorError
@@ -246,24 +261,19 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
     from engine.model import init_params
     from engine.train import make_optimizer
 
-    weights_path, sidecar_path = checkpoint_paths(path)
-    if not weights_path.exists() and not sidecar_path.exists():
-        raise CheckpointError(f"'{weights_path.name}' does not exist.", "Choose a .safetensors model file.")
-    sidecar = _read_sidecar(sidecar_path)
-    payload = _read_weights(weights_path, sidecar.get("weights_sha256"))
     try:
         tensors = load_safetensors(payload)
     except (SafetensorError, ValueError) as err:
-        raise CheckpointError(f"'{weights_path.name}' is not a valid safetensors model file.") from err
+        raise CheckpointError(f"'{weights_name}' is not a valid safetensors model file.") from err
 
     model_cfg = _config(ModelConfig, sidecar.get("model_config"), "model")
     train_cfg = _config(TrainConfig, sidecar.get("train_config"), "training")
     try:
         tokenizer = tokenizer_from_json(sidecar["tokenizer"])
     except Exception as err:  # the tokenizers library raises its own types for malformed JSON
-        raise CheckpointError("The model file's tokenizer is missing or damaged.") from err
+        raise CheckpointError("The model's tokenizer is missing or damaged.") from err
     if tokenizer.vocab_size != model_cfg.vocab_size:
-        raise CheckpointError("The model file's tokenizer does not match its model settings.")
+        raise CheckpointError("The model's tokenizer does not match its model settings.")
     history_data, step, corpus = sidecar.get("history") or {}, sidecar.get("step"), sidecar.get("corpus") or {}
     try:  # a damaged file can hold any JSON value in any of these places
         if not (isinstance(history_data, dict) and all(isinstance(v, list) for v in history_data.values())
@@ -274,27 +284,30 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
         details = _plain_details(sidecar.get("details") or {})
         snapshots = time_lapse_from_json(sidecar.get("time_lapse"))
     except (TypeError, ValueError, OverflowError) as err:
-        raise CheckpointError("The model file's training record is damaged.") from err
+        raise CheckpointError("The model's training record is damaged.") from err
 
     # Cheap arithmetic first: a damaged setting (a million layers) must not make us trace a huge model.
     stored = sum(int(t.size) for name, t in tensors.items() if name.startswith("params/"))
     if stored != param_count(model_cfg):
         raise CheckpointError(
-            f"'{weights_path.name}' does not fit its own settings (it holds {stored} parameters, "
+            f"'{weights_name}' does not fit its own settings (it holds {stored} parameters, "
             f"its settings need {param_count(model_cfg)}).",
             "It may have been made by a different program or version.",
         )
-    # The shapes a model of this config must have; each stored array is checked against them.
-    template = jax.eval_shape(lambda key: init_params(model_cfg, key), jax.random.PRNGKey(0))
+    # The shapes a model of this config must have, from an abstract key: a real one would compile a
+    # program (and write JAX's cache) just to learn shapes. Each stored array is checked against them.
+    key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    template = jax.eval_shape(lambda k: init_params(model_cfg, k), key)
     half = sidecar.get("weights_dtype") == "float16"  # a shipped model: widened back to float32
-    params = _restore(template, "params", tensors, weights_path.name, widen_half=half)
+    params = _restore(template, "params", tensors, weights_name, widen_half=half)
     opt_state = None
     if sidecar.get("opt_state_tensors"):
         opt_template = jax.eval_shape(make_optimizer(train_cfg).init, template)
-        opt_state = _restore(opt_template, "opt", tensors, weights_path.name)
+        opt_state = _restore(opt_template, "opt", tensors, weights_name)
     return TrainedModel(
-        params=jax.tree.map(jnp.asarray, params),
-        opt_state=None if opt_state is None else jax.tree.map(jnp.asarray, opt_state),
+        # device_put, not jnp.asarray: the same arrays, without compiling a copy program per shape
+        params=jax.device_put(params),
+        opt_state=None if opt_state is None else jax.device_put(opt_state),
         model_config=model_cfg,
         train_config=train_cfg,
         tokenizer=tokenizer,

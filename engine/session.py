@@ -244,17 +244,7 @@ def checkpoint_from_bytes(weights: bytes, description: bytes, weights_name: str,
 
     ``weights_sha256`` is the tensors' hash when the caller has computed it already. Raises CheckpointError.
     """
-    import jax
-    import jax.numpy as jnp
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as load_safetensors
-
     from engine import checkpoint as ckpt
-    from engine.config import ModelConfig, TrainConfig, param_count
-    from engine.model import init_params
-    from engine.tokenizer import tokenizer_from_json
-    from engine.train import make_optimizer
-    from engine.trained_model import LossHistory
 
     if len(description) > ckpt.MAX_SIDECAR_BYTES:
         raise CheckpointError("The model's description is far too large to be one.")
@@ -268,50 +258,7 @@ def checkpoint_from_bytes(weights: bytes, description: bytes, weights_name: str,
         raise CheckpointError("The model was saved in a format this version cannot open.")
     if sidecar.get("weights_sha256") != (weights_sha256 or hashlib.sha256(weights).hexdigest()):
         raise CheckpointError(f"'{weights_name}' is damaged or incomplete: it does not match its description.")
-    try:
-        tensors = load_safetensors(weights)
-    except (SafetensorError, ValueError) as err:
-        raise CheckpointError(f"'{weights_name}' is not a valid safetensors model file.") from err
-    model_cfg = ckpt._config(ModelConfig, sidecar.get("model_config"), "model")
-    train_cfg = ckpt._config(TrainConfig, sidecar.get("train_config"), "training")
-    try:
-        tokenizer = tokenizer_from_json(sidecar["tokenizer"])
-    except Exception as err:  # the tokenizers library raises its own types for malformed JSON
-        raise CheckpointError("The model's tokenizer is missing or damaged.") from err
-    if tokenizer.vocab_size != model_cfg.vocab_size:
-        raise CheckpointError("The model's tokenizer does not match its model settings.")
-    history_data, step, corpus = sidecar.get("history") or {}, sidecar.get("step"), sidecar.get("corpus") or {}
-    try:  # a damaged description can hold any JSON value in any of these places
-        if not (isinstance(history_data, dict) and all(isinstance(v, list) for v in history_data.values())
-                and isinstance(step, int) and not isinstance(step, bool) and step >= 0
-                and isinstance(corpus, dict) and isinstance(sidecar.get("stage", ""), str)):
-            raise TypeError("wrong types in the training record")
-        history = LossHistory.from_json(history_data)
-        details = ckpt._plain_details(sidecar.get("details") or {})
-        snapshots = ckpt.time_lapse_from_json(sidecar.get("time_lapse"))
-    except (TypeError, ValueError, OverflowError) as err:
-        raise CheckpointError("The model's training record is damaged.") from err
-    # Arithmetic before tracing: a damaged setting (a million layers) must not trace a huge model.
-    stored = sum(int(t.size) for name, t in tensors.items() if name.startswith("params/"))
-    if stored != param_count(model_cfg):
-        raise CheckpointError(f"'{weights_name}' does not fit its own settings (it holds {stored} parameters, "
-                              f"its settings need {param_count(model_cfg)}).")
-    # Shapes only, from an abstract key: a real one would compile a program (and write JAX's cache).
-    key = jax.ShapeDtypeStruct((2,), jnp.uint32)
-    template = jax.eval_shape(lambda k: init_params(model_cfg, k), key)
-    half = sidecar.get("weights_dtype") == "float16"  # a shipped model: widened back to float32
-    params = ckpt._restore(template, "params", tensors, weights_name, widen_half=half)
-    opt_state = None
-    if sidecar.get("opt_state_tensors"):
-        opt_state = ckpt._restore(jax.eval_shape(make_optimizer(train_cfg).init, template), "opt", tensors,
-                                  weights_name)
-    return TrainedModel(
-        # device_put, not jnp.asarray: the same arrays, without compiling a copy program per shape
-        params=jax.device_put(params), opt_state=None if opt_state is None else jax.device_put(opt_state),
-        model_config=model_cfg, train_config=train_cfg, tokenizer=tokenizer, step=step, history=history,
-        corpus_name=str(corpus.get("name", "")), corpus_fingerprint=str(corpus.get("fingerprint", "")),
-        stage=str(sidecar.get("stage", "pretraining")), details=details, time_lapse=snapshots,
-    )
+    return ckpt.model_from_parts(sidecar, weights, weights_name)
 
 
 # --- saving -----------------------------------------------------------------------------------------
