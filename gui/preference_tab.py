@@ -111,6 +111,15 @@ class MetricsPlot(ZoomedPlotWidget):
         self.margin_line.setData(self.steps, self.margins)
         self.accuracy_line.setData(self.steps, self.accuracies)
 
+    def truncate_after(self, step: int) -> None:
+        """Keep only the points up to ``step`` (a diverged run's kept model)."""
+        keep = [i for i, s in enumerate(self.steps) if s <= step]
+        self.steps = [self.steps[i] for i in keep]
+        self.margins = [self.margins[i] for i in keep]
+        self.accuracies = [self.accuracies[i] for i in keep]
+        self.margin_line.setData(self.steps, self.margins)
+        self.accuracy_line.setData(self.steps, self.accuracies)
+
     def clear_points(self) -> None:
         self.steps, self.margins, self.accuracies = [], [], []
         self.margin_line.setData([], [])
@@ -257,6 +266,9 @@ class PreferenceTab(TuningTab):
 
     def on_base_changed(self) -> None:
         self.vote_panel.set_model(self.base_model)
+
+    def truncate_plots_after(self, step: int) -> None:
+        self.metrics_plot.truncate_after(step)
 
     def on_tuned(self, base, tuned) -> None:
         self.comparison.show_message("Asking both models the held-out prompts…")

@@ -270,6 +270,9 @@ class TuningTab(QWidget):
     def on_base_changed(self) -> None:
         """Called when the model to start from changes."""
 
+    def truncate_plots_after(self, step: int) -> None:
+        """A diverged run kept the model from ``step``: drop the stage's own plotted points past it."""
+
     # --- the model to start from -------------------------------------------------------------------
 
     @property
@@ -390,11 +393,22 @@ class TuningTab(QWidget):
         self.message_bar.error(event.message)
 
     def _on_finished(self, event: Finished) -> None:
+        if event.reason == "diverged":
+            # The run kept the model from ``event.step``; points past it (a log point it rolled back
+            # over) belong to a model that is gone, so the curves end where the kept model's record does.
+            self.plot.truncate_after(event.step)
+            self.truncate_plots_after(event.step)
         self.plot.flush()
         tuned = self.controller.current_model
         if tuned is None or tuned is self._run_base:
             return
-        self.progress.show_status("Finished." if event.reason == "completed" else "Stopped; the model so far is kept.")
+        if event.reason == "completed":
+            self.progress.show_status("Finished.")
+        elif event.reason == "diverged":  # the Diverged message is already on the bar and says more
+            self.progress.show_status(f"Stopped at step {event.step:,}: the loss stopped being a number. "
+                                      f"The model from step {event.step:,} is kept.")
+        else:
+            self.progress.show_status("Stopped; the model so far is kept.")
         self.model_changed.emit(tuned)
         self.on_tuned(self._run_base, tuned)
         self._update_buttons()

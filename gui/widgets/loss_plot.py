@@ -90,6 +90,17 @@ class LossPlot(ZoomedPlotWidget):
         self._val_losses.append(float(loss))
         self._schedule_redraw()
 
+    def truncate_after(self, step: int) -> None:
+        """Drop every point past ``step``: a diverged run keeps the model from ``step``, and the curve
+        must end where that model's record does, not at points the run has taken back."""
+        keep = [i for i, s in enumerate(self._train_steps) if s <= step]
+        self._train_steps = [self._train_steps[i] for i in keep]
+        self._train_losses = [self._train_losses[i] for i in keep]
+        keep = [i for i, s in enumerate(self._val_steps) if s <= step]
+        self._val_steps = [self._val_steps[i] for i in keep]
+        self._val_losses = [self._val_losses[i] for i in keep]
+        self._redraw()
+
     def set_history(self, history) -> None:
         """Show a saved model's whole curve (an ``engine.trained_model.LossHistory``)."""
         self._train_steps = [int(s) for s in history.train_steps]
