@@ -11,8 +11,8 @@ over the run, each recording what the model wrote and guessed next then; the tra
 The generator does the work between yields, so whoever iterates decides the thread: the GUI runs it
 on one worker thread, tests and scripts just loop. A ``RunControl`` pauses or stops it at step
 boundaries. Problems with the input (corpus too short, bad settings) raise ``PlainError`` before
-training starts; a loss that stops being finite, or parameters that do (NaN/Inf gradients), end
-the run with ``Diverged`` and keep the last good parameters.
+training starts; a loss that stops being finite, parameters that do (NaN/Inf gradients), or a
+held-out (validation) loss that does, end the run with ``Diverged`` and keep the last good parameters.
 
 Every random draw derives from (seed, step), and the optimiser state is saved with the model, so
 a run resumed from a checkpoint at step N continues exactly as an uninterrupted run would.
@@ -144,8 +144,9 @@ class PretrainingRun:
 
         def evaluate(step: int, params) -> ValidationLoss:
             loss = float(eval_fn(params, val_dev, eval_key))
-            history.val_steps.append(step)
-            history.val_losses.append(loss)
+            if math.isfinite(loss):  # a broken measurement ends the run below, unrecorded
+                history.val_steps.append(step)
+                history.val_losses.append(loss)
             return ValidationLoss(step, loss)
 
         prompt_ids = _prompt_ids(tokenizer, prompt)
@@ -280,9 +281,25 @@ class PretrainingRun:
             if train.sample_every and (step % train.sample_every == 0 or step == train.total_steps):
                 extra.append(sample(step, state.params))
             # Also where a stop lands, so the kept model's time-lapse ends where the model is.
-            if time_lapse.is_snapshot_step(step, train.total_steps, snapshot_every) or control.stop_requested:
+            broken = next((e for e in extra if isinstance(e, ValidationLoss) and not math.isfinite(e.loss)), None)
+            if broken is None and (time_lapse.is_snapshot_step(step, train.total_steps, snapshot_every)
+                                   or control.stop_requested):
                 extra.append(snapshot(step, state.params))
             written.clear()  # samples not taken up by a snapshot: never needed again
+            if broken is not None:
+                # Finite parameters can still measure as NaN or Inf on the held-out text (numbers so
+                # large that the model's sums overflow). That model is not kept, and neither its figure
+                # nor what it wrote reaches the GUI: the run ends as a diverged one, with the state
+                # before it (as the tuning loop does, engine/tuning_run.py).
+                yield from (e for e in extra if e.step < broken.step)
+                state = last_good
+                step = int(state.step)
+                history = history.truncated(step)
+                # Nor the broken model's snapshot (at the first step, the untrained model is that model).
+                snapshots = [s for s in time_lapse.truncated(snapshots, step) if s.step < broken.step]
+                yield Diverged(broken.step, _divergence_message(broken.loss, broken.step, train.learning_rate))
+                reason = "diverged"
+                break
             if extra:
                 yield from extra
                 now = time.perf_counter()

@@ -15,6 +15,7 @@ evaluated, plotted as NaN, and kept as the finished model).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import jax
@@ -167,5 +168,67 @@ def test_a_non_finite_value_mid_run_ends_in_diverged_and_keeps_the_last_good_mod
     assert h.train_steps == list(range(1, kept.step + 1)) and all(s <= kept.step for s in h.val_steps)
 
     # The kept model is worth keeping: it saves, reopens and continues.
+    reopened = load_checkpoint(save_checkpoint(kept, tmp_path / "kept"))
+    assert reopened.step == kept.step and reopened.history == h
+
+
+class BrokenEvaluation:
+    """Stands in for ``make_eval_loss``: the real held-out loss, except NaN or Inf at one step's evaluation.
+
+    The parameters stay finite, as when a model's numbers are large enough that its sums overflow
+    only on the held-out text. Evaluations happen at steps 0, ``eval_every``, …, so the n-th call
+    measures step ``n * eval_every``.
+    """
+
+    def __init__(self, step: int, value: float):
+        self.step, self.value, self.calls = step, value, 0
+
+    def __call__(self, model_cfg, train_cfg):
+        real = engine.train.REAL_MAKE_EVAL_LOSS(model_cfg, train_cfg)
+
+        def eval_fn(params, tokens, key):
+            measured_step = self.calls * train_cfg.eval_every
+            self.calls += 1
+            loss = real(params, tokens, key)
+            return loss + np.float32(self.value) if measured_step == self.step else loss
+
+        return eval_fn
+
+
+@pytest.mark.parametrize("value,broken_at", [(math.nan, 0), (math.inf, 10), (math.nan, 20)],
+                         ids=["nan-step0", "inf-step10", "nan-last-step"])
+def test_a_non_finite_held_out_loss_is_never_plotted_and_its_model_not_kept(value, broken_at, monkeypatch,
+                                                                            tmp_path):
+    monkeypatch.setattr(engine.train, "REAL_MAKE_EVAL_LOSS", engine.train.make_eval_loss, raising=False)
+    broken = BrokenEvaluation(broken_at, value)
+    monkeypatch.setattr(engine.train, "make_eval_loss", broken)
+    run = PretrainingRun(CORPUS, TokenizerSpec("char"), MODEL, dataclasses.replace(TRAIN, sample_every=5))
+    events = list(run.events())
+    assert broken.calls > broken_at // TRAIN.eval_every  # the broken measurement really was made
+
+    diverged = [e for e in events if isinstance(e, Diverged)]
+    assert len(diverged) == 1 and diverged[0].step == broken_at
+    message = diverged[0].message
+    assert "learning rate" in message and "lower" in message and "\n" not in message
+    assert ("not-a-number" if math.isnan(value) else "infinite") in message
+
+    # The model measured as broken is not kept: the run goes back to the log point before it
+    # (at step 0 nothing earlier exists, so the untrained model stays, and the run stops there).
+    kept = run.trained
+    expected_step = 0 if broken_at == 0 else broken_at - TRAIN.log_every
+    assert events[-1] == Finished(kept.step, "diverged") and kept.step == expected_step
+    assert all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves((kept.params, kept.opt_state)))
+
+    # No non-finite figure reached the GUI, and nothing the broken model measured or wrote was shown.
+    assert all(math.isfinite(e.loss) for e in events if isinstance(e, ValidationLoss))
+    assert all(math.isfinite(x) for e in events if isinstance(e, TrainProgress) for x in e.losses)
+    assert not any(isinstance(e, (ValidationLoss, Sample)) and e.step >= broken_at for e in events)
+    h = kept.history
+    assert all(math.isfinite(x) for x in h.train_losses + h.val_losses)
+    assert h.val_steps == list(range(0, broken_at, TRAIN.eval_every))
+    assert all(s <= kept.step for s in h.train_steps + h.val_steps)
+    assert all(s.step <= kept.step and s.step < broken_at for s in kept.time_lapse)
+    assert all(s.val_loss is None or math.isfinite(s.val_loss) for s in kept.time_lapse)
+
     reopened = load_checkpoint(save_checkpoint(kept, tmp_path / "kept"))
     assert reopened.step == kept.step and reopened.history == h
