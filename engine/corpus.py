@@ -33,6 +33,7 @@ MEMORY_BYTES_PER_FILE_BYTE = 12
 # Larger than any corpus a 2-core CPU can train on in minutes; bigger loads are refused with this named.
 MAX_CORPUS_BYTES = 50 * 2**20
 FOLDER_SUFFIXES = (".txt", ".md", ".py")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: JSON can write one, UTF-8 cannot
 _SNIFF_BYTES = 64 * 1024
 
 
@@ -141,7 +142,7 @@ def read_text_file(path: str | os.PathLike, encoding: str | None = None,
     choose one of ``EncodingProblem.suggested_encodings`` and we read it again with that.
     """
     path = Path(path)
-    name = path.name
+    name = _shown(path.name)  # for messages; the corpus keeps the real name
     if not path.exists():
         raise CorpusError(f"The file '{name}' does not exist (any more).", "Choose another file.")
     if path.is_dir():
@@ -177,7 +178,7 @@ def read_text_file(path: str | os.PathLike, encoding: str | None = None,
     text = _decode(raw, name, encoding)
     if not text.strip():
         raise CorpusError(f"The file '{name}' contains only blank space.", "Choose a file with some text in it.")
-    return Corpus(name, text, str(path))
+    return Corpus(path.name, text, str(path))
 
 
 def _decode(raw: bytes, name: str, encoding: str | None) -> str:
@@ -225,10 +226,19 @@ class LoadedDocuments:
         """E.g. "3 files skipped: a.bin, b.dat, c.txt" (empty when nothing was skipped)."""
         if not self.skipped:
             return ""
-        shown = ", ".join(self.skipped[:8])
+        shown = ", ".join(_shown(name) for name in self.skipped[:8])
         more = f" and {len(self.skipped) - 8} more" if len(self.skipped) > 8 else ""
         noun = "file" if len(self.skipped) == 1 else "files"
         return f"{len(self.skipped)} {noun} skipped: {shown}{more}."
+
+
+def _shown(name: str) -> str:
+    """A file name or JSON key as a message may show it: on one line, and printable.
+
+    Names come from the user's disk or file: a newline in one would break the one-line message bar,
+    and a name that is not valid UTF-8 (Linux allows any bytes) would break whatever writes it out.
+    """
+    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in name)
 
 
 def _human_size(n: int) -> str:
@@ -254,16 +264,38 @@ def read_folder(path: str | os.PathLike, max_bytes: int | None = None) -> Loaded
     paragraphs; each program stays whole, since a blank line inside code does not end it.
     """
     folder = Path(path)
+    shown_folder = _shown(folder.name)
     if not folder.is_dir():
-        raise CorpusError(f"'{folder.name}' is not a folder (any more).", "Choose a folder.")
-    files = sorted(p for p in folder.rglob("*") if p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
-    wanted = [p for p in files if p.suffix.lower() in FOLDER_SUFFIXES]
-    skipped = [p.relative_to(folder).as_posix() for p in files if p.suffix.lower() not in FOLDER_SUFFIXES]
-    total = sum(p.stat().st_size for p in wanted)
+        raise CorpusError(f"'{shown_folder}' is not a folder (any more).", "Choose a folder.")
+    try:
+        inside = folder.resolve(strict=True)
+        # rglob does not descend into linked folders, so a link looping back cannot make it go round.
+        files = sorted(p for p in folder.rglob("*") if p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    except (OSError, RuntimeError) as err:  # RuntimeError: a link loop met while resolving
+        raise CorpusError(f"The folder '{shown_folder}' cannot be read: {getattr(err, 'strerror', None) or err}.",
+                          "Choose another folder.") from err
+    wanted, skipped, sizes = [], [], {}
+    for p in files:
+        relative = p.relative_to(folder).as_posix()
+        if p.suffix.lower() not in FOLDER_SUFFIXES:
+            skipped.append(relative)
+            continue
+        try:
+            # A link to a file outside the folder is left out: opening a folder must not pull in,
+            # say, a private file that a shared folder links to.
+            if p.is_symlink() and not p.resolve(strict=True).is_relative_to(inside):
+                skipped.append(relative)
+                continue
+            sizes[p] = p.stat().st_size
+        except (OSError, RuntimeError):  # gone, or a link loop: listed as skipped
+            skipped.append(relative)
+            continue
+        wanted.append(p)
+    total = sum(sizes.values())
     max_bytes = MAX_CORPUS_BYTES if max_bytes is None else max_bytes
     if total > max_bytes:
-        raise _size_limit_error(f"The text in '{folder.name}'", total, max_bytes)
+        raise _size_limit_error(f"The text in '{shown_folder}'", total, max_bytes)
     documents: list[Document] = []
     for p in wanted:
         try:
@@ -273,14 +305,14 @@ def read_folder(path: str | os.PathLike, max_bytes: int | None = None) -> Loaded
             continue
         if p.suffix.lower() == ".py":
             # Blank lines separate documents in the corpus, so a program loses its blank lines.
-            code = re.sub(r"\n[ \t]*(?=\n)", "", text.strip("\n"))
+            code = "\n".join(line for line in text.split("\n") if line.strip(" \t"))
             documents.append(Document(code, "code", "code"))  # symbols are normal in code, not junk
         else:
             documents += documents_from_text(text, "file")
     skipped.sort()
     if not documents:
         listing = LoadedDocuments(Corpus("", "", ""), (), tuple(skipped)).skipped_message
-        raise CorpusError(f"The folder '{folder.name}' has no readable .txt, .md or .py files. {listing}".strip(),
+        raise CorpusError(f"The folder '{shown_folder}' has no readable .txt, .md or .py files. {listing}".strip(),
                           "Choose a folder with text files in it.")
     corpus = Corpus(folder.name, documents_text(documents), str(folder))
     return LoadedDocuments(corpus, tuple(documents), tuple(skipped))
@@ -303,14 +335,19 @@ def read_jsonl(path: str | os.PathLike, text_field: str = "text",
     stops the load with "file:line: the problem", never the row itself, which may be huge or private.
     """
     path = Path(path)
-    name = path.name
+    name = _shown(path.name)
     if not path.is_file():
         raise CorpusError(f"The file '{name}' does not exist (any more).", "Choose another file.")
-    size = path.stat().st_size
-    max_bytes = MAX_CORPUS_BYTES if max_bytes is None else max_bytes  # read now, so tests can lower it
-    if size > max_bytes:
-        raise _size_limit_error(f"The file '{name}'", size, max_bytes)
-    raw = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        max_bytes = MAX_CORPUS_BYTES if max_bytes is None else max_bytes  # read now, so tests can lower it
+        if size > max_bytes:
+            raise _size_limit_error(f"The file '{name}'", size, max_bytes)
+        raw = path.read_bytes()
+    except OSError as err:
+        raise CorpusError(f"The file '{name}' cannot be read: {err.strerror or err}.") from err
+    except MemoryError as err:
+        raise TooLargeForMemory(f"The file '{name}' is too large to load on this computer.") from err
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -334,7 +371,8 @@ def read_jsonl(path: str | os.PathLike, text_field: str = "text",
             raise CorpusError(f"{where}: this line is {_kind(row)}, not a JSON object.",
                               "Each line must be one JSON object, such as {\"text\": \"...\"}.")
         if text_field not in row:
-            keys = ", ".join(k if len(k) <= 30 else k[:29] + "…" for k in sorted(row)[:6]) or "no fields at all"
+            keys = ", ".join(_shown(k if len(k) <= 30 else k[:29] + "…") for k in sorted(row)[:6])
+            keys = keys or "no fields at all"
             raise CorpusError(f"{where}: there is no '{text_field}' field (this line has: {keys}).",
                               "Choose the field that holds the text.")
         value = row[text_field]
@@ -342,7 +380,12 @@ def read_jsonl(path: str | os.PathLike, text_field: str = "text",
             raise CorpusError(f"{where}: the '{text_field}' field is {_kind(value)}, not text.")
         if not value.strip():
             continue  # an empty document adds nothing; not worth stopping the load for
-        topic = row.get("topic") if isinstance(row.get("topic"), str) else "other"
+        if _SURROGATE.search(value):
+            # JSON may write half of a character ("\\ud800"); such text cannot be saved or tokenized.
+            raise CorpusError(f"{where}: the '{text_field}' field holds a broken character (half of one, "
+                              f"written as \\ud800 to \\udfff).", "Fix or remove that character and open it again.")
+        topic = row.get("topic")
+        topic = topic if isinstance(topic, str) and not _SURROGATE.search(topic) else "other"
         year = row.get("year") if type(row.get("year")) is int else None
         documents.append(Document(value.strip("\n"), topic, "file", year, junk=looks_like_junk(value)))
     if not documents:
