@@ -123,15 +123,14 @@ class InstructionTab(TuningTab):
             return str(err)
         return None
 
-    def make_run(self, base, train_config, method, control):
+    def make_run(self, base, train_config, method, control, resume=None):
         from engine.instruction_tuning import InstructionTuningRun
 
         examples = [_example(r) for r in self.examples_snapshot]
-        return InstructionTuningRun(base, examples, train_config, method, control=control)
+        return InstructionTuningRun(base, examples, train_config, method, control=control, resume=resume)
 
-    def start(self) -> None:
+    def prepare_run(self, resuming: bool) -> None:
         self.examples_snapshot = self.pairs.rows()  # the run reads these on its thread; edits go on here
-        super().start()
 
     def on_base_changed(self) -> None:
         self._show_tokens(self.pairs.table.currentRow())

@@ -251,18 +251,18 @@ class PreferenceTab(TuningTab):
             return str(err)
         return None
 
-    def start(self) -> None:
-        self.pairs_snapshot = [_pair(r) for r in self.pairs.rows()]
-        self.metrics_plot.clear_points()
-        super().start()
-        if self.controller.is_running:
-            self.show_page(self.metrics_plot)
+    def prepare_run(self, resuming: bool) -> None:
+        self.pairs_snapshot = [_pair(r) for r in self.pairs.rows()]  # the run reads these on its thread
+        if not resuming:  # a continued run's figures follow the ones already drawn
+            self.metrics_plot.clear_points()
+        self.show_page(self.metrics_plot)
 
-    def make_run(self, base, train_config, method, control):
+    def make_run(self, base, train_config, method, control, resume=None):
         from engine.preference_tuning import PreferenceConfig, PreferenceTuningRun
 
         preference = PreferenceConfig(beta=self.beta_spin.value(), nll_weight=self.nll_spin.value())
-        return PreferenceTuningRun(base, self.pairs_snapshot, train_config, preference, method, control=control)
+        return PreferenceTuningRun(base, self.pairs_snapshot, train_config, preference, method, control=control,
+                                   resume=resume)
 
     def on_base_changed(self) -> None:
         self.vote_panel.set_model(self.base_model)

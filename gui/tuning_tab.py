@@ -50,6 +50,10 @@ from gui.widgets.vertical_scroll_area import VerticalScrollArea
 from gui.zoom import ZoomController
 from gui.widgets.group_box import group_box
 
+NOTHING_TO_CONTINUE = "Train further a run that was stopped or has finished, from where it ended. Tune a model first."
+LORA_CANNOT_CONTINUE = ("A LoRA run cannot be continued exactly: when it ended, its small add-on matrices were "
+                        "merged into the model and no longer exist. Start a new run, or use full fine-tuning, "
+                        "whose runs can be continued.")
 MODEL_FILE_FILTER = "Training Explorer models (*.safetensors)"
 # How a base model is described: "A pretrained model, 1,200 steps…" (its stage field is a noun).
 STAGE_ADJECTIVES = {"pretraining": "A pretrained", "instruction": "An instruction-tuned",
@@ -151,15 +155,20 @@ class TuningTab(QWidget):
         self.left_scroll.setWidget(self.settings_column)
 
         self.start_button = QPushButton("Start")
+        self.continue_button = QPushButton("Continue training")
+        self.continue_button.setAccessibleName("Continue training")
+        self.continue_button.setToolTip(NOTHING_TO_CONTINUE)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("End the run at the next step. The model tuned so far is kept.")
         self.save_button = QPushButton("Save model…")
-        for button in (self.start_button, self.stop_button, self.save_button, self.open_button, self.shipped_button):
+        for button in (self.start_button, self.continue_button, self.stop_button, self.save_button, self.open_button,
+                       self.shipped_button):
             button.setAutoDefault(False)
         buttons = QGridLayout()
         buttons.addWidget(self.start_button, 0, 0)
         buttons.addWidget(self.stop_button, 0, 1)
-        buttons.addWidget(self.save_button, 1, 0, 1, 2)
+        buttons.addWidget(self.continue_button, 1, 0, 1, 2)
+        buttons.addWidget(self.save_button, 2, 0, 1, 2)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -218,6 +227,7 @@ class TuningTab(QWidget):
         c.running_changed.connect(lambda _running: self._update_buttons())
         self.open_button.clicked.connect(self.ask_open_model)
         self.start_button.clicked.connect(self.start)
+        self.continue_button.clicked.connect(self.continue_training)
         self.stop_button.clicked.connect(self.controller.stop)
         self.save_button.clicked.connect(self.ask_save_model)
         self.full_radio.toggled.connect(self._on_method_changed)
@@ -253,9 +263,14 @@ class TuningTab(QWidget):
 
     # --- what a stage provides ------------------------------------------------------------------
 
-    def make_run(self, base, train_config, method: str, control):
-        """Build the engine run (on the worker thread). Must raise PlainError for bad data."""
+    def make_run(self, base, train_config, method: str, control, resume=None):
+        """Build the engine run (on the worker thread). Must raise PlainError for bad data.
+
+        ``resume`` is the tuned model of a stopped or finished full fine-tuning run to continue."""
         raise NotImplementedError
+
+    def prepare_run(self, resuming: bool) -> None:
+        """Called on the GUI thread just before a run starts: snapshot the data the run will read."""
 
     def default_train(self, method: str):
         raise NotImplementedError
@@ -376,7 +391,51 @@ class TuningTab(QWidget):
         self.plot.clear_points()
         self.progress.reset(train.total_steps)
         self._run_base = base
+        self.prepare_run(resuming=False)
         self.controller.start_run(lambda control: self.make_run(base, train, method, control))
+
+    def continue_problem(self) -> str | None:
+        """Why Continue training cannot be pressed now (for its tooltip), or None."""
+        tuned = self.tuned_model
+        if tuned is None:
+            return NOTHING_TO_CONTINUE
+        if tuned.details.get("method") == METHOD_LORA:
+            return LORA_CANNOT_CONTINUE
+        if self.method == METHOD_LORA:
+            return ("The tuned model was made by full fine-tuning, and a LoRA run cannot continue it exactly. "
+                    "Choose Full fine-tuning to continue it.")
+        if tuned.details.get("stopped") == "diverged":
+            return ("This run's loss blew up. Continuing it would take the same steps again and blow up at the "
+                    "same place; press Start for a new run instead.")
+        if self.base_model is None:
+            return self.base_hint
+        return self.check_ready()
+
+    def continue_training(self) -> None:
+        """Train the tuned model further, up to the Steps setting, from where its run ended.
+
+        The engine continues exactly (``resume=``): the same starting model and pairs are needed,
+        and it refuses in words otherwise. The new points are appended to the curve shown.
+        """
+        tuned = self.tuned_model
+        base = self.base_model
+        if self.controller.is_running or self.continue_problem() is not None:
+            return
+        total = self.steps_spin.value()
+        if total <= tuned.step:
+            self.message_bar.warning(f"The tuned model has already trained for {tuned.step:,} steps. "
+                                     "Raise Steps above that to train it further.")
+            return
+        from engine.config import replace
+
+        train = replace(self.default_train(self.method), total_steps=total)
+        method = self.method
+        self.message_bar.dismiss()
+        self.plot.set_history(tuned.history)  # the run's curve so far; the continuation appends to it
+        self.progress.reset(total, tuned.step)
+        self._run_base = base
+        self.prepare_run(resuming=True)
+        self.controller.start_run(lambda control: self.make_run(base, train, method, control, resume=tuned))
 
     def _on_status(self, status: Status) -> None:
         self.progress.show_status(status.message)
@@ -421,12 +480,19 @@ class TuningTab(QWidget):
         self.method_explanation.setText(METHOD_EXPLANATIONS[self.method])
         if not self.controller.is_running:
             self.steps_spin.setValue(self.default_train(self.method).total_steps)
+        self._update_buttons()
 
     def _update_buttons(self) -> None:
         running = self.controller.is_running
         ready = self.base_model is not None and self.check_ready() is None
         self.start_button.setEnabled(not running and ready)
         self.start_button.setToolTip("" if ready else (self.check_ready() or self.base_hint))
+        problem = self.continue_problem()
+        self.continue_button.setEnabled(not running and problem is None)
+        tuned = self.tuned_model
+        self.continue_button.setToolTip(
+            problem or f"Train the tuned model (now at step {tuned.step:,}) further, up to the number of Steps, "
+                       "from exactly where its run ended. Needs the same starting model and pairs.")
         self.stop_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.tuned_model is not None)
         for w in (self.open_button, self.full_radio, self.lora_radio, self.steps_spin):
