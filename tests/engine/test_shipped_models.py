@@ -36,6 +36,17 @@ def test_each_shipped_model_starts_where_the_last_one_ended(models):
     assert dpo.details.get("base_stage", "instruction") == "instruction"
 
 
+def test_the_shipped_pretrained_model_carries_its_time_lapse(models):
+    # The demo's time-lapse works from the first second: snapshots from gibberish at step 0 to text at the end.
+    snapshots = models["pretraining"].time_lapse
+    steps = [s.step for s in snapshots]
+    assert len(snapshots) >= 20 and steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 1200
+    assert snapshots[0].text != snapshots[-1].text
+    for snap in snapshots:
+        probabilities = [p for _, p in snap.top_tokens]
+        assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
+
+
 def test_the_tuned_models_do_what_their_stage_taught(models):
     # Instruction-tuned: answers questions it was taught, in the response format.
     taught = bundled_instructions()[:8]
