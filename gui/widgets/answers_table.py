@@ -85,16 +85,20 @@ class AnswersTable(QWidget):
         self.verdict_filter.addItems([EVERY, RIGHT, WRONG, DONT_KNOW])
         self.verdict_filter.setAccessibleName("Show the verdicts")
         self.count_label = QLabel()
+        self.count_label.setWordWrap(True)  # "216 of 216 answers shown." must never set the page's width
         filters = QHBoxLayout()
-        self.tools_row = filters  # the owner adds its export button here, in sight above the table
         filters.addWidget(QLabel("Model"))
         filters.addWidget(self.model_filter, 1)
         filters.addWidget(QLabel("Verdict"))
         filters.addWidget(self.verdict_filter)
+        # The count, and the owner's export button, on a row of their own: beside the filters they made
+        # the page wider than the Evaluation tab at 200 % zoom on a 1280 x 800 screen.
+        self.tools_row = QHBoxLayout()
+        self.tools_row.addWidget(self.count_label, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(filters)
-        layout.addWidget(self.count_label)
+        layout.addLayout(self.tools_row)
         layout.addWidget(self.view, 1)
         self.model_filter.currentTextChanged.connect(self._apply_filters)
         self.verdict_filter.currentTextChanged.connect(self._apply_filters)

@@ -59,6 +59,10 @@ class ComparePanel(QWidget):
         self._asked = 0
         self.prompt_combo = QComboBox()
         self.prompt_combo.setEditable(True)
+        # Prompts can be long: the box may be narrower than its longest one (the list still shows it whole),
+        # so the page never scrolls sideways at 200 % zoom on a 1280 x 800 screen.
+        self.prompt_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.prompt_combo.setMinimumContentsLength(16)
         self.prompt_combo.addItems(prompts)
         self.prompt_combo.setAccessibleName("Prompt to compare the models on")
         self.compare_button = QPushButton("Compare")

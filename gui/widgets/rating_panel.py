@@ -99,6 +99,10 @@ class RatingPanel(QWidget):
 
         self.prompt_combo = QComboBox()
         self.prompt_combo.setEditable(True)
+        # Prompts can be long: the box may be narrower than its longest one (the list still shows it whole),
+        # so the page never scrolls sideways at 200 % zoom on a 1280 x 800 screen.
+        self.prompt_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.prompt_combo.setMinimumContentsLength(16)
         self.prompt_combo.addItems(prompts)
         self.prompt_combo.setAccessibleName("Prompt to rate answers to")
         self.ask_button = QPushButton("Ask the models")
@@ -114,6 +118,7 @@ class RatingPanel(QWidget):
         self.submit_button.setEnabled(False)
 
         self.summary_title = QLabel("All ratings so far (model names are shown only here)")
+        self.summary_title.setWordWrap(True)
         font = self.summary_title.font()
         font.setBold(True)
         self.summary_title.setFont(font)

@@ -62,6 +62,10 @@ class RedTeamPanel(QWidget):
 
         self.prompt_combo = QComboBox()
         self.prompt_combo.setEditable(True)
+        # Prompts can be long: the box may be narrower than its longest one (the list still shows it whole),
+        # so the page never scrolls sideways at 200 % zoom on a 1280 x 800 screen.
+        self.prompt_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.prompt_combo.setMinimumContentsLength(16)
         for row in attacks:
             self.prompt_combo.addItem(_question(row["prompt"]), row)
         self.prompt_combo.setAccessibleName("Attack prompt")

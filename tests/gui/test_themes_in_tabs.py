@@ -64,7 +64,14 @@ def test_every_tab_fits_a_1280_by_800_projector_at_200_percent(make_window, them
         name = window.tabs.tabText(index)
         _assert_fits(window, page, f"{theme}, {name}")
         if page is window.evaluation_tab:
-            continue  # its pages still scroll sideways at 200 %: reported to the Evaluation tab's owner
+            # Its pages (benchmark, rating, red teaming, compare, lessons) scroll only up and down; only the
+            # answers table, six columns of data, may scroll sideways inside itself at 200 %.
+            for p in range(page.pages.count()):
+                page.pages.setCurrentIndex(p)
+                _settle()
+                wide = [w for w in _sideways_scrollers(page.pages.widget(p)) if not w.startswith("QTableView")]
+                assert wide == [], (theme, name, page.pages.tabText(p))
+            continue
         assert _sideways_scrollers(page) == [], (theme, name)
         # The tuning tabs' pages (votes, pairs, examples, before and after) scroll only up and down.
         pages = getattr(page, "pages", None)
