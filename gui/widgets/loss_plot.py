@@ -113,12 +113,15 @@ class LossPlot(ZoomedPlotWidget):
 
     def set_cursor_step(self, step: float) -> None:
         """Put the cursor at ``step`` (and show it); does not emit ``cursor_moved``."""
+        # Shown first: pyqtgraph's label rewrites its "step N" only while it is visible, so a cursor
+        # placed while hidden kept saying "step 0" (seen on the shipped model's time-lapse).
+        self.cursor.setVisible(True)
         self._placing = True
         try:
             self.cursor.setValue(float(step))
         finally:
             self._placing = False
-        self.cursor.setVisible(True)
+        self.cursor.label.valueChanged()  # also when the value itself did not change
 
     def set_cursor_range(self, first: float, last: float) -> None:
         """Where dragging may take the cursor: from the first snapshot's step to the last one's."""

@@ -102,11 +102,12 @@ def test_the_shipped_pretrained_model_opens_into_the_time_lapse(qtbot, tab):
     with qtbot.waitSignal(tab.model_opened, timeout=UI_TIMEOUT_MS):
         tab.open_model(shipped_model_path(STAGE_PRETRAINING))
     model = tab.controller.current_model
+    assert len(model.time_lapse) >= 20  # the shipped model carries its time-lapse
     assert tab.time_lapse.snapshot_count() == len(model.time_lapse)
-    if model.time_lapse:  # shipped models made since the time-lapse existed carry one
-        assert tab.plot.cursor_step() == model.time_lapse[-1].step
-    else:
-        assert tab.time_lapse.empty_label.text() == NO_SNAPSHOTS_TEXT
+    last = model.time_lapse[-1].step
+    assert tab.plot.cursor_step() == last
+    # The cursor's label names the step it stands at (it once still said "step 0" there).
+    assert tab.plot.cursor.label.toPlainText() == f"step {last:,}"
 
 
 @pytest.mark.parametrize("theme", list(THEMES))
