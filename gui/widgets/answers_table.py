@@ -81,6 +81,10 @@ class AnswersTable(QWidget):
 
         self.model_filter = QComboBox()
         self.model_filter.setAccessibleName("Show the answers of")
+        # Model names are long; under the high-contrast style sheet the box grew to the longest one and
+        # pushed the Evaluation page wider than the tab at 200 % zoom. The list still shows names whole.
+        self.model_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_filter.setMinimumContentsLength(8)
         self.verdict_filter = QComboBox()
         self.verdict_filter.addItems([EVERY, RIGHT, WRONG, DONT_KNOW])
         self.verdict_filter.setAccessibleName("Show the verdicts")
