@@ -23,9 +23,11 @@ changes: the message bar says why and the current work stays as it was.
 
 Autosave: a GUI-thread timer saves at most ``AUTOSAVE_INTERVAL_MS`` apart while something changed;
 closing the window saves once more, after the tabs' runs have stopped (a stopped run keeps the model
-trained so far). While Pretraining runs, each autosave carries the newest model the run has vouched
-for (``TrainProgress.model_so_far``) as the checkpoint ``pretraining-interrupted-at-step-N``, so an
-app killed mid-run restores that model and its loss curve, and Continue training goes on from it.
+trained so far). While a stage's run goes (pretraining, instruction tuning or DPO), each autosave
+carries the newest model the run has vouched for (``TrainProgress.model_so_far``) as the checkpoint
+``<stage>-interrupted-at-step-N`` (``pretraining-…``, ``instruction-…``, ``preference-…``), so an app
+killed mid-run restores that model and its loss curve, and Continue training goes on from it (not for
+LoRA, whose runs cannot be continued).
 ``greet_or_offer_restore`` is what ``gui.app.main`` calls at start-up: the welcome screen on a first
 start, otherwise "Restore the session from 10:42?" when there is an autosave.
 """
@@ -71,17 +73,32 @@ SESSION_FILTER = f"Training Explorer sessions (*{SESSION_SUFFIX})"
 AUTOSAVE_INTERVAL_MS = 60_000  # a crash or a closed lid loses at most a minute of work
 CLOSE_SAVE_TIMEOUT_S = 60.0  # the last autosave when the window closes (a few MB: well under a second)
 NO_COMPARISON = "Tune a model to compare it with the one it started from."
-# The autosaved checkpoint of a pretraining run still going: the name says what it is and where it was.
-INTERRUPTED_PREFIX = "pretraining-interrupted-at-step-"
+# The autosaved checkpoint of a run still going: the name says what it is and where it was.
+INTERRUPTED = "-interrupted-at-step-"
+INTERRUPTED_PREFIX = f"pretraining{INTERRUPTED}"
+# The stages whose runs are autosaved mid-run (their tab-state keys), and how a message names them.
+RUN_STAGES = {"pretraining": "pretraining", "instruction": "instruction tuning", "preference": "preference tuning"}
 
 
-def interrupted_step(checkpoint_names) -> int | None:
-    """The step of the interrupted pretraining run a session holds (from its checkpoints' names), or None."""
+def interrupted_step(checkpoint_names, stage: str = "pretraining") -> int | None:
+    """The step of the interrupted run of ``stage`` a session holds (from its checkpoints' names), or None."""
+    prefix = f"{stage}{INTERRUPTED}"
     for name in checkpoint_names:
-        number = name[len(INTERRUPTED_PREFIX):] if name.startswith(INTERRUPTED_PREFIX) else ""
+        number = name[len(prefix):] if name.startswith(prefix) else ""
         if number.isdigit():
             return int(number)
     return None
+
+
+def interrupted_runs(checkpoint_names) -> list[tuple[str, int]]:
+    """Every interrupted run a session holds, in the stages' order: (its stage in words, its step)."""
+    steps = ((words, interrupted_step(checkpoint_names, stage)) for stage, words in RUN_STAGES.items())
+    return [(words, step) for words, step in steps if step is not None]
+
+
+def _interrupted_in_words(runs: list[tuple[str, int]]) -> str:
+    """ "the pretraining run that was still going (its model at step 10)", joined with "and"."""
+    return " and ".join(f"the {words} run that was still going (its model at step {step:,})" for words, step in runs)
 
 
 # --- plain JSON in, typed settings out (worker thread) ----------------------------------------------
@@ -242,6 +259,7 @@ class TuningPlan:
     steps: int  # the Steps setting
     comparison: tuple[list[ComparedRow], str] | None  # the before-and-after table and its summary
     extra: dict = field(default_factory=dict)  # the stage's own settings (DPO's beta, …), checked
+    interrupted_at_step: int | None = None  # the tuned model is a run's, autosaved mid-run at this step
 
 
 @dataclass
@@ -282,9 +300,13 @@ def _tuning_plan(state, checkpoints, columns, where) -> TuningPlan:
                                  zip(metrics["steps"], metrics["margins"], metrics["accuracies"], strict=True)]
         except (TypeError, KeyError, ValueError) as err:
             raise _damaged(where) from err
+    interrupted = state.get("interrupted_at_step")
+    if interrupted is not None and not (isinstance(interrupted, int) and not isinstance(interrupted, bool)
+                                        and interrupted >= 0 and state.get("tuned") is not None):
+        raise _damaged(where)
     return TuningPlan(_rows(state.get("rows", []), columns, where), _model(state.get("base"), checkpoints, where),
                       _model(state.get("tuned"), checkpoints, where), method, steps,
-                      _comparison_from_json(state.get("comparison"), where), extra)
+                      _comparison_from_json(state.get("comparison"), where), extra, interrupted)
 
 
 def _plan(contents: SessionContents) -> RestorePlan:
@@ -403,16 +425,16 @@ class SessionController(QObject):
         for tab in (w.pretraining_tab, w.instruction_tab, w.preference_tab):
             # A run that starts changes the model soon; while it goes, the model so far is saved.
             signals += [tab.controller.running_changed, tab.controller.model_changed]
+            tab.controller.progress.connect(self._on_run_progress)
         for tab in (w.instruction_tab, w.preference_tab):
             signals += [tab.model_changed, tab.pairs.changed]
         for signal in signals:
             signal.connect(self._mark_changed)
-        w.pretraining_tab.controller.progress.connect(self._on_pretraining_progress)
 
     def _mark_changed(self, *_args) -> None:
         self.changed_since_save = True
 
-    def _on_pretraining_progress(self, event) -> None:
+    def _on_run_progress(self, event) -> None:
         if event.model_so_far is not None:  # the run vouched for a newer model: the next autosave keeps it
             self.changed_since_save = True
 
@@ -454,7 +476,7 @@ class SessionController(QObject):
         model = so_far if so_far is not None else pre.controller.latest_model()
         train_config = pre.settings_panel.train_config()
         tabs["pretraining"] = {
-            "model": stored(model, "pretraining" if so_far is None else f"{INTERRUPTED_PREFIX}{so_far.step}"),
+            "model": stored(model, "pretraining" if so_far is None else f"pretraining{INTERRUPTED}{so_far.step}"),
             "corpus": "curated" if panel.using_curated else str(panel.corpus_combo.currentData() or "curated"),
             "tokenizer": dataclasses.asdict(panel.spec),
             "model_config": dataclasses.asdict(pre.settings_panel.model_config()),
@@ -466,20 +488,31 @@ class SessionController(QObject):
         if model is not None:
             metrics["pretraining"] = {"loss": model.history.to_json()}
 
+        tuning_so_far = {}
         for key, tab in (("instruction", w.instruction_tab), ("preference", w.preference_tab)):
+            # As for pretraining: mid-run, the newest model the run vouched for, named as interrupted.
+            so_far = tuning_so_far[key] = tab.controller.model_so_far
             latest = tab.controller.latest_model()
-            tuned = latest if latest is not tab.base_model else None
+            tuned = so_far if so_far is not None else latest if latest is not tab.base_model else None
+            name = key if so_far is None else f"{key}{INTERRUPTED}{so_far.step}"
             state = {"rows": tab.pairs.rows(), "base": stored(tab.base_model, f"{key}-base"),
-                     "tuned": stored(tuned, key), "method": tab.method, "steps": tab.steps_spin.value()}
-            if tab.comparison.rows():
+                     "tuned": stored(tuned, name), "method": tab.method, "steps": tab.steps_spin.value()}
+            # The table compares the model of an earlier run, not the interrupted one: left out then.
+            if tab.comparison.rows() and so_far is None:
                 state["comparison"] = {"rows": [dataclasses.asdict(r) for r in tab.comparison.rows()],
                                        "summary": tab.comparison.summary_label.text()}
+            if so_far is not None:
+                state["interrupted_at_step"] = int(so_far.step)
             if tuned is not None:
                 metrics[key] = {"loss": tuned.history.to_json()}
             tabs[key] = state
         pref = w.preference_tab
-        held_out = {"steps": list(pref.metrics_plot.steps), "margins": list(pref.metrics_plot.margins),
-                    "accuracies": list(pref.metrics_plot.accuracies)}
+        # Mid-run, the held-out figures end where the interrupted model does (later ones are a newer model's).
+        upto = math.inf if tuning_so_far["preference"] is None else tuning_so_far["preference"].step
+        kept = [i for i, s in enumerate(pref.metrics_plot.steps) if s <= upto]
+        held_out = {"steps": [pref.metrics_plot.steps[i] for i in kept],
+                    "margins": [pref.metrics_plot.margins[i] for i in kept],
+                    "accuracies": [pref.metrics_plot.accuracies[i] for i in kept]}
         tabs["preference"].update(beta=pref.beta_spin.value(), nll_weight=pref.nll_spin.value(),
                                   both_bad=pref.both_bad_count, held_out=held_out)
         metrics["preference-held-out"] = held_out
@@ -547,11 +580,17 @@ class SessionController(QObject):
         self.restore(plan)
         words = (f"Restored the session from {restored_from}." if restored_from
                  else f"Opened the session '{Path(path).name}'.")
-        interrupted = ""
-        if plan.interrupted_at_step is not None:
-            interrupted = (f"Pretraining was still running then: its model from step {plan.interrupted_at_step:,} "
-                           "is back, with its loss curve, and Continue training goes on from there.")
-        self._front_bar().info(" ".join(filter(None, [words, interrupted, plan.ratings_note])))
+        interrupted = []
+        for stage, step, model in (("Pretraining", plan.interrupted_at_step, plan.pretrained),
+                                   ("Instruction tuning", plan.instruction.interrupted_at_step, plan.instruction.tuned),
+                                   ("Preference tuning", plan.preference.interrupted_at_step, plan.preference.tuned)):
+            if step is not None:
+                lora = model is not None and model.details.get("method") == "lora"
+                interrupted.append(
+                    f"{stage} was still running then: its model from step {step:,} is back, with its loss curve"
+                    + (" (a LoRA run cannot be continued: Start a new one from it)." if lora else
+                       ", and Continue training goes on from there."))
+        self._front_bar().info(" ".join(filter(None, [words, *interrupted, plan.ratings_note])))
         self._show_status("")
         self.opened.emit(path)
 
@@ -610,7 +649,7 @@ class SessionController(QObject):
             tab.nll_spin.setValue(part.extra.get("nll_weight", tab.nll_spin.value()))
             tab.both_bad_count = int(part.extra.get("both_bad", 0))
         tab.pairs.reset_rows(part.rows)
-        tab.restore_models(part.base, part.tuned)
+        tab.restore_models(part.base, part.tuned, interrupted=part.interrupted_at_step is not None)
         if part.tuned is None:
             self.window.model_shelf.put_session_model(None, stage)  # no leftover from the work before
         if part.comparison is not None:
@@ -680,8 +719,8 @@ def offer_restore(window, then=None) -> QMessageBox | None:
     if info is None:
         return None
     when = info.time_in_words()
-    step = interrupted_step(info.checkpoint_names)
-    run = "" if step is None else f", with the pretraining run that was still going (its model at step {step:,})"
+    runs = interrupted_runs(info.checkpoint_names)
+    run = f", with {_interrupted_in_words(runs)}" if runs else ""
     box = QMessageBox(window)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Restore the last session?")

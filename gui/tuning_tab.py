@@ -320,11 +320,12 @@ class TuningTab(QWidget):
         self.on_base_changed()
         self._update_buttons()
 
-    def restore_models(self, base, tuned) -> None:
+    def restore_models(self, base, tuned, interrupted: bool = False) -> None:
         """Adopt a reopened session's models: the one to start from and the one tuned from it (either may be None).
 
         The tuned model's curve is redrawn from its history, and it is handed on like a freshly tuned one
-        (to the next stage and the model shelf). Ignored while a run goes.
+        (to the next stage and the model shelf). ``interrupted``: ``tuned`` is a run's model autosaved
+        mid-run (the app was closed or killed while it went). Ignored while a run goes.
         """
         if self.controller.is_running:
             return
@@ -342,7 +343,8 @@ class TuningTab(QWidget):
         else:
             self.plot.set_history(tuned.history)
             self.progress.reset(tuned.train_config.total_steps, tuned.step)
-            self.progress.show_status(f"Tuned for {tuned.step:,} steps.")
+            self.progress.show_status(f"The run was interrupted; its model from step {tuned.step:,} is back."
+                                      if interrupted else f"Tuned for {tuned.step:,} steps.")
             self.model_changed.emit(tuned)
         self._update_buttons()
 

@@ -1,5 +1,6 @@
 """Sessions in the app: Save → Open restores every tab, the autosave is offered and restored, a damaged
-file changes nothing, and closing the window mid-run stops the worker and autosaves the model so far.
+file changes nothing, closing the window mid-run stops the worker and autosaves the model so far, and an
+autosave during a pretraining, instruction-tuning or DPO run carries the model that run vouched for.
 
 Models are tiny (the session fixtures' one-layer, width-32 models); the tests wait on signals.
 """
@@ -241,3 +242,123 @@ def test_an_autosave_mid_run_keeps_the_model_the_run_vouched_for(qtbot, make_win
     assert window.session.changed_since_save
     window.close()  # stops the run: the closing autosave holds the stopped run's own model
     assert open_session(autosave_path()).tabs["pretraining"]["model"] == "pretraining"
+
+
+def _quick_tuning_schedule(monkeypatch, tab) -> None:
+    """The tab's own schedule, made quick for a test: small batches, a log point every 2 steps, no samples."""
+    from engine.config import replace
+
+    own = tab.default_train
+    monkeypatch.setattr(tab, "default_train", lambda method: replace(
+        own(method), batch_size=4, log_every=2, eval_every=4, sample_every=0, warmup_steps=2))
+
+
+def _plotted_steps(curve) -> list[int]:
+    x, _y = curve.getData()
+    return [] if x is None else [int(s) for s in x]
+
+
+def _same_tree(a, b) -> bool:
+    import jax
+
+    leaves_a, leaves_b = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    return len(leaves_a) == len(leaves_b) and all(np.array_equal(np.asarray(x), np.asarray(y))
+                                                  for x, y in zip(leaves_a, leaves_b))
+
+
+@pytest.mark.parametrize("stage", ["instruction", "preference"])
+def test_a_tuning_run_autosaved_mid_run_comes_back_after_a_crash(qtbot, make_window, world_base, monkeypatch,
+                                                                 stage):
+    """Promise 4 for the tuning runs: an autosave during an instruction-tuning or DPO run carries the run's
+    model so far, and a window started after the app died restores it as the tab's tuned model, with its
+    curve, its optimiser state and Continue training."""
+    first = make_window()
+    first.session.timer.stop()  # only this test's own autosave: the run's model must stay the one checked
+    tab = getattr(first, f"{stage}_tab")
+    words = {"instruction": "instruction tuning", "preference": "preference tuning"}[stage]
+    _quick_tuning_schedule(monkeypatch, tab)
+    tab.set_base_model(world_base if stage == "instruction" else dataclasses.replace(world_base, stage="instruction"))
+    tab.steps_spin.setValue(100_000)  # far more than the test waits for
+    first.show_stage(stage)
+    tab.start_button.click()
+    qtbot.waitUntil(lambda: tab.controller.model_so_far is not None, timeout=RUN_TIMEOUT_MS)
+    so_far = tab.controller.model_so_far
+    assert so_far.stage == stage and so_far.opt_state is not None and so_far.details["method"] == "full"
+    with qtbot.waitSignal(first.session.autosaved, timeout=UI_TIMEOUT_MS):
+        assert first.session.autosave_now()
+    saved = open_session(autosave_path())
+    name = f"{stage}-interrupted-at-step-{so_far.step}"
+    assert saved.tabs[stage]["tuned"] == name and saved.tabs[stage]["interrupted_at_step"] == so_far.step > 0
+    model = saved.checkpoints[name]
+    assert _same_params(model, so_far) and _same_tree(model.opt_state, so_far.opt_state)
+    assert model.history.train_steps == list(range(1, so_far.step + 1))  # its curve ends where it is
+    assert all(s <= so_far.step for s in model.history.val_steps) and model.history.val_steps[0] == 0
+    if stage == "preference":  # the held-out figures too: none measured on a later model
+        assert saved.tabs[stage]["held_out"]["steps"] and max(saved.tabs[stage]["held_out"]["steps"]) <= so_far.step
+    # A newer model so far makes the next tick autosave again.
+    qtbot.waitUntil(lambda: tab.controller.model_so_far.step > so_far.step, timeout=RUN_TIMEOUT_MS)
+    assert first.session.changed_since_save
+
+    # The app dies: nothing more is saved (a closing window would autosave the stopped run's own model).
+    first.session.autosave_enabled = False
+    first.close()
+    settings.write(WELCOME_SHOWN, 1)
+    second = make_window()
+    offer = greet_or_offer_restore(second)
+    assert f"with the {words} run that was still going (its model at step {so_far.step:,})" \
+        in offer.informativeText()
+    with qtbot.waitSignal(second.session.opened, timeout=UI_TIMEOUT_MS):
+        offer.restore_button.click()
+    tab = getattr(second, f"{stage}_tab")
+    restored = tab.tuned_model
+    assert restored.step == so_far.step and restored.stage == stage
+    assert _same_params(restored, so_far) and _same_tree(restored.opt_state, so_far.opt_state)
+    tab.plot.flush()
+    assert _plotted_steps(tab.plot._train_curve) == model.history.train_steps  # its curve, drawn
+    assert _plotted_steps(tab.plot._val_curve) == model.history.val_steps
+    assert tab.continue_button.isEnabled() and f"now at step {so_far.step:,}" in tab.continue_button.toolTip()
+    assert second.tabs.currentWidget() is tab
+    assert (f"{words.capitalize()} was still running then: its model from step {so_far.step:,} is back"
+            in tab.message_bar.text()) and "Continue training goes on from there" in tab.message_bar.text()
+    assert tab.progress.status.text() == f"The run was interrupted; its model from step {so_far.step:,} is back."
+
+
+def test_a_tuning_runs_model_so_far_is_what_it_vouches_for():
+    """The engine's half of the promise: the model a tuning run publishes at each log point is its state at
+    the previous log point, which continues exactly (full fine-tuning), or the merged plain model (LoRA)."""
+    from engine.events import Finished, TrainProgress
+    from engine.instruction_tuning import InstructionTuningRun
+    from tests.engine.tuning_fixtures import instructions, tiny_base, tiny_schedule
+
+    base, train = tiny_base(seed=1), tiny_schedule(total_steps=12, log_every=3, eval_every=3)
+    whole = InstructionTuningRun(base, instructions(), train)
+    published = [e.model_so_far for e in whole.events() if isinstance(e, TrainProgress)]
+    assert published[0] is None  # the first log point vouches only for the model the run started from
+    so_far = published[1:]
+    assert [m.step for m in so_far] == [1, 3, 6, 9]  # each the previous log point's state
+    for model in so_far:
+        assert model.history.train_steps == list(range(1, model.step + 1))
+        assert model.history.val_steps == [s for s in (0, 3, 6, 9) if s <= model.step]
+        assert model.details["steps"] == model.step and model.details["stopped"] == "interrupted"
+        assert model.corpus_fingerprint == whole.trained.corpus_fingerprint
+    # Continued from the one published at step 6, the run ends exactly as the uninterrupted one.
+    resumed = InstructionTuningRun(base, instructions(), train, resume=so_far[2])
+    assert list(resumed.events())[-1] == Finished(12, "completed")
+    import jax
+
+    for a, b in zip(jax.tree.leaves((whole.trained.params, whole.trained.opt_state)),
+                    jax.tree.leaves((resumed.trained.params, resumed.trained.opt_state)), strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6, atol=1e-7)
+    assert _same_params(resumed.trained, whole.trained)
+    assert _same_tree(resumed.trained.opt_state, whole.trained.opt_state)
+    assert resumed.trained.history == whole.trained.history
+
+    # LoRA: a plain model like the one the run hands on at its end (merged adapters, no optimiser state).
+    lora = InstructionTuningRun(base, instructions(), tiny_schedule(total_steps=6, log_every=3), "lora")
+    published = [e.model_so_far for e in lora.events() if isinstance(e, TrainProgress)]
+    assert [m.step for m in published if m is not None] == [1, 3]
+    model = published[-1]
+    assert model.opt_state is None and model.details["method"] == "lora"
+    assert jax.tree.structure(model.params) == jax.tree.structure(base.params)
+    assert not _same_params(model, base)  # the adapters' change is in it
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(model.params))
