@@ -300,13 +300,19 @@ def _tuning_plan(state, checkpoints, columns, where) -> TuningPlan:
                                  zip(metrics["steps"], metrics["margins"], metrics["accuracies"], strict=True)]
         except (TypeError, KeyError, ValueError) as err:
             raise _damaged(where) from err
-    interrupted = state.get("interrupted_at_step")
-    if interrupted is not None and not (isinstance(interrupted, int) and not isinstance(interrupted, bool)
-                                        and interrupted >= 0 and state.get("tuned") is not None):
-        raise _damaged(where)
+    interrupted = _interrupted_at(state, "tuned", where)
     return TuningPlan(_rows(state.get("rows", []), columns, where), _model(state.get("base"), checkpoints, where),
                       _model(state.get("tuned"), checkpoints, where), method, steps,
                       _comparison_from_json(state.get("comparison"), where), extra, interrupted)
+
+
+def _interrupted_at(state: dict, model_key: str, where: str) -> int | None:
+    """A tab's ``interrupted_at_step``: a whole step ≥ 0, and only beside the model it describes."""
+    step = state.get("interrupted_at_step")
+    if step is not None and not (isinstance(step, int) and not isinstance(step, bool) and step >= 0
+                                 and state.get(model_key) is not None):
+        raise _damaged(where)
+    return step
 
 
 def _plan(contents: SessionContents) -> RestorePlan:
@@ -321,10 +327,7 @@ def _plan(contents: SessionContents) -> RestorePlan:
             raise _damaged("pretraining settings")
         spec = _dataclass_from(TokenizerSpec, tokenizer, "tokenizer settings")
     corpus = _text(pre.get("corpus", "curated"), "pretraining settings")
-    interrupted = pre.get("interrupted_at_step")
-    if interrupted is not None and not (isinstance(interrupted, int) and not isinstance(interrupted, bool)
-                                        and interrupted >= 0 and pre.get("model") is not None):
-        raise _damaged("pretraining settings")
+    interrupted = _interrupted_at(pre, "model", "pretraining settings")
     opened = []
     for entry in ev.get("opened", []):
         if not isinstance(entry, dict):
