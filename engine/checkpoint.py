@@ -136,6 +136,43 @@ def _named_leaves(tree, prefix: str) -> list[tuple[str, object]]:
     return named
 
 
+def model_to_parts(model: TrainedModel, weights_name: str, *, for_shipping: bool = False) -> tuple[bytes, dict]:
+    """(safetensors bytes, description) of ``model``: what a model file and a session's model hold.
+
+    Shared by ``save_checkpoint`` and session files (``engine.session``), so both write the same
+    bytes; ``for_shipping`` is ``save_checkpoint``'s (float16 weights, no optimiser state).
+    """
+    import jax
+    from safetensors.numpy import save as save_safetensors
+
+    params, opt_state = jax.device_get((model.params, None if for_shipping else model.opt_state))
+    tensors = {name: np.asarray(leaf) for name, leaf in _named_leaves(params, "params")}
+    if for_shipping:
+        tensors = {name: t.astype(np.float16) if t.dtype == np.float32 else t for name, t in tensors.items()}
+    opt_tensors = {} if opt_state is None else {name: np.asarray(leaf) for name, leaf in _named_leaves(opt_state, "opt")}
+    tensors.update(opt_tensors)
+    payload = save_safetensors(tensors, metadata={"format": FORMAT})
+    sidecar = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "stage": model.stage,
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "weights_file": weights_name,
+        "weights_sha256": hashlib.sha256(payload).hexdigest(),
+        "model_config": dataclasses.asdict(model.model_config),
+        "train_config": dataclasses.asdict(model.train_config),
+        "tokenizer": model.tokenizer.to_json(),
+        "corpus": {"name": model.corpus_name, "fingerprint": model.corpus_fingerprint},
+        "step": int(model.step),
+        "opt_state_tensors": list(opt_tensors),
+        "weights_dtype": "float16" if for_shipping else "float32",
+        "history": model.history.to_json(),
+        "details": _plain_details(model.details),
+    }
+    sidecar.update(time_lapse_entry(model))
+    return payload, sidecar
+
+
 def save_checkpoint(model: TrainedModel, path: str | os.PathLike, *, for_shipping: bool = False) -> Path:
     """Save ``model``; returns the path of the weights file. Raises CheckpointError if it cannot.
 
@@ -144,36 +181,8 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike, *, for_shippin
     rounding changes no answer of the bundled models: ``scripts/make_shipped_models.py`` checks),
     and training continues from it with a fresh optimiser.
     """
-    import jax
-    from safetensors.numpy import save as save_safetensors
-
     weights_path, sidecar_path = checkpoint_paths(path)
-    params, opt_state = jax.device_get((model.params, None if for_shipping else model.opt_state))
-    tensors = {name: np.asarray(leaf) for name, leaf in _named_leaves(params, "params")}
-    if for_shipping:
-        tensors = {name: t.astype(np.float16) if t.dtype == np.float32 else t for name, t in tensors.items()}
-    opt_tensors = {} if opt_state is None else {name: np.asarray(leaf) for name, leaf in _named_leaves(opt_state, "opt")}
-    tensors.update(opt_tensors)
-    opt_names = list(opt_tensors)
-    payload = save_safetensors(tensors, metadata={"format": FORMAT})
-    sidecar = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "stage": model.stage,
-        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "weights_file": weights_path.name,
-        "weights_sha256": hashlib.sha256(payload).hexdigest(),
-        "model_config": dataclasses.asdict(model.model_config),
-        "train_config": dataclasses.asdict(model.train_config),
-        "tokenizer": model.tokenizer.to_json(),
-        "corpus": {"name": model.corpus_name, "fingerprint": model.corpus_fingerprint},
-        "step": int(model.step),
-        "opt_state_tensors": opt_names,
-        "weights_dtype": "float16" if for_shipping else "float32",
-        "history": model.history.to_json(),
-        "details": _plain_details(model.details),
-    }
-    sidecar.update(time_lapse_entry(model))
+    payload, sidecar = model_to_parts(model, weights_path.name, for_shipping=for_shipping)
     staged_path = staged_weights_path(weights_path, sidecar["weights_sha256"])
     try:
         weights_path.parent.mkdir(parents=True, exist_ok=True)

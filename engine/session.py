@@ -38,7 +38,6 @@ and opening writes nothing anywhere. Every problem is a ``SessionError`` in plai
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import io
@@ -52,7 +51,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 
 from engine.errors import CheckpointError, SessionError
 from engine.trained_model import TrainedModel
@@ -213,28 +211,9 @@ def _shown(text) -> str:
 
 def checkpoint_to_bytes(model: TrainedModel, weights_name: str) -> tuple[bytes, bytes]:
     """(safetensors bytes, JSON description bytes): what ``save_checkpoint`` writes for ``model``."""
-    import jax
-    from safetensors.numpy import save as save_safetensors
-
     from engine import checkpoint as ckpt
 
-    params, opt_state = jax.device_get((model.params, model.opt_state))
-    tensors = {name: np.asarray(leaf) for name, leaf in ckpt._named_leaves(params, "params")}
-    opt_tensors = {} if opt_state is None else {name: np.asarray(leaf)
-                                                for name, leaf in ckpt._named_leaves(opt_state, "opt")}
-    tensors.update(opt_tensors)
-    payload = save_safetensors(tensors, metadata={"format": ckpt.FORMAT})
-    description = {
-        "format": ckpt.FORMAT, "version": ckpt.FORMAT_VERSION, "stage": model.stage,
-        "saved_at": datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "weights_file": weights_name, "weights_sha256": hashlib.sha256(payload).hexdigest(),
-        "model_config": dataclasses.asdict(model.model_config), "train_config": dataclasses.asdict(model.train_config),
-        "tokenizer": model.tokenizer.to_json(),
-        "corpus": {"name": model.corpus_name, "fingerprint": model.corpus_fingerprint},
-        "step": int(model.step), "opt_state_tensors": list(opt_tensors), "weights_dtype": "float32",
-        "history": model.history.to_json(), "details": ckpt._plain_details(model.details),
-        **ckpt.time_lapse_entry(model),
-    }
+    payload, description = ckpt.model_to_parts(model, weights_name)
     return payload, json.dumps(description, allow_nan=True).encode("utf-8")
 
 
