@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import inspect
 import json
 import signal
 import sys
@@ -404,13 +403,6 @@ class StopOnCtrlC:
 # --- the run ----------------------------------------------------------------------------------------
 
 
-def _pretraining_takes_mesh() -> bool:
-    """Whether ``PretrainingRun`` can run its step on a device mesh (a ``mesh`` argument)."""
-    from engine.pretraining import PretrainingRun
-
-    return "mesh" in inspect.signature(PretrainingRun).parameters
-
-
 def choose_devices(requested: int | None, cfg: CliConfig, say) -> tuple[object, int]:
     """(mesh or None, devices used) for pretraining: ``requested``, else 1 on CPU and all on a GPU.
 
@@ -427,12 +419,6 @@ def choose_devices(requested: int | None, cfg: CliConfig, say) -> tuple[object, 
         return None, 1
     if "pretrain" not in cfg.stages:
         say(f"note: only pretraining runs on several devices; the tuning stages use one of the {n}.")
-        return None, 1
-    if not _pretraining_takes_mesh():
-        if requested is not None:
-            raise ConfigError(f"This version's pretraining runs on one device, so it cannot use {n}.",
-                              "Leave out --devices, or use --devices 1.")
-        say(f"note: this version's pretraining runs on one device; {n - 1} of the {n} stay idle.")
         return None, 1
     check_batch_divides(cfg.pretrain.batch_size, mesh)
     return mesh, n
@@ -557,8 +543,7 @@ def _make_run(stage: str, cfg: CliConfig, base, corpus, data: dict, control: Run
     from engine.pretraining import PretrainingRun
 
     if stage == "pretrain":
-        extra = {"mesh": mesh} if mesh is not None else {}  # only when the run takes one (choose_devices)
-        return PretrainingRun(corpus, cfg.tokenizer, cfg.model, cfg.pretrain, control=control, resume=base, **extra)
+        return PretrainingRun(corpus, cfg.tokenizer, cfg.model, cfg.pretrain, control=control, resume=base, mesh=mesh)
     settings = getattr(cfg, stage)
     named = {"data_name": settings.data.name} if settings.data else {}  # else the stage's own name for its set
     if stage == "instruct":

@@ -16,6 +16,11 @@ held-out (validation) loss that does, end the run with ``Diverged`` and keep the
 
 Every random draw derives from (seed, step), and the optimiser state is saved with the model, so
 a run resumed from a checkpoint at step N continues exactly as an uninterrupted run would.
+
+With a ``mesh`` (``engine.parallel.make_data_mesh``) the train step runs data-parallel: the state and
+the tokens are replicated on every device of the mesh and each device works on its share of the batch.
+Everything else (held-out loss, samples, the time-lapse) runs on the replicated arrays as it is. The
+headless CLI passes one with ``--devices N``; the app never does (several CPU devices are slower).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class PretrainingRun:
         control: RunControl | None = None,
         resume: TrainedModel | None = None,
         sample_prompt: str | None = None,
+        mesh=None,
     ):
         self.corpus = corpus
         self.tokenizer_spec = tokenizer_spec
@@ -65,6 +71,7 @@ class PretrainingRun:
         self.control = control or RunControl()
         self.resume = resume
         self.sample_prompt = sample_prompt
+        self.mesh = mesh  # a jax.sharding.Mesh with a "data" axis, or None for one device
         self.trained: TrainedModel | None = None  # set just before Finished is yielded
         self.compile_seconds: float | None = None
         self.tokens_per_second: float = 0.0  # training speed over the whole run, pauses excluded
@@ -105,6 +112,10 @@ class PretrainingRun:
                                   make_train_step)
 
         cfg, train, control = self.model_config, self.train_config, self.control
+        if self.mesh is not None:  # before any work: a batch that does not split is a plain error
+            from engine.parallel import check_batch_divides, make_sharded_train_step, replicate
+
+            check_batch_divides(train.batch_size, self.mesh)
         train_tokens, val_tokens = split_tokens(tokens, train.val_fraction)
         train_dev, val_dev = jnp.asarray(train_tokens), jnp.asarray(val_tokens)
         train_key = stream_key(train.seed, TRAIN_STREAM)
@@ -130,9 +141,16 @@ class PretrainingRun:
             history = LossHistory()
             snapshots = []
 
+        if self.mesh is not None:
+            # Every array the step reads is on every device; the compiled programs below follow them.
+            state, train_dev, val_dev, train_key = replicate((state, train_dev, val_dev, train_key), self.mesh)
+            make_step = lambda: make_sharded_train_step(cfg, train, optimizer, self.mesh)  # noqa: E731
+        else:
+            make_step = lambda: make_train_step(cfg, train, optimizer)  # noqa: E731
+
         yield Status("Compiling the model for this computer…", "compiling")
         started = time.perf_counter()
-        step_fn = make_train_step(cfg, train, optimizer).lower(state, train_dev, train_key, np.float32(0)).compile()
+        step_fn = make_step().lower(state, train_dev, train_key, np.float32(0)).compile()
         # A step whose gradients are NaN or Inf leaves its own loss finite (it was measured before the
         # update): only the next loss, or the parameters themselves, show it. At each log point the
         # parameters are checked too, so a broken model is never evaluated, sampled or kept.

@@ -140,3 +140,60 @@ def test_a_batch_that_does_not_split_evenly_gets_a_plain_message(child_result):
 def test_asking_for_more_devices_than_there_are_gets_a_plain_message(child_result):
     assert child_result["too_many"] is not None
     assert "2 device(s)" in child_result["too_many"]
+
+
+# --- the command line on two devices -----------------------------------------------------------------
+
+CLI_CHILD = textwrap.dedent(
+    """
+    import contextlib, io, json, sys
+    from engine.cli import main
+
+    config, folder = sys.argv[1], sys.argv[2]
+    results = {}
+    for devices in ("2", "1"):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([config, "--stages", "pretrain", "--devices", devices, "--json",
+                         "--output", f"{folder}/on{devices}"])
+        results[devices] = {"code": code, "metrics": out.getvalue(), "err": err.getvalue()[-2000:]}
+    print(json.dumps(results))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def cli_on_two_devices(tmp_path_factory) -> dict:
+    """``training-explorer-cli CONFIG --devices 2`` and ``--devices 1`` on the same tiny pretraining."""
+    from tests.engine.test_cli import write_workspace
+
+    folder = tmp_path_factory.mktemp("cli-devices")
+    config = write_workspace(folder, pretrain=10)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", CLI_CHILD, str(config), str(folder)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return {"folder": folder, **json.loads(out.stdout.strip().splitlines()[-1])}
+
+
+def test_the_cli_pretrains_on_two_devices_into_a_model_the_app_opens(cli_on_two_devices):
+    from engine.checkpoint import load_checkpoint
+
+    two, one = cli_on_two_devices["2"], cli_on_two_devices["1"]
+    assert two["code"] == 0 and one["code"] == 0, two["err"] + one["err"]
+    metrics_two, metrics_one = json.loads(two["metrics"]), json.loads(one["metrics"])
+    assert metrics_two["devices"] == 2 and metrics_one["devices"] == 1
+    assert metrics_two["reason"] == "completed" and metrics_two["steps_run"] == 10
+    assert metrics_two["final_train_loss"] == pytest.approx(metrics_one["final_train_loss"], rel=1e-4)
+    # The checkpoint is an ordinary one: the same loader the app uses reads it, and it matches the
+    # one-device model up to the order of floating-point sums.
+    import jax
+    import numpy as np
+
+    folder = cli_on_two_devices["folder"]
+    on_two, on_one = load_checkpoint(folder / "on2" / "pretrained"), load_checkpoint(folder / "on1" / "pretrained")
+    assert on_two.step == on_one.step == 10
+    for a, b in zip(jax.tree.leaves(on_two.params), jax.tree.leaves(on_one.params)):
+        assert np.allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    assert on_two.history.val_losses == pytest.approx(on_one.history.val_losses, rel=1e-5)
