@@ -7,7 +7,11 @@ the tabs are switched every couple of seconds, as a user on a projector would. P
 
     {"preset": "tiny", "steps": 1500, "ticks": 2300, "p50_ms": 0.1, "p99_ms": 12.0, "max_ms": 40.0, ...}
 
-    python benchmarks/ui_latency.py [--preset tiny] [--steps 500] [--profile]
+    python benchmarks/ui_latency.py [--preset tiny] [--steps 500] [--profile] [--no-resize] [--same-priority]
+
+``--no-resize`` leaves the window's size alone (only the tabs switch: what a class watching a run does);
+``--same-priority`` leaves the training threads at the GUI thread's priority, as before
+``gui/background_priority.py`` (the app lowers them; so does this benchmark by default).
 
 ``--profile`` also times the GUI-thread work the run triggers (plot updates, progress text, sample log,
 layout on resize) and adds per-slot totals and maxima to the JSON, to find what blocks the loop.
@@ -62,16 +66,20 @@ class SlotTimer:
                 for label, t in self.totals.items() if t}
 
 
-def measure(preset_key: str, steps: int | None, profile: bool) -> dict:
+def measure(preset_key: str, steps: int | None, profile: bool, resize_window: bool = True,
+            lower_priority: bool = True) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(ROOT))
     from PySide6.QtCore import QElapsedTimer, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from engine.config import replace
+    from gui import background_priority
     from gui.app import warm_up_engine
     from gui.main_window import MainWindow
 
+    if lower_priority:
+        background_priority.enable()  # as gui/app.py's main() does
     app = QApplication.instance() or QApplication([])
     window = MainWindow(persist_state=False)
     window.show()
@@ -100,7 +108,7 @@ def measure(preset_key: str, steps: int | None, profile: bool) -> dict:
         tab.plot._redraw_timer.timeout.connect(tab.plot._redraw)
 
     lateness_ms: list[float] = []
-    result: dict = {"preset": preset_key}
+    result: dict = {"preset": preset_key, "resize": resize_window, "lower_priority": lower_priority}
     clock = QElapsedTimer()
     last = [0]
     probing = [False]
@@ -145,7 +153,10 @@ def measure(preset_key: str, steps: int | None, profile: bool) -> dict:
             app.quit()
 
     timers = []
-    for period, slot in ((PROBE_MS, probe), (RESIZE_EVERY_MS, resize), (SWITCH_TAB_EVERY_MS, switch_tab)):
+    actions = [(PROBE_MS, probe), (SWITCH_TAB_EVERY_MS, switch_tab)]
+    if resize_window:
+        actions.append((RESIZE_EVERY_MS, resize))
+    for period, slot in actions:
         timer = QTimer()
         timer.setTimerType(Qt.TimerType.PreciseTimer)
         timer.timeout.connect(slot)
@@ -191,10 +202,13 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
     parser.add_argument("--profile", action="store_true", help="also time the GUI slots the run triggers")
+    parser.add_argument("--no-resize", action="store_true", help="switch tabs only; never resize the window")
+    parser.add_argument("--same-priority", action="store_true",
+                        help="leave the training threads at the GUI thread's priority (the app lowers them)")
     args = parser.parse_args(argv)
     # A private home folder: no settings or saved models of the user's are touched.
     os.environ.setdefault("TRAINING_EXPLORER_HOME", tempfile.mkdtemp(prefix="te-bench-"))
-    print(json.dumps(measure(args.preset, args.steps, args.profile)), flush=True)
+    print(json.dumps(measure(args.preset, args.steps, args.profile, not args.no_resize, not args.same_priority)), flush=True)
     return 0
 
 

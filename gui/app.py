@@ -26,6 +26,8 @@ import threading
 import time
 from pathlib import Path
 
+from gui import background_priority
+
 APP_NAME = "Training Explorer"
 DESKTOP_FILE_NAME = "training-explorer"  # assets/training-explorer.desktop: docks group windows by it
 ICON_PATH = Path(__file__).resolve().parents[1] / "assets" / "training-explorer.svg"
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     window, _greeting = open_main_window(args)
     _route_unexpected_errors_to(window)
+    background_priority.enable()  # training yields the CPU to the window (gui/background_priority.py)
     warm_up_engine()
     return app.exec() if owns_app else 0
 
@@ -192,6 +195,7 @@ def warm_up_engine() -> threading.Thread:
     """
 
     def work() -> None:
+        background_priority.lower_background_threads(force=True)  # this thread, and any started earlier
         try:
             import engine.pretraining  # noqa: F401
             import engine.sampling  # noqa: F401

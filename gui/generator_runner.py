@@ -17,6 +17,7 @@ from superqt.utils import GeneratorWorker
 
 from engine.errors import PlainError
 from engine.events import RunControl
+from gui.background_priority import lower_background_threads
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,9 @@ def _events(make: Callable[[RunControl], Iterator[Any]], control: RunControl, do
     try:
         if control.stop_requested:
             return
-        yield from make(control)
+        for event in make(control):
+            lower_background_threads()  # XLA starts its threads lazily; at most once a second
+            yield event
     finally:
         done.set()
 

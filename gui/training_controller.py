@@ -38,6 +38,7 @@ from engine.events import (
 )
 from engine.time_lapse import Snapshot
 from engine.tokenizer import TokenizerSpec
+from gui.background_priority import lower_background_threads
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ def _run_events(make_run: Callable[[RunControl], Any], control: RunControl, done
             return
         run = make_run(control)
         yield _RunCreated(run)
-        yield from run.events()
+        for event in run.events():
+            if isinstance(event, TrainProgress):  # by now XLA has started its threads: lower them
+                lower_background_threads()
+            yield event
     finally:
         done.set()
 

@@ -28,6 +28,7 @@ import pytest
 
 from engine.session import autosave_path, find_autosave, open_session
 from gui.app import open_main_window, parse_args
+from gui.background_priority import BACKGROUND_NICE
 from gui.session_controller import INTERRUPTED_PREFIX, interrupted_step
 
 pytestmark = pytest.mark.timeout(300)
@@ -61,6 +62,20 @@ def _wait_for_mid_run_autosave(app: subprocess.Popen, log: Path) -> int:
                 f"{log.read_text(errors='replace')[-3000:]}")
 
 
+def _thread_priorities(pid: int) -> dict[str, list[int]]:
+    """{thread name: [nice value of each thread of that name]} of a running process (Linux)."""
+    found: dict[str, list[int]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        nice = int(stat[stat.rindex(")") + 2:].split()[16])  # field 19 of proc(5): nice
+        found.setdefault("main" if task.name == str(pid) else name, []).append(nice)
+    return found
+
+
 def _leaves(model) -> list[np.ndarray]:
     import jax
 
@@ -75,6 +90,7 @@ def test_killing_the_app_mid_run_offers_the_autosave_and_restores_the_run(qtbot,
     app = _start_app(home, log)
     try:
         first_seen = _wait_for_mid_run_autosave(app, log)
+        priorities = _thread_priorities(app.pid)
         os.kill(app.pid, signal.SIGKILL)
         assert app.wait(30) == -signal.SIGKILL
     finally:
@@ -82,6 +98,12 @@ def test_killing_the_app_mid_run_offers_the_autosave_and_restores_the_run(qtbot,
             app.kill()
             app.wait(30)
     killed_after = time.monotonic() - started
+
+    # Mid-run, XLA's compute threads yield the CPU to the window; the GUI thread keeps its priority
+    # (gui/background_priority.py).
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert priorities["main"] == [own], priorities
+    assert priorities.get("tf_XLAEigen") and min(priorities["tf_XLAEigen"]) >= max(own, BACKGROUND_NICE), priorities
 
     # What the autosave holds now (a later autosave may have landed between the look and the kill).
     saved = open_session(autosave_path())
