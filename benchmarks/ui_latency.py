@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -190,6 +191,8 @@ def measure(preset_key: str, steps: int | None, profile: bool, resize_window: bo
         "tokens_per_s": round(event.tokens_per_second, 1) if event else 0.0,
         "resizes": resizes[0],
         "tab_switches": switches[0],
+        # The whole app's peak (window, engine, compiled programs): on the defaults, the issue's ≤ 1.5 GB.
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     })
     if profile:
         result["slots"] = slots.report()
