@@ -112,16 +112,18 @@ class PretrainingRun:
                                   make_train_step)
 
         cfg, train, control = self.model_config, self.train_config, self.control
-        if self.mesh is not None:  # before any work: a batch that does not split is a plain error
-            from engine.parallel import check_batch_divides, make_sharded_train_step, replicate
-
-            check_batch_divides(train.batch_size, self.mesh)
         train_tokens, val_tokens = split_tokens(tokens, train.val_fraction)
         train_dev, val_dev = jnp.asarray(train_tokens), jnp.asarray(val_tokens)
         train_key = stream_key(train.seed, TRAIN_STREAM)
         eval_key = stream_key(train.seed, EVAL_STREAM)
         sample_key = stream_key(train.seed, SAMPLE_STREAM)
         optimizer = make_optimizer(train)
+        if self.mesh is not None:
+            from engine.parallel import make_sharded_train_step, replicate
+
+            train_step = make_sharded_train_step(cfg, train, optimizer, self.mesh)  # refuses a batch that won't split
+        else:
+            train_step = make_train_step(cfg, train, optimizer)
 
         if self.resume is not None:
             # Copies: the train step donates its input, which would delete the caller's arrays.
@@ -145,13 +147,10 @@ class PretrainingRun:
         if self.mesh is not None:
             # Every array the step reads is on every device; the compiled programs below follow them.
             state, train_dev, val_dev, train_key = replicate((state, train_dev, val_dev, train_key), self.mesh)
-            make_step = lambda: make_sharded_train_step(cfg, train, optimizer, self.mesh)  # noqa: E731
-        else:
-            make_step = lambda: make_train_step(cfg, train, optimizer)  # noqa: E731
 
         yield Status("Compiling the model for this computer…", "compiling")
         started = time.perf_counter()
-        step_fn = make_step().lower(state, train_dev, train_key, np.float32(0)).compile()
+        step_fn = train_step.lower(state, train_dev, train_key, np.float32(0)).compile()
         # A step whose gradients are NaN or Inf leaves its own loss finite (it was measured before the
         # update): only the next loss, or the parameters themselves, show it. At each log point the
         # parameters are checked too, so a broken model is never evaluated, sampled or kept.

@@ -34,10 +34,6 @@ def enable() -> None:
     _enabled = True
 
 
-def is_enabled() -> bool:
-    return _enabled
-
-
 def _is_qt_thread(tid: int) -> bool:
     """Qt's own helper threads (``QXcbEventQueue`` reads the display's events, ``QDBusConnection``…)
     serve the window, so they keep their priority; ``Thread (pooled)`` is our worker pool."""
