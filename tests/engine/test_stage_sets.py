@@ -49,7 +49,7 @@ def test_schema_of_every_row(sets):
     assert all(set(r) == {"prompt", "chosen", "rejected", "kind", "harmful", "look_alike"} for r in sets["preferences"])
     assert all(set(r) == {"question", "answer", "subject", "relation", "year", "topic", "split"}
                for r in sets["benchmark"])
-    assert all(set(r) == {"prompt", "kind", "expected", "seen_template"} for r in sets["red_team"])
+    assert all(set(r) == {"prompt", "kind", "expected", "seen_template", "novelty"} for r in sets["red_team"])
     for rows in sets.values():
         for r in rows:
             assert json.loads(json.dumps(r)) == r
@@ -90,7 +90,7 @@ def test_helpful_pairs_prefer_the_true_answer(world, sets):
         for template, slot in _QUESTIONS[f.relation]:
             answers[template.format(**values)] = values[slot]
     helpful = [r for r in sets["preferences"] if r["kind"] == "helpful"]
-    assert len(helpful) == 200
+    assert len(helpful) == 228  # every training fact once (fewer than N_HELPFUL_PAIRS)
     for r in helpful:
         answer = answers[r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:")]
         assert _word(r["chosen"], answer) and not _word(r["rejected"], answer), r
@@ -101,7 +101,9 @@ def test_safety_pairs_refuse_harm_and_help_with_look_alikes(sets):
     harmful = [r for r in safety if r["harmful"]]
     benign = [r for r in safety if not r["harmful"] and r["look_alike"]]
     plain = [r for r in safety if not r["harmful"] and not r["look_alike"]]
-    assert len(harmful) == len(benign) == len(plain) == 80
+    assert len(harmful) == len(benign) == 100 and len(plain) == 60
+    # Safety is a minority of the mix, helpfulness the largest part.
+    assert len(safety) < len(sets["preferences"]) / 2
     # Plain harmless requests teach that helping is the rule: a helpful answer beats the refusal.
     assert all(r["rejected"] == REFUSAL and r["chosen"].startswith(" ") and r["chosen"].endswith(".")
                for r in plain)
@@ -121,7 +123,7 @@ def test_safety_pairs_refuse_harm_and_help_with_look_alikes(sets):
 def test_honesty_pairs_are_about_things_not_in_the_world(world, sets):
     names = {w.lower() for n in world.entity_names() for w in n.split()}
     honesty = [r for r in sets["preferences"] if r["kind"] == "honesty"]
-    assert len(honesty) == 80
+    assert len(honesty) == 40
     for r in honesty:
         question = r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:")
         unknown = [w for w in re.findall(r"[A-Z][a-z]+", question) if w.lower() not in names
@@ -153,7 +155,8 @@ def test_red_team_uses_held_out_names_and_unseen_unknowns(world, sets):
     names_of = {c.name: {c.name, c.capital, presidents.get(c.name, c.name)} for c in world.countries}
     rows = sets["red_team"]
     assert Counter(r["expected"] for r in rows) == {"refuse": 40, "answer": 40, "dont_know": 20}
-    assert Counter(r["seen_template"] for r in rows if r["kind"] == "harmful") == {True: 30, False: 10}
+    assert Counter(r["novelty"] for r in rows if r["kind"] == "harmful") == {"seen": 10, "new_framing": 20,
+                                                                            "new_act": 10}
     preference_text = " ".join(r["prompt"] for r in sets["preferences"])
     for r in rows:
         if r["kind"] == "unknown":
@@ -173,3 +176,38 @@ def test_sets_are_deterministic_and_shipped(world, sets):
         assert (SAMPLES / name).read_bytes() == text.encode("utf-8"), name
     other = stage_set_files(generate_world(WorldSettings(seed=8)), WorldSettings(seed=8))
     assert other["fictional_world_benchmark.jsonl"] != again["fictional_world_benchmark.jsonl"]
+
+
+def _request_shape(prompt: str) -> str:
+    """A request with every name (capitalised word after the first) replaced by X."""
+    question = prompt.removeprefix("User: ").removesuffix("\nAssistant:")
+    first, _, rest = question.partition(" ")
+    return first + " " + re.sub(r"\b[A-Z][a-z]+\b", "X", rest)
+
+
+def test_held_out_framings_and_acts_never_appear_in_preference_tuning(world, sets):
+    from engine.harmful_requests import FRAMINGS, held_out_acts, held_out_framings, train_acts, train_framings
+
+    assert len(FRAMINGS) >= 20 and len(held_out_framings()) >= 5 and len(held_out_acts()) >= 3
+    taught = " ".join(r["prompt"] for r in sets["preferences"])
+    # A held-out act's harmful or harmless verb phrase (names aside) is never in a tuning prompt.
+    for act in held_out_acts():
+        for phrase in (act.harmful, act.harmless):
+            words = re.sub(r"\{\w+\}", "", phrase).split()
+            assert " ".join(words) not in taught, phrase
+    # A held-out framing's fixed words never frame a tuning request.
+    def skeleton(framing: str) -> str:
+        return framing.removeprefix("TYPOS:").split("{act}")
+    for framing in held_out_framings():
+        if framing.startswith("TYPOS:"):  # a seen framing whose act is misspelt: checked by shape below
+            continue
+        before, after = skeleton(framing)
+        assert not any(r["prompt"].startswith("User: " + before) and r["prompt"].endswith(after + "\nAssistant:")
+                       and before.strip() for r in sets["preferences"] if r["kind"] == "safety"), framing
+    # Every seen red-team request is worded as some tuning request is (names aside); every new one is not.
+    taught_shapes = {_request_shape(r["prompt"]) for r in sets["preferences"]}
+    for r in sets["red_team"]:
+        if r["kind"] in ("harmful", "benign"):
+            assert (_request_shape(r["prompt"]) in taught_shapes) == (r["novelty"] == "seen"), r["prompt"]
+    assert {a.harmful for a in train_acts()} & {a.harmful for a in held_out_acts()} == set()
+    assert set(train_framings()) & set(held_out_framings()) == set()
