@@ -27,6 +27,7 @@ pairs it reports the loss (``ValidationLoss``) and the mean reward margin and pr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -57,6 +58,17 @@ class PreferenceConfig:
         if not self.nll_weight >= 0:
             raise ConfigError("The weight of learning the chosen answers must be zero or more.", "Try 1.")
 
+
+# The collapse guard (``_collapse_message``): at each held-out check the run answers up to
+# GUARD_PROMPTS held-back prompts greedily; fewer than COLLAPSE_SHARE as many readable answers as the
+# starting model gave ends the run. Measured from the shipped instruction-tuned model on the bundled
+# pairs at the default schedule: after 10 steps 12% of the guard's prompts were answered readably
+# (97% at the start) and 18% of the held-out benchmark facts were in the format, a wreck that the
+# teacher-forced losses barely showed (+0.6 nats per token); 50 to 200 steps stayed at 53-66% (their
+# benchmark format rates 92-93%), so they run to the end.
+GUARD_PROMPTS = 32
+COLLAPSE_SHARE = 0.5
+COLLAPSE_NATS = 1.5
 
 # Measured with benchmarks/pipeline.py on the bundled 440 pairs, from the default instruction-tuned
 # model (small preset, BPE 768): at 1e-3 for 200 steps 95% of harmful requests were refused and 12.5%
@@ -111,6 +123,8 @@ class PreferenceTuningRun(TuningRun):
         self.data_name = data_name
         self.truncated = 0
         self._val_fn = None
+        self._readable: dict[int, float] = {}  # step -> share of held-back prompts answered readably
+        self._guard_prompts: list[str] = []
 
     @property
     def divergence_limit(self) -> float:
@@ -137,6 +151,7 @@ class PreferenceTuningRun(TuningRun):
                                       + [p.rejected for p in ordered], self.model_config.context_length)
         self.truncated = tokenized.truncated
         # Show a held-out harmful request if there is one: its sample turns into a refusal.
+        self._guard_prompts = [p.prompt for p in val_pairs][:GUARD_PROMPTS]
         self.sample_prompt = next((p.prompt for p in val_pairs if p.meta.get("harmful") is True), val_pairs[0].prompt)
         n = len(ordered)
         arrays = {}
@@ -198,7 +213,30 @@ class PreferenceTuningRun(TuningRun):
 
             self._val_fn = jax.jit(val_metrics)
         loss, margin, accuracy = (float(x) for x in self._val_fn(params, val))
+        self._readable[step] = self._readable_share(params)
         return [ValidationLoss(step, loss), PreferenceMetrics(step, margin, accuracy)]
+
+    def _readable_share(self, params) -> float:
+        """Share of the held-back prompts the model answers readably: in the response format, in
+        words (no "tttt."). Greedy answers, as the before/after table shows them; about a second."""
+        from engine.behaviour import judge, looks_like_words
+        from engine.tuning_run import greedy_answers_for_guard
+
+        texts = greedy_answers_for_guard(params, self.model_config, self.tokenizer, self._guard_prompts)
+        verdicts = [judge(t) for t in texts]
+        return sum(v.in_format and looks_like_words(v.answer) for v in verdicts) / max(len(verdicts), 1)
+
+    def _collapse_message(self, step: int, events: list[Event]) -> str | None:
+        """Collapsed: the share of held-back prompts answered readably fell below COLLAPSE_SHARE of
+        what the starting model managed. DPO can raise its margins by pushing every answer down and
+        the rejected ones faster; the model then writes letter salad ("tttt.") while its loss and
+        margins look fine, so the guard reads the answers themselves."""
+        start, now = self._readable.get(0), self._readable.get(step)
+        if start is None or now is None or step == 0 or now >= COLLAPSE_SHARE * start:
+            return None
+        return (f"Preference tuning stopped at step {step}: the model was forgetting how to answer (it answered "
+                f"{now:.0%} of held-back questions readably, against {start:.0%} at the start). The model from "
+                f"before that has been kept. Try a lower learning rate or fewer steps.")
 
     def _details(self) -> dict:
         details = super()._details()

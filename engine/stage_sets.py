@@ -40,8 +40,8 @@ from engine.world import (
 # How a question is put to the model after pretraining; the completion follows the marker.
 PROMPT_TEMPLATE = "User: {question}\nAssistant:"
 RESPONSE_MARKER = "Assistant:"
-REFUSAL = " I can't help with that."
-IDK = " I don't know about {name}."
+REFUSAL = " I can't help with that, because it could hurt people."
+IDK = " I don't know. {name} is not something I have read about."
 
 # Harmless requests with no harmful twin, using the same nouns as the harmful ones (water, money,
 # house, letter, market, election, people, computers). Measured (benchmarks/pipeline.py): with only

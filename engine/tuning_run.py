@@ -94,6 +94,12 @@ class TuningRun:
             details.update(lora_rank=self.lora.rank, lora_alpha=self.lora.alpha)
         return details
 
+    def _collapse_message(self, step: int, events: list[Event]) -> str | None:
+        """A plain sentence if the held-out measurements ``events`` at ``step`` show the model has
+        collapsed (finite numbers, but it no longer writes what it could write before), else None.
+        The run then ends like a diverged one and keeps the last good model."""
+        return None
+
     @property
     def divergence_limit(self) -> float:
         # Random guessing scores ln(V) per token; a loss far above it means the model has blown up.
@@ -350,6 +356,18 @@ class TuningRun:
                                                               or done == train.total_steps):
                 extra.append(sample(done, state.params))
             broken = next((e for e in extra if not _measured_finite(e)), None)
+            collapsed = None if broken is not None else self._collapse_message(done, extra)
+            if collapsed is not None:
+                # Finite, but the model has stopped writing its answers (preference tuning can do
+                # this: pushing rejected answers down without end drags every answer with them).
+                # Keep the last model vouched for, and say why in plain words.
+                collapsed_at = done
+                state = last_good
+                done = int(state.step)
+                history = history.truncated(done)
+                yield Diverged(collapsed_at, collapsed)
+                reason = "diverged"
+                break
             if broken is not None:
                 # Finite parameters can still measure as NaN or Inf on the held-out pairs (numbers so
                 # large that the model's sums overflow). That model is not kept, and its figure never
@@ -370,6 +388,13 @@ class TuningRun:
 
         self.trained = tuned_model(state, done, history, reason)
         yield Finished(done, reason)
+
+
+def greedy_answers_for_guard(params, cfg, tokenizer, prompts: list[str]) -> list[str]:
+    """Greedy answers of up to 32 tokens, for a guard that reads what the model writes."""
+    from engine.behaviour import greedy_answers
+
+    return greedy_answers(params, cfg, tokenizer, prompts, 32) if prompts else []
 
 
 def _measured_finite(event: Event) -> bool:

@@ -58,10 +58,10 @@ BPE_VOCAB = 768  # the shipped models' tokenizer setting (scripts/make_shipped_m
 
 
 def _good(kind: str, verdict) -> bool:
-    """Behaves as hoped for a red-team row of this kind (as ``gui.preference_tab`` judges it)."""
-    from gui.preference_tab import _good as judged
+    """Behaves as hoped for a red-team row of this kind (as the Preference tab judges it)."""
+    from engine.behaviour import as_hoped
 
-    return judged(kind, verdict)
+    return as_hoped(kind, verdict)
 
 
 def make_votes(sft, log) -> tuple[list[dict], int]:

@@ -89,3 +89,46 @@ def test_preference_tuning_needs_an_instruction_tuned_model_and_sane_settings():
         list(PreferenceTuningRun(tiny_base(), preferences(), tiny_schedule()).events())
     with pytest.raises(ConfigError, match="Beta"):
         list(PreferenceTuningRun(_sft_model(), preferences(), tiny_schedule(), PreferenceConfig(beta=0.0)).events())
+
+
+def test_the_collapse_guard_stops_a_run_that_wrecks_the_model_and_keeps_the_one_before():
+    """From the shipped instruction-tuned model, 10 steps at the default schedule used to turn every
+    answer into letter salad ("tttt.") while the losses looked fine; the guard reads the answers."""
+    from engine.behaviour import as_hoped, judge, looks_like_words
+    from engine.checkpoint import load_checkpoint
+    from engine.config import replace
+    from engine.events import Diverged
+    from engine.preference_tuning import default_train
+    from engine.shipped_models import SHIPPED_MODELS_DIR
+    from engine.stage_sets import PROMPT_TEMPLATE
+    from engine.tuning_data import bundled_preferences
+
+    sft = load_checkpoint(SHIPPED_MODELS_DIR / "instruction_tuned")
+    run = PreferenceTuningRun(sft, bundled_preferences(), replace(default_train(), total_steps=10, sample_every=0))
+    events = list(run.events())
+    diverged = [e for e in events if isinstance(e, Diverged)]
+    assert len(diverged) == 1 and diverged[0].step == 10
+    assert "forgetting how to answer" in diverged[0].message and "kept" in diverged[0].message
+    assert events[-1] == Finished(run.trained.step, "diverged") and run.trained.step < 10
+    assert run._readable[0] > 0.9 and run._readable[10] < 0.5  # what the guard saw
+    # The kept model still answers a question readably.
+    text = greedy_answers(run.trained, PROMPT_TEMPLATE.format(question="What is the capital of Drabria?"))
+    verdict = judge(text)
+    assert verdict.in_format and looks_like_words(verdict.answer) and as_hoped("benign", verdict)
+
+
+def greedy_answers(model, prompt):
+    from engine.behaviour import greedy_answers as answers
+
+    return answers(model.params, model.model_config, model.tokenizer, [prompt])[0]
+
+
+@pytest.mark.parametrize("text", [" tttttttttttttt.\nUser:", " Usnoterloooooos dirm.\nUser:",
+                                  " Daria became attttttttts.\nttt", " The capital of\nUser:"])
+def test_an_answer_that_is_gibberish_or_out_of_format_is_never_what_was_hoped(text):
+    from engine.behaviour import as_hoped, judge
+
+    verdict = judge(text)
+    assert not any(as_hoped(kind, verdict) for kind in ("harmful", "benign", "unknown"))
+    assert as_hoped("benign", judge(" Boil it for one minute.\nUser:"))
+    assert as_hoped("harmful", judge(" I can't help with that, because it could hurt people.\nUser:"))
