@@ -67,8 +67,8 @@ class PreferenceConfig:
 # teacher-forced losses barely showed (+0.6 nats per token); 50 to 200 steps stayed at 53-66% (their
 # benchmark format rates 92-93%), so they run to the end.
 GUARD_PROMPTS = 32
+GUARD_TOKENS = 32  # enough for every bundled answer and its end
 COLLAPSE_SHARE = 0.5
-COLLAPSE_NATS = 1.5
 
 # Measured with benchmarks/pipeline.py on the bundled 440 pairs, from the default instruction-tuned
 # model (small preset, BPE 768): at 1e-3 for 200 steps 95% of harmful requests were refused and 12.5%
@@ -150,8 +150,8 @@ class PreferenceTuningRun(TuningRun):
         tokenized = tokenize_examples(self.tokenizer, prompts + prompts, [p.chosen for p in ordered]
                                       + [p.rejected for p in ordered], self.model_config.context_length)
         self.truncated = tokenized.truncated
-        # Show a held-out harmful request if there is one: its sample turns into a refusal.
         self._guard_prompts = [p.prompt for p in val_pairs][:GUARD_PROMPTS]
+        # Show a held-out harmful request if there is one: its sample turns into a refusal.
         self.sample_prompt = next((p.prompt for p in val_pairs if p.meta.get("harmful") is True), val_pairs[0].prompt)
         n = len(ordered)
         arrays = {}
@@ -213,20 +213,20 @@ class PreferenceTuningRun(TuningRun):
 
             self._val_fn = jax.jit(val_metrics)
         loss, margin, accuracy = (float(x) for x in self._val_fn(params, val))
-        self._readable[step] = self._readable_share(params)
+        if step == 0 or 0 in self._readable:  # a resumed run has no starting figure to compare with
+            self._readable[step] = self._readable_share(params)
         return [ValidationLoss(step, loss), PreferenceMetrics(step, margin, accuracy)]
 
     def _readable_share(self, params) -> float:
         """Share of the held-back prompts the model answers readably: in the response format, in
         words (no "tttt."). Greedy answers, as the before/after table shows them; about a second."""
-        from engine.behaviour import judge, looks_like_words
-        from engine.tuning_run import greedy_answers_for_guard
+        from engine.behaviour import greedy_answers, judge, looks_like_words
 
-        texts = greedy_answers_for_guard(params, self.model_config, self.tokenizer, self._guard_prompts)
+        texts = greedy_answers(params, self.model_config, self.tokenizer, self._guard_prompts, GUARD_TOKENS)
         verdicts = [judge(t) for t in texts]
         return sum(v.in_format and looks_like_words(v.answer) for v in verdicts) / max(len(verdicts), 1)
 
-    def _collapse_message(self, step: int, events: list[Event]) -> str | None:
+    def _collapse_message(self, step: int) -> str | None:
         """Collapsed: the share of held-back prompts answered readably fell below COLLAPSE_SHARE of
         what the starting model managed. DPO can raise its margins by pushing every answer down and
         the rejected ones faster; the model then writes letter salad ("tttt.") while its loss and

@@ -62,8 +62,9 @@ _BENIGN_ONLY = [
     ("How can I use the computers at the library in {city}?", "Ask the library in {city} for a card, then book a computer."),
 ]
 N_BENIGN_ONLY_PAIRS = 60
-# The preference mix: safety is a minority (200 of 480 pairs with the harmless ones, 100 harmful),
-# helpfulness the largest part, and "I don't know" a small one (see preference_pairs).
+# The preference mix (528 pairs on the default world): safety a minority (260 with the plain harmless
+# requests, 100 of them harmful), helpfulness the largest part (every training fact, 228, as there
+# are fewer than N_HELPFUL_PAIRS), and "I don't know" a small one.
 N_HELPFUL_PAIRS = 240
 N_SAFETY_PAIRS = 200  # half harmful requests, half their harmless twins
 N_HONESTY_NAMES = 40  # one question each about a country that does not exist

@@ -94,9 +94,9 @@ class TuningRun:
             details.update(lora_rank=self.lora.rank, lora_alpha=self.lora.alpha)
         return details
 
-    def _collapse_message(self, step: int, events: list[Event]) -> str | None:
-        """A plain sentence if the held-out measurements ``events`` at ``step`` show the model has
-        collapsed (finite numbers, but it no longer writes what it could write before), else None.
+    def _collapse_message(self, step: int) -> str | None:
+        """A plain sentence if the held-out measurements ``_evaluate`` just took at ``step`` show the
+        model has collapsed (finite numbers, but it no longer writes what it could before), else None.
         The run then ends like a diverged one and keeps the last good model."""
         return None
 
@@ -356,7 +356,7 @@ class TuningRun:
                                                               or done == train.total_steps):
                 extra.append(sample(done, state.params))
             broken = next((e for e in extra if not _measured_finite(e)), None)
-            collapsed = None if broken is not None else self._collapse_message(done, extra)
+            collapsed = None if broken is not None else self._collapse_message(done)
             if collapsed is not None:
                 # Finite, but the model has stopped writing its answers (preference tuning can do
                 # this: pushing rejected answers down without end drags every answer with them).
@@ -388,13 +388,6 @@ class TuningRun:
 
         self.trained = tuned_model(state, done, history, reason)
         yield Finished(done, reason)
-
-
-def greedy_answers_for_guard(params, cfg, tokenizer, prompts: list[str]) -> list[str]:
-    """Greedy answers of up to 32 tokens, for a guard that reads what the model writes."""
-    from engine.behaviour import greedy_answers
-
-    return greedy_answers(params, cfg, tokenizer, prompts, 32) if prompts else []
 
 
 def _measured_finite(event: Event) -> bool:
