@@ -39,6 +39,7 @@ SOURCES = {
     "forum": "Forum questions and answers",
     "passage": "Reading passages",
     "code": "Code snippets",
+    "story": "Stories",
     "web": "Web pages",
     "file": "Your files",
 }

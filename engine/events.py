@@ -61,6 +61,18 @@ class PreferenceMetrics:
 
 
 @dataclass(frozen=True)
+class AlignmentTax:
+    """Preference tuning's trade-off at one step, measured by asking the model: harmful requests
+    refused against held-out facts still answered exactly right (the "alignment tax" is what the
+    facts lose while the refusals rise)."""
+
+    step: int
+    refused: float  # share of the red team's harmful requests refused, 0..1
+    over_refused: float  # share of their harmless look-alikes refused, 0..1
+    facts_right: float  # share of the benchmark's held-out facts answered exactly right, 0..1
+
+
+@dataclass(frozen=True)
 class Sample:
     """What the model writes now, from the same prompt every time."""
 

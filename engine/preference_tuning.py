@@ -33,7 +33,7 @@ from typing import Sequence
 
 from engine.config import TrainConfig, replace
 from engine.errors import ConfigError
-from engine.events import Event, PreferenceMetrics, RunControl, ValidationLoss
+from engine.events import AlignmentTax, Event, PreferenceMetrics, RunControl, ValidationLoss
 from engine.lora import METHOD_FULL, METHOD_LORA, LoraConfig
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, TrainedModel
 from engine.tuning_data import PreferencePair, check_enough_pairs, check_tokenizer, split_held_out, tokenize_examples
@@ -67,20 +67,23 @@ class PreferenceConfig:
 # teacher-forced losses barely showed (+0.6 nats per token); 50 to 200 steps stayed at 53-66% (their
 # benchmark format rates 92-93%), so they run to the end.
 GUARD_PROMPTS = 32
-GUARD_TOKENS = 32  # enough for every bundled answer and its end
+GUARD_TOKENS = 64  # enough for every bundled answer and its end (the longest chosen one is 42 tokens)
 COLLAPSE_SHARE = 0.5
 
-# Measured with benchmarks/pipeline.py on the bundled 440 pairs, from the default instruction-tuned
-# model (small preset, BPE 768): at 1e-3 for 200 steps 95% of harmful requests were refused and 12.5%
-# of their harmless look-alikes; at 5e-4, 78% and 18%; at 1e-3 for 120 steps, 92% and 25%.
-# Beta from 0.1 to 1.0 changed little.
+# Measured from the shipped instruction-tuned model on the bundled 488 pairs (benchmarks/pipeline.py
+# and preference_steps.py, 2026-12-07): every extra step of training on question-and-answer pairs
+# costs held-out facts (instruction tuning alone, run on from 100 to 400 steps at 1e-4, fell from
+# 43% to 31% exactly right). At 1e-3 for 200 steps (the old default) 78% of harmful requests were
+# refused and 3% of held-out facts kept right (from 43%); at 1e-4, 60% refused and 18% right; at
+# 3e-5, 63% and 26% but 18% of harmless look-alikes refused. 1e-4, instruction tuning's own rate,
+# never wrecked the answers' format in 1 to 1,000 steps. Beta from 0.1 to 1.0 changed little.
 DEFAULT_TRAIN = TrainConfig(
-    batch_size=16, learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=20, total_steps=200,
+    batch_size=16, learning_rate=1e-4, min_learning_rate=1e-5, warmup_steps=20, total_steps=200,
     weight_decay=0.0, log_every=10, eval_every=50, eval_batches=1, sample_every=50, sample_tokens=48,
     val_fraction=0.1,
 )
-# LoRA (not measured in the benchmark): larger steps, as for instruction tuning.
-DEFAULT_LORA_TRAIN = replace(DEFAULT_TRAIN, learning_rate=5e-3, min_learning_rate=5e-4)
+# LoRA (not measured in the benchmark): ten times the rate, as adapters start from zero.
+DEFAULT_LORA_TRAIN = replace(DEFAULT_TRAIN, learning_rate=1e-3, min_learning_rate=1e-4)
 
 
 def default_train(method: str = METHOD_FULL) -> TrainConfig:
@@ -116,9 +119,13 @@ class PreferenceTuningRun(TuningRun):
     def __init__(self, model: TrainedModel, pairs: Sequence[PreferencePair], train: TrainConfig | None = None,
                  preference: PreferenceConfig = PreferenceConfig(), method: str = METHOD_FULL,
                  lora: LoraConfig = LoraConfig(), control: RunControl | None = None,
-                 data_name: str = "preference pairs", resume: TrainedModel | None = None):
+                 data_name: str = "preference pairs", resume: TrainedModel | None = None,
+                 measure_tax: bool = False):
         super().__init__(model, train or default_train(method), method, lora, control, resume)
         self.pairs = list(pairs)
+        # At each held-out check, also ask the model the bundled red team and held-out facts and
+        # report an ``AlignmentTax`` (a few seconds each; only for a model that can write them).
+        self.measure_tax = measure_tax
         self.preference = preference
         self.data_name = data_name
         self.truncated = 0
@@ -215,7 +222,28 @@ class PreferenceTuningRun(TuningRun):
         loss, margin, accuracy = (float(x) for x in self._val_fn(params, val))
         if step == 0 or 0 in self._readable:  # a resumed run has no starting figure to compare with
             self._readable[step] = self._readable_share(params)
-        return [ValidationLoss(step, loss), PreferenceMetrics(step, margin, accuracy)]
+        events: list[Event] = [ValidationLoss(step, loss), PreferenceMetrics(step, margin, accuracy)]
+        if self.measure_tax:
+            events += self._alignment_tax(step, params)
+        return events
+
+    def _alignment_tax(self, step: int, params) -> list[Event]:
+        """``[AlignmentTax]`` on the bundled red team and held-out facts, or ``[]`` if the model's
+        tokenizer cannot write them (a model trained on other text)."""
+        import dataclasses
+
+        from engine.behaviour import benchmark_rates, red_team_rates
+        from engine.errors import TokenizerMismatch
+        from engine.tuning_data import load_benchmark, load_red_team
+
+        red_team, facts = load_red_team(), load_benchmark()
+        try:
+            check_tokenizer(self.tokenizer, [r["prompt"] for r in red_team] + [r["question"] for r in facts])
+        except TokenizerMismatch:
+            return []
+        model = dataclasses.replace(self.base, params=params)
+        red, held_out = red_team_rates(model, red_team), benchmark_rates(model, facts, "held_out")
+        return [AlignmentTax(step, red["refusal_rate"], red["over_refusal_rate"], held_out["exact_rate"])]
 
     def _readable_share(self, params) -> float:
         """Share of the held-back prompts the model answers readably: in the response format, in

@@ -2,9 +2,12 @@
 
 - **instructions**: question → answer pairs for instruction tuning (``prompt``/``completion``);
 - **preferences**: a prompt with a preferred and a rejected answer (``prompt``/``chosen``/``rejected``),
-  of three kinds: *helpful* (right answer over a wrong one), *safety* (a refusal preferred for a
-  harmful request, a helpful answer preferred for its harmless look-alike, and for plain harmless
-  requests that share their nouns, so the model learns that helping is the rule), and *honesty* ("I don't know" preferred for things the world does not contain);
+  of two kinds: *helpful* (right answer over a wrong or evasive one) and *safety* (a refusal preferred
+  for a harmful request, a helpful answer preferred for its harmless look-alike, and for plain
+  harmless requests that share their nouns, so the model learns that helping is the rule). There
+  are no "I don't know" pairs: a model this small cannot tell a country it read about only in
+  running text from one it never read of, and 40 such pairs taught it to say "I don't know" to
+  most held-out questions it had answered right (measured: 0.43 → 0.01 exactly right);
 - **benchmark**: every fact as a question with its exact answer, marked ``train`` or ``held_out``;
 - **red team**: prompts for the Evaluation stage: harmful requests, harmless look-alikes and
   questions about things that do not exist, each with the behaviour we hope for.
@@ -24,6 +27,7 @@ import json
 import random
 
 from engine.harmful_requests import COMPLIANCE, frame, held_out_acts, held_out_framings, taught_combinations, train_acts, train_framings
+from engine.safety_text import REFUSAL
 from engine.world import (
     _COUNTRY_ENDINGS,
     _ENCYCLOPEDIA,
@@ -35,13 +39,12 @@ from engine.world import (
     _topic,
     held_out_countries,
     is_held_out,
+    unknown_country_names,
 )
 
 # How a question is put to the model after pretraining; the completion follows the marker.
 PROMPT_TEMPLATE = "User: {question}\nAssistant:"
 RESPONSE_MARKER = "Assistant:"
-REFUSAL = " I can't help with that, because it could hurt people."
-IDK = " I don't know. {name} is not something I have read about."
 
 # Harmless requests with no harmful twin, using the same nouns as the harmful ones (water, money,
 # house, letter, market, election, people, computers). Measured (benchmarks/pipeline.py): with only
@@ -62,12 +65,12 @@ _BENIGN_ONLY = [
     ("How can I use the computers at the library in {city}?", "Ask the library in {city} for a card, then book a computer."),
 ]
 N_BENIGN_ONLY_PAIRS = 60
-# The preference mix (528 pairs on the default world): safety a minority (260 with the plain harmless
-# requests, 100 of them harmful), helpfulness the largest part (every training fact, 228, as there
-# are fewer than N_HELPFUL_PAIRS), and "I don't know" a small one.
+# The preference mix (488 pairs on the default world): helpfulness the larger part (every training
+# fact, 228, as there are fewer than N_HELPFUL_PAIRS, and the 60 plain harmless requests), safety a
+# minority (200: 100 harmful requests and their 100 harmless twins).
 N_HELPFUL_PAIRS = 240
 N_SAFETY_PAIRS = 200  # half harmful requests, half their harmless twins
-N_HONESTY_NAMES = 40  # one question each about a country that does not exist
+WRONG_FACT_SHARE = 0.7  # the rest are evasive answers
 _UNHELPFUL = [" I like turtles.", " Please ask someone else.", " That is a good question."]
 
 
@@ -120,11 +123,8 @@ def instruction_pairs(world: World, settings: WorldSettings = WorldSettings()) -
 
 
 def _unknown_names(world: World, settings: WorldSettings, n: int) -> list[str]:
-    """Country names the world does not contain, drawn like real ones so they look plausible."""
-    namer = _Namer(random.Random(f"unknown:{settings.seed}"))
-    namer.used = [w.lower() for name in world.entity_names() for w in name.split()]
-    # The same endings as real ones, so a fake cannot be spotted by its shape.
-    return [namer.word(2, 2, _COUNTRY_ENDINGS, min_len=5) for _ in range(n)]
+    """The first ``n`` (at most N_ASKED_UNKNOWN_NAMES) made-up country names, the ones the later stages ask about."""
+    return unknown_country_names(world, settings, n)
 
 
 def _safety_slots(world: World, country_names: list[str], rng: random.Random) -> dict[str, str]:
@@ -136,7 +136,7 @@ def _safety_slots(world: World, country_names: list[str], rng: random.Random) ->
 
 
 def preference_pairs(world: World, settings: WorldSettings = WorldSettings()) -> list[dict]:
-    """Helpful, safety (harmful and harmless look-alike) and honesty pairs, about training countries only."""
+    """Helpful and safety (harmful and harmless look-alike) pairs, about training countries only."""
     rng = random.Random(f"preferences:{settings.seed}")
     held = held_out_countries(world, settings)
     train_countries = [c.name for c in world.countries if c.name not in held]
@@ -153,7 +153,7 @@ def preference_pairs(world: World, settings: WorldSettings = WorldSettings()) ->
 
     for f in rng.sample(facts, min(N_HELPFUL_PAIRS, len(facts))):
         question, answer = _question(f, rng.randrange(2))
-        if rng.random() < 0.7:  # a confident wrong answer of the same kind
+        if rng.random() < WRONG_FACT_SHARE:  # a confident wrong answer of the same kind
             if answer == f.object:
                 bad = _short(f, rng.choice([o for o in pools[f.relation] if o != f.object]))
             elif answer.isdigit():
@@ -162,9 +162,8 @@ def preference_pairs(world: World, settings: WorldSettings = WorldSettings()) ->
                 bad = rng.choice([p.name for p in world.people if p.name != answer])
             rejected = f" {bad[0].upper()}{bad[1:]}."
         else:  # an evasive answer to a question the model can answer
-            # Never "I don't know": that answer is the chosen one for things the world does not
-            # hold, and a tiny model cannot tell a name it read once from one it never read, so
-            # rejecting it here taught the model to break off "I don…" mid-word (measured).
+            # Never "I don't know": rejecting it here taught the model to break off "I don…"
+            # mid-word (measured), and whether to say it is not for these pairs to teach.
             rejected = rng.choice(_UNHELPFUL)
         add(question, _completion(f, answer, rng), rejected, "helpful", False)
 
@@ -179,16 +178,9 @@ def preference_pairs(world: World, settings: WorldSettings = WorldSettings()) ->
     for i in range(N_BENIGN_ONLY_PAIRS):
         request, answer = _BENIGN_ONLY[i % len(_BENIGN_ONLY)]
         v = _safety_slots(world, train_countries, rng)
-        add(request.format(**v), " " + answer.format(**v), REFUSAL, "safety", False)
+        # Helpfulness, though near misses: harmless requests in the harmful requests' words.
+        add(request.format(**v), " " + answer.format(**v), REFUSAL, "helpful", False)
 
-    relations = ["capital", "language", "currency", "founded_in"]
-    pools_by_rel = {r: [f.object for f in facts if f.relation == r] for r in relations}
-    for name in _unknown_names(world, settings, 60)[:N_HONESTY_NAMES]:
-        for rel in rng.sample(relations, 1):
-            template = _QUESTIONS[rel][rng.randrange(2)][0]
-            made_up = rng.choice(pools_by_rel[rel])
-            made_up = f"The {made_up}" if rel == "currency" else made_up
-            add(template.format(s=name), IDK.format(name=name), f" {made_up}.", "honesty", False)
     rng.shuffle(rows)
     return rows
 
@@ -224,7 +216,9 @@ def red_team_prompts(world: World, settings: WorldSettings = WorldSettings()) ->
         for verb, expected in ((act.harmful, "refuse"), (act.harmless, "answer")):
             rows.append({"prompt": PROMPT_TEMPLATE.format(question=frame(framing, verb.format(**v), rng)),
                          "kind": "harmful" if expected == "refuse" else "benign", "expected": expected,
-                         "seen_template": novelty == "seen", "novelty": novelty})
+                         "seen_template": novelty == "seen", "novelty": novelty,
+                         # What helping looks like: a harmless request is answered as hoped only with it.
+                         **({"answer": " " + act.answer.format(**v)} if expected == "answer" else {})})
     for name in _unknown_names(world, settings, 60)[40:]:  # never used in the preference pairs
         template = _QUESTIONS[rng.choice(["capital", "language", "currency", "founded_in"])][0][0]
         rows.append({"prompt": PROMPT_TEMPLATE.format(question=template.format(s=name)),

@@ -54,6 +54,8 @@ class WorldSettings:
     typo_rate: float = 0.0  # share of prose documents with one misspelt word (low-quality sources)
     duplicate_rate: float = 0.0  # planted copies of documents, as a share of the clean document count
     junk_rate: float = 0.0  # planted junk documents (boilerplate, noise), as a share of the clean count
+    safety_stories: int = 6  # stories per harmful act of refusing it and of helping with its twin (0: none)
+    open_book_documents: int = 0  # notes followed by a question only they answer (engine.open_book)
 
     def validate(self) -> None:
         if not 3 <= self.n_countries <= 400:
@@ -71,6 +73,10 @@ class WorldSettings:
         if not all(0.0 <= x <= 1.0 for x in shares):
             raise ConfigError("Held-out share, language share, answer skew and the quality rates are "
                               "fractions between 0 and 1.")
+        if not 0 <= self.open_book_documents <= 1_000_000:
+            raise ConfigError("The number of open-book documents must be between 0 and 1000000.")
+        if not 0 <= self.safety_stories <= 1_000:
+            raise ConfigError("The number of safety stories per harmful act must be between 0 and 1000.")
         if not (0 <= self.code_snippets <= 10_000 and 0 <= self.recommendations <= 10_000):
             raise ConfigError("The numbers of code snippets and recommendations must be between 0 and 10000.")
 
@@ -405,7 +411,9 @@ def world_documents(world: World, settings: WorldSettings = WorldSettings()) -> 
     """Every document written about the world, with its topic, year, style and quality flags, shuffled.
 
     Encyclopedia paragraphs, news items, forum Q/A, reading passages (most followed by a question
-    on them), code snippets and library recommendations, then the quality knob's damage.
+    on them), code snippets and library recommendations, stories of refusing harm and of not knowing
+    (``engine.safety_text``), open-book notes if asked for (``engine.open_book``), then the quality
+    knob's damage.
     """
     settings.validate()
     rng = random.Random(f"text:{settings.seed}")
@@ -532,10 +540,64 @@ def world_documents(world: World, settings: WorldSettings = WorldSettings()) -> 
     extra += recommendation_documents(libraries, settings.recommendations, settings.answer_skew, extra_rng)
     for d in extra:
         docs.insert(extra_rng.randrange(len(docs)), d)
+    safety_rng = random.Random(f"safety:{settings.seed}")
+    for text, _kind in _safety_stories(world, settings, safety_rng):
+        docs.insert(safety_rng.randrange(len(docs)), Document(text, "other", "story", None, (), ()))
+    if settings.open_book_documents:
+        docs = _with_open_book(world, settings, docs)
 
     protected = {w.lower() for name in world.entity_names() for w in name.split()}
     return damage(docs, settings.typo_rate, settings.duplicate_rate, settings.junk_rate, protected,
                   random.Random(f"quality:{settings.seed}"))
+
+
+# Stories of not knowing, per harmful act's stories: 8 x 6 = 48 made-up places on the defaults.
+UNKNOWN_STORIES_PER_ACT_STORY = 8
+# The first names unknown_country_names draws belong to the preference pairs and the red team.
+N_ASKED_UNKNOWN_NAMES = 60
+
+
+def unknown_country_names(world: World, settings: WorldSettings, n: int) -> list[str]:
+    """Country names the world does not contain, drawn like real ones so they look plausible.
+
+    The first N_ASKED_UNKNOWN_NAMES are asked about by the later stages (``engine.stage_sets``); the
+    pretraining text's stories of not knowing take the ones after them. The same ``n`` prefix comes
+    out whatever ``n`` is."""
+    namer = _Namer(random.Random(f"unknown:{settings.seed}"))
+    namer.used = [w.lower() for name in world.entity_names() for w in name.split()]
+    # The same endings as real ones, so a fake cannot be spotted by its shape.
+    return [namer.word(2, 2, _COUNTRY_ENDINGS, min_len=5) for _ in range(n)]
+
+
+def _safety_stories(world: World, settings: WorldSettings, rng: random.Random) -> list[tuple[str, str]]:
+    """``engine.safety_text`` stories set in the world's training countries."""
+    from engine.safety_text import safety_stories
+
+    if not settings.safety_stories:
+        return []
+    held = held_out_countries(world, settings)
+    presidents = {p.organisation: p.name for p in world.people if p.role == "president"}
+    places = [{"c": c.name, "city": c.capital, "p": presidents[c.name], "co": rng.choice(world.companies).name}
+              for c in world.countries if c.name not in held and c.name in presidents]
+    n_unknown = UNKNOWN_STORIES_PER_ACT_STORY * settings.safety_stories
+    names = unknown_country_names(world, settings, N_ASKED_UNKNOWN_NAMES + n_unknown)[N_ASKED_UNKNOWN_NAMES:]
+    return safety_stories(places, names, settings.safety_stories, rng)
+
+
+def _with_open_book(world: World, settings: WorldSettings, docs: list[Document]) -> list[Document]:
+    """``docs`` with ``settings.open_book_documents`` open-book documents spread evenly among them."""
+    from engine.open_book import Notes, open_book_documents
+
+    rng = random.Random(f"open-book:{settings.seed}")
+    countries = [Notes(c.name, {"capital": c.capital, "language": c.language, "currency": c.currency,
+                                "founded_in": str(c.founded)}) for c in world.countries]
+    # Never a name the world or the later stages' questions about made-up countries use.
+    avoid = frozenset(w.lower() for name in world.entity_names() + unknown_country_names(
+        world, settings, N_ASKED_UNKNOWN_NAMES) for w in name.split())
+    texts = open_book_documents(countries, settings.open_book_documents, rng, avoid, _ENCYCLOPEDIA, _QUESTIONS)
+    merged = docs + [Document(text, "other", "notes", None, (), ()) for text in texts]
+    rng.shuffle(merged)
+    return merged
 
 
 def write_documents(world: World, settings: WorldSettings = WorldSettings()) -> list[str]:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.errors import PlainError
-from engine.events import PreferenceMetrics
+from engine.events import AlignmentTax, PreferenceMetrics
 from engine.trained_model import STAGE_INSTRUCTION
 from engine.tuning_data import (
     MIN_PAIRS,
@@ -68,13 +69,94 @@ def compare_on_red_team(base, tuned) -> tuple[list[ComparedRow], str]:
             continue
         shown[kind] += 1
         question = row["prompt"].removeprefix("User: ").removesuffix("\nAssistant:")
-        compared.append(ComparedRow(question, HOPED[kind], b.answer, as_hoped(kind, b), a.answer, as_hoped(kind, a)))
+        helpful = row.get("answer")
+        compared.append(ComparedRow(question, HOPED[kind], b.answer, as_hoped(kind, b, helpful), a.answer,
+                                    as_hoped(kind, a, helpful)))
     summary = (f"Refuses harmful requests: {before['refusal_rate']:.0%} → {after['refusal_rate']:.0%}.  "
                f"Refuses harmless look-alikes (over-refusal): {before['over_refusal_rate']:.0%} → "
                f"{after['over_refusal_rate']:.0%}.  Says “I don't know” about things not in the world: "
                f"{before['idk_rate']:.0%} → {after['idk_rate']:.0%}.  Exactly right on held-out facts: "
                f"{exact_before:.0%} → {exact_after:.0%}.")
     return compared, summary
+
+
+class AlignmentTaxPlot(ZoomedPlotWidget):
+    """Harmful requests refused against held-out facts still right, one point per check of the run.
+
+    Measured by asking the model at each held-out check (``engine.events.AlignmentTax``): a run that
+    moves up and to the left teaches refusals and pays for them in facts, the "alignment tax".
+    """
+
+    export_name = "preference-alignment-tax"
+
+    def __init__(self, zoom: ZoomController, parent=None):
+        super().__init__(zoom, parent)
+        self.set_axis_title("bottom", "held-out facts answered exactly right (%)")
+        self.set_axis_title("left", "harmful requests refused (%)")
+        self.path_line = self.add_line("this run, step by step", "#1f66c1", symbol="o", symbol_size=11.0)
+        self.plotItem.setXRange(0, 100, padding=0.04)
+        self.plotItem.setYRange(0, 100, padding=0.04)
+        self.points: list[AlignmentTax] = []
+        self._labels: list = []
+
+    def add(self, event: AlignmentTax) -> None:
+        self.points.append(event)
+        self._redraw()
+
+    def truncate_after(self, step: int) -> None:
+        self.points = [p for p in self.points if p.step <= step]
+        self._redraw()
+
+    def clear_points(self) -> None:
+        self.points = []
+        self._redraw()
+
+    def summary(self) -> str:
+        """One sentence on what the run traded, in the numbers the plot shows."""
+        if len(self.points) < 2:
+            return ""
+        first, last = self.points[0], self.points[-1]
+        return (f"From step {first.step} to {last.step}: harmful requests refused {first.refused:.0%} → "
+                f"{last.refused:.0%}, held-out facts right {first.facts_right:.0%} → {last.facts_right:.0%}.")
+
+    def minimumSizeHint(self):
+        # Shares its page with a wrapped sentence below, and a page with wrapped text takes its height
+        # from its parts' preferred sizes: small ones, so the page fits the pane instead of scrolling.
+        return QSize(240, 160)
+
+    def sizeHint(self):
+        return QSize(480, 240)
+
+    def _redraw(self) -> None:
+        import pyqtgraph as pg
+
+        for label in self._labels:
+            self.plotItem.removeItem(label)
+        self._labels = []
+        xs = [100 * p.facts_right for p in self.points]
+        ys = [100 * p.refused for p in self.points]
+        self.path_line.setData(xs, ys)
+        font = self.font()
+        font.setPointSizeF(self.tick_font_point_size())
+        # The first and the last check only: the points in between often sit on top of each other.
+        ends = self.points[:1] + self.points[1:][-1:]
+        for p in ends:
+            x, y = 100 * p.facts_right, 100 * p.refused
+            label = pg.TextItem("start" if p.step == 0 else f"step {p.step}", color=self.ink(), anchor=(-0.1, 1.1))
+            label.setFont(font)
+            label.setPos(x, y)
+            self.plotItem.addItem(label)
+            self._labels.append(label)
+
+    def _apply_zoom(self, _percent: int | None = None) -> None:
+        super()._apply_zoom(_percent)
+        if getattr(self, "points", None):
+            self._redraw()
+
+    def _apply_theme_colors(self) -> None:
+        super()._apply_theme_colors()
+        if getattr(self, "points", None):
+            self._redraw()
 
 
 def _pair(row: dict) -> PreferencePair:
@@ -162,12 +244,21 @@ class PreferenceTab(TuningTab):
         self.pairs = PairsTable([("prompt", "Prompt"), ("chosen", "Better answer"), ("rejected", "Worse answer"),
                                  ("kind", "Kind")])
         self.metrics_plot = MetricsPlot(zoom)
+        self.tax_plot = AlignmentTaxPlot(zoom)
+        self.tax_note = QLabel("Each point is the model at one check of the run: how many harmful requests it "
+                               "refuses, and how many held-out facts it still answers exactly right.")
+        self.tax_note.setWordWrap(True)
+        tax_page = QWidget()
+        tax_layout = QVBoxLayout(tax_page)
+        tax_layout.addWidget(self.tax_plot, 1)
+        tax_layout.addWidget(self.tax_note)
         self.comparison = ComparisonTable("Before (instruction-tuned)", "After (preference-tuned)",
                                           "Tune a model to compare its behaviour with the instruction-tuned one.",
                                           export_name="preference-before-and-after")
         self.add_page(votes_page, "Your votes")
         self.add_page(self.pairs, "Pairs")
         self.add_page(self.metrics_plot, "Margin and accuracy")
+        self.add_page(tax_page, "Alignment tax")
         self.add_page(self.comparison, "Before and after")
 
         self.both_bad_count = 0
@@ -175,6 +266,7 @@ class PreferenceTab(TuningTab):
         self._compare_task.succeeded.connect(lambda _tag, result: self.comparison.set_rows(*result))
         self._compare_task.failed.connect(lambda _tag, error: self.comparison.show_message(plain_message(error)))
         self.controller.preference_metrics.connect(self.metrics_plot.add)
+        self.controller.alignment_tax.connect(self._on_alignment_tax)
         self.vote_panel.voted.connect(self.add_vote)
         self.vote_panel.both_bad.connect(self._on_both_bad)
         self.pairs.changed.connect(self._on_pairs_changed)
@@ -191,6 +283,12 @@ class PreferenceTab(TuningTab):
 
     def add_vote(self, prompt: str, chosen: str, rejected: str) -> None:
         self.pairs.add_row({"prompt": prompt, "chosen": chosen, "rejected": rejected, "kind": VOTE_KIND})
+
+    def _on_alignment_tax(self, event: AlignmentTax) -> None:
+        self.tax_plot.add(event)
+        self.tax_note.setText("Each point is the model at one check of the run: how many harmful requests it "
+                              "refuses, and how many held-out facts it still answers exactly right. "
+                              + self.tax_plot.summary())
 
     def _on_both_bad(self, _prompt: str) -> None:
         self.both_bad_count += 1
@@ -247,6 +345,7 @@ class PreferenceTab(TuningTab):
         self.pairs_snapshot = [_pair(r) for r in self.pairs.rows()]  # the run reads these on its thread
         if not resuming:  # a continued run's figures follow the ones already drawn
             self.metrics_plot.clear_points()
+            self.tax_plot.clear_points()
         self.show_page(self.metrics_plot)
 
     def make_run(self, base, train_config, method, control, resume=None):
@@ -254,13 +353,14 @@ class PreferenceTab(TuningTab):
 
         preference = PreferenceConfig(beta=self.beta_spin.value(), nll_weight=self.nll_spin.value())
         return PreferenceTuningRun(base, self.pairs_snapshot, train_config, preference, method, control=control,
-                                   resume=resume)
+                                   resume=resume, measure_tax=True)
 
     def on_base_changed(self) -> None:
         self.vote_panel.set_model(self.base_model)
 
     def truncate_plots_after(self, step: int) -> None:
         self.metrics_plot.truncate_after(step)
+        self.tax_plot.truncate_after(step)
 
     def on_tuned(self, base, tuned) -> None:
         self.comparison.show_message("Asking both models the held-out prompts…")

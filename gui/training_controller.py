@@ -27,6 +27,7 @@ from engine.config import ModelConfig, TrainConfig
 from engine.corpus import Corpus
 from engine.errors import PlainError
 from engine.events import (
+    AlignmentTax,
     Diverged,
     Finished,
     PreferenceMetrics,
@@ -86,6 +87,7 @@ class TrainingController(QObject):
     progress = Signal(object)  # TrainProgress
     validation = Signal(object)  # ValidationLoss
     preference_metrics = Signal(object)  # PreferenceMetrics (preference tuning only)
+    alignment_tax = Signal(object)  # AlignmentTax (preference tuning only)
     sample = Signal(object)  # Sample
     snapshot = Signal(object)  # engine.time_lapse.Snapshot (pretraining's time-lapse)
     diverged = Signal(object)  # Diverged
@@ -225,6 +227,8 @@ class TrainingController(QObject):
             self.validation.emit(event)
         elif isinstance(event, PreferenceMetrics):
             self.preference_metrics.emit(event)
+        elif isinstance(event, AlignmentTax):
+            self.alignment_tax.emit(event)
         elif isinstance(event, Sample):
             self.sample.emit(event)
         elif isinstance(event, Snapshot):

@@ -57,11 +57,11 @@ RATING_SEED = 7  # the blind order's seed, stored with the session
 BPE_VOCAB = 768  # the shipped models' tokenizer setting (scripts/make_shipped_models.py)
 
 
-def _good(kind: str, verdict) -> bool:
-    """Behaves as hoped for a red-team row of this kind (as the Preference tab judges it)."""
+def _good(row: dict, verdict) -> bool:
+    """Behaves as hoped for this red-team row (as the Preference tab judges it)."""
     from engine.behaviour import as_hoped
 
-    return as_hoped(kind, verdict)
+    return as_hoped(row["kind"], verdict, row.get("answer"))
 
 
 def make_votes(sft, log) -> tuple[list[dict], int]:
@@ -83,7 +83,7 @@ def make_votes(sft, log) -> tuple[list[dict], int]:
 
     by_kind = {kind: [r for r in load_red_team() if r["kind"] == kind] for kind in ("harmful", "benign", "unknown")}
     turns = [(row["prompt"].removeprefix("User: ").removesuffix("\nAssistant:"),
-              lambda text, kind=row["kind"]: _good(kind, judge(text)))
+              lambda text, row=row: _good(row, judge(text)))
              for group in zip(*by_kind.values()) for row in group][:RED_TEAM_VOTE_QUESTIONS]
     turns += [(q.question, lambda text, q=q: grade_answer("voter", q, judge(text).answer).grade == RIGHT)
               for q in benchmark_questions(load_benchmark(), "held_out")]

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from engine.stage_sets import (
-    IDK,
     PROMPT_TEMPLATE,
     REFUSAL,
     benchmark_questions,
@@ -49,14 +48,15 @@ def test_schema_of_every_row(sets):
     assert all(set(r) == {"prompt", "chosen", "rejected", "kind", "harmful", "look_alike"} for r in sets["preferences"])
     assert all(set(r) == {"question", "answer", "subject", "relation", "year", "topic", "split"}
                for r in sets["benchmark"])
-    assert all(set(r) == {"prompt", "kind", "expected", "seen_template", "novelty"} for r in sets["red_team"])
+    fields = {"prompt", "kind", "expected", "seen_template", "novelty"}
+    assert all(set(r) == fields | ({"answer"} if r["kind"] == "benign" else set()) for r in sets["red_team"])
     for rows in sets.values():
         for r in rows:
             assert json.loads(json.dumps(r)) == r
             if "prompt" in r:
                 question = r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:")
                 assert r["prompt"] == PROMPT_TEMPLATE.format(question=question)
-    assert Counter(r["kind"] for r in sets["preferences"]).keys() == {"helpful", "safety", "honesty"}
+    assert Counter(r["kind"] for r in sets["preferences"]).keys() == {"helpful", "safety"}
 
 
 def test_answers_start_with_a_space_after_the_marker(sets):
@@ -89,7 +89,7 @@ def test_helpful_pairs_prefer_the_true_answer(world, sets):
         values = {"s": f.subject, "o": f.object, "y": str(f.year)}
         for template, slot in _QUESTIONS[f.relation]:
             answers[template.format(**values)] = values[slot]
-    helpful = [r for r in sets["preferences"] if r["kind"] == "helpful"]
+    helpful = [r for r in sets["preferences"] if r["kind"] == "helpful" and r["rejected"] != REFUSAL]
     assert len(helpful) == 228  # every training fact once (fewer than N_HELPFUL_PAIRS)
     for r in helpful:
         answer = answers[r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:")]
@@ -100,8 +100,9 @@ def test_safety_pairs_refuse_harm_and_help_with_look_alikes(sets):
     safety = [r for r in sets["preferences"] if r["kind"] == "safety"]
     harmful = [r for r in safety if r["harmful"]]
     benign = [r for r in safety if not r["harmful"] and r["look_alike"]]
-    plain = [r for r in safety if not r["harmful"] and not r["look_alike"]]
-    assert len(harmful) == len(benign) == 100 and len(plain) == 60
+    plain = [r for r in sets["preferences"] if r["rejected"] == REFUSAL and not r["look_alike"]]
+    assert len(harmful) == len(benign) == 100 and len(safety) == 200 and len(plain) == 60
+    assert all(r["kind"] == "helpful" for r in plain)  # near misses, but help is what they teach
     # Safety is a minority of the mix, helpfulness the largest part.
     assert len(safety) < len(sets["preferences"]) / 2
     # Plain harmless requests teach that helping is the rule: a helpful answer beats the refusal.
@@ -120,16 +121,10 @@ def test_safety_pairs_refuse_harm_and_help_with_look_alikes(sets):
         assert any(len(h ^ b) <= 3 for h in harmful_shapes), b
 
 
-def test_honesty_pairs_are_about_things_not_in_the_world(world, sets):
-    names = {w.lower() for n in world.entity_names() for w in n.split()}
-    honesty = [r for r in sets["preferences"] if r["kind"] == "honesty"]
-    assert len(honesty) == 40
-    for r in honesty:
-        question = r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:")
-        unknown = [w for w in re.findall(r"[A-Z][a-z]+", question) if w.lower() not in names
-                   and w not in ("What", "Which", "When", "In")]
-        assert len(unknown) == 1 and r["chosen"] == IDK.format(name=unknown[0]), r
-        assert not any(u in n or n in u.lower() for u in unknown for n in names)
+def test_no_pair_teaches_i_dont_know(sets):
+    """A tiny model cannot tell a country read of once from one never read of: "I don't know" pairs
+    taught it to deny most held-out facts it knew. Neither side of any pair says it."""
+    assert not any("don't know" in r["chosen"] or "don't know" in r["rejected"] for r in sets["preferences"])
 
 
 def test_held_out_countries_are_absent_from_every_tuning_set(world, sets):

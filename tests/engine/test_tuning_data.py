@@ -19,10 +19,10 @@ SECRET = "my private note 12345"  # a row's text that must never appear in an er
 
 def test_the_bundled_sets_load_with_their_extra_fields():
     examples, pairs = bundled_instructions(), bundled_preferences()
-    assert len(examples) == 456 and len(pairs) == 528
+    assert len(examples) == 456 and len(pairs) == 488
     assert all(e.prompt.endswith("\nAssistant:") and e.completion.startswith(" ") for e in examples)
     assert examples[0].meta["answer"] == "Groma" and examples[0].meta["relation"] == "capital"
-    assert {p.kind for p in pairs} == {"helpful", "safety", "honesty"}
+    assert {p.kind for p in pairs} == {"helpful", "safety"}
     assert sum(p.meta["harmful"] for p in pairs) == 100
     benchmark, red_team = load_benchmark(), load_red_team()
     assert sum(r["split"] == "held_out" for r in benchmark) == 72

@@ -86,6 +86,13 @@ def test_dpo_shows_margin_and_accuracy_and_compares_behaviour(qtbot, tab, tuned_
     assert tuned.stage == "preference"
     assert len(tab.metrics_plot.steps) >= 1
     assert all(0.0 <= a <= 1.0 for a in tab.metrics_plot.accuracies)
+    # The alignment tax: the model itself asked at every check, starting before the first step.
+    tax = tab.tax_plot.points
+    assert [p.step for p in tax] == tab.metrics_plot.steps and tax[0].step == 0
+    assert all(0.0 <= v <= 1.0 for p in tax for v in (p.refused, p.over_refused, p.facts_right))
+    x, y = tab.tax_plot.path_line.getData()
+    assert list(x) == [100 * p.facts_right for p in tax] and list(y) == [100 * p.refused for p in tax]
+    assert f"held-out facts right {tax[0].facts_right:.0%} → {tax[-1].facts_right:.0%}" in tab.tax_note.text()
     rows = tab.comparison.rows()
     assert {r.hoped for r in rows} == {"refuse", "answer", "say “I don't know”"} and len(rows) == 24
     summary = tab.comparison.summary_label.text()
