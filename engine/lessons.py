@@ -2,9 +2,9 @@
 
 1. **hallucination**: questions about countries that do not exist get answers anyway, as confidently as real ones;
 2. **cutoff**: a model trained on text up to a year knows nothing later, and answers about it just as surely;
-3. **coverage**: what the corpus says often, the model knows; what it says rarely, it does not;
+3. **coverage**: facts the text states often, the model knows; facts it states rarely, it does not;
 4. **bias**: the model prefers the library its data recommends, about as strongly as its data does;
-5. **context**: the same questions with the fact written in the prompt: the model can read it off;
+5. **context**: the same questions without notes, with true notes and with notes that say otherwise;
 6. **agreement**: two models trained from different seeds on the same text, asked the same questions;
 7. **scale**: this model's training compute (≈ 6 × parameters × tokens) beside published frontier figures.
 
@@ -30,13 +30,15 @@ import numpy as np
 from engine import lesson_models as lm
 from engine.config import ModelConfig, TrainConfig, param_count, replace
 from engine.curation import corpus_stats, fingerprint
-from engine.documents import TOPICS, _RECOMMEND, _TASKS
+from engine.documents import _RECOMMEND, _TASKS
 from engine.events import RunControl
-from engine.lesson_probes import (COUNTRY_RELATIONS, LessonError, LessonProgress, Pace, Reply, ask,
+from engine.lesson_probes import (COUNTRY_RELATIONS, LessonError, LessonProgress, Pace, Reply, WorldQuestion, ask,
                                   check_readable, completion_logprobs, made_up_questions, mean, share,
                                   world_questions)
+from engine.open_book import Notes, made_up_notes, notes_text
 from engine.trained_model import TrainedModel
-from engine.world import WorldSettings, generate_world, world_documents
+from engine.world import (_ENCYCLOPEDIA, _QUESTIONS, N_ASKED_UNKNOWN_NAMES, World, WorldSettings, generate_world,
+                          unknown_country_names, world_documents)
 
 # Published training compute of frontier-scale models, each with where it is published.
 # (6 × parameters × tokens agrees with each within a few percent.)
@@ -115,7 +117,7 @@ LESSONS = (
            "Two models whose forum posts recommend a favourite library more or less often: which do they recommend?",
            (lm.BASE, lm.LOW_SKEW), False),
     Lesson("context", "5. Context helps",
-           "The same questions with and without the fact written in the prompt.", (), True),
+           "The same questions without notes, with true notes, and with notes that say otherwise.", (), True),
     Lesson("agreement", "6. Different models, different answers",
            "Two models trained on the same text from different random seeds answer the same questions.",
            (lm.BASE, lm.SECOND_SEED), False),
@@ -144,12 +146,17 @@ class MissingLessonModels(LessonError):
                          f"computer); they are kept, so this happens only once.")
 
 
+def default_model(key: str) -> lm.Variant:
+    """The lessons' own model a lesson tests when none is chosen: the reader for "context", else the base."""
+    return lm.READER if key == "context" else lm.BASE
+
+
 def needed_variants(key: str, model: TrainedModel | None = None) -> list[lm.Variant]:
     """The lessons' own models this lesson needs: its comparisons, and the default model under test."""
     item = lesson(key)
     needs = list(item.needs)
     if item.tests_model and model is None and key != "scale":
-        needs.append(lm.BASE)
+        needs.append(default_model(key))
     return list(dict.fromkeys(needs))
 
 
@@ -184,7 +191,8 @@ def run_lesson(key: str, model: TrainedModel | None = None, model_name: str = ""
         return loaded
 
     if item.tests_model and model is None and key != "scale":
-        model, model_name = variant(lm.BASE), lm.BASE.title
+        default = default_model(key)
+        model, model_name = variant(default), default.title
     started = time.perf_counter()
     if key == "hallucination":
         result = yield from hallucination(model, model_name, control)
@@ -323,59 +331,72 @@ def cutoff(full: TrainedModel, limited: TrainedModel, control: RunControl, year:
 # --- 3. coverage --------------------------------------------------------------------------------------
 
 
+# Four levels of how often a fact is stated, 20 questions each on the lessons' world. Measured on the
+# lessons' model: thirds gave 42%, 59%, 70% right (a 28-point rise); quarters 40%, 55%, 60%, 75%.
+COVERAGE_LEVELS = ("rarely", "now and then", "often", "very often")
+
+
+def coverage_levels(mentions: Counter, rows: list, total_mentions: int,
+                    names: tuple[str, ...] = COVERAGE_LEVELS) -> list[tuple[str, float, float, int]]:
+    """(label, share of the text's fact statements, accuracy, questions) at three levels of coverage.
+
+    The questions are sorted by how often the text states their fact and cut into equal parts,
+    one per name; a level's share is its facts' statements over every fact statement in the text, so with
+    equally many facts in each, the levels' shares rise with how often their facts are stated.
+    """
+    ranked = sorted(rows, key=lambda row: mentions.get(row[0].fact, 0))
+    n = len(ranked)
+    levels = []
+    for k, label in enumerate(names):
+        members = ranked[k * n // len(names):(k + 1) * n // len(names)]
+        if not members:
+            continue
+        counts = [mentions.get(q.fact, 0) for q, _ in members]
+        times = f"{counts[0]}–{counts[-1]} times" if counts[-1] > counts[0] else f"{counts[0]} times"
+        levels.append((f"{label}\n({times} each)", sum(counts) / max(total_mentions, 1),
+                       share([bool(r.correct) for _, r in members]), len(members)))
+    return levels
+
+
 def coverage(model: TrainedModel, name: str, control: RunControl):
     settings, variant = world_of(model)
     world = generate_world(settings)
     documents = variant.documents() if variant is not None else world_documents(world, settings)
-    stats = corpus_stats(documents)
-    questions = world_questions(world, settings)
+    # Facts of one kind (a country's capital, language, currency, founding year) are equally hard to
+    # learn, so what tells them apart is how often the text states them (the world's fame knob).
+    questions = world_questions(world, settings, COUNTRY_RELATIONS)
     check_readable(name, model, [q.question for q in questions])
     pace = Pace(len(questions))
-    replies = yield from ask(model, questions, control, pace, f"Asking “{name}” about every fact…")
+    replies = yield from ask(model, questions, control, pace, f"Asking “{name}” about every country…")
     rows = list(zip(questions, replies))
-    topics = [t for t in TOPICS if any(q.topic == t for q, _ in rows)]
-    total_chars = max(stats.characters, 1)
-    topic_share = {t: stats.topic_characters.get(t, 0) / total_chars for t in topics}
-    topic_acc = {t: share([bool(r.correct) for q, r in rows if q.topic == t]) for t in topics}
-    # How often the text states each fact: the coverage a single fact gets.
-    mentions = Counter(f for d in documents for f in set(d.facts))
-    counts = sorted(mentions.get(q.fact, 0) for q, _ in rows)
-    groups = []
-    if counts:
-        edges = [counts[0] - 1, counts[len(counts) // 3], counts[2 * len(counts) // 3], counts[-1]]
-        for lo, hi, label in zip(edges, edges[1:], ("rarely", "sometimes", "often")):
-            members = [r for q, r in rows if lo < mentions.get(q.fact, 0) <= hi]
-            if members:
-                groups.append((f"{label}\n({lo + 1}–{hi} times)" if hi > lo + 1 else f"{label}\n({hi} times)",
-                               share([bool(r.correct) for r in members]), len(members)))
-    labels = tuple(TOPICS[t].split(" (")[0] for t in topics)
-    scatter = PlotData("Right answers against the topic's share of the text", "share of the text (%)",
-                       "share of questions right",
-                       (Series("one topic", tuple(100 * topic_share[t] for t in topics),
-                               tuple(topic_acc[t] for t in topics), "points", labels),), y_range=(0.0, 1.0))
-    by_mentions = PlotData("Right answers by how often the text states the fact", "the fact is stated",
-                           "share of questions right",
-                           (Series("share right", tuple(range(len(groups))), tuple(g[1] for g in groups)),),
-                           tuple(g[0] for g in groups), y_range=(0.0, 1.0))
+    mentions = Counter(f for d in documents for f in d.facts)  # every statement of every fact
+    levels = coverage_levels(mentions, rows, sum(mentions.values()))
+    plot = PlotData("Right answers by how much of the text states the facts", "the facts are stated",
+                    "share of questions right",
+                    (Series("share right", tuple(range(len(levels))), tuple(lv[2] for lv in levels)),),
+                    tuple(f"{lv[0]}\n{_percent(lv[1])} of statements" for lv in levels), y_range=(0.0, 1.0))
     note = "" if variant is not None or model.corpus_fingerprint == fingerprint(documents) else (
         " (This model was not trained on the bundled world's text as it is, so these shares are only a guide.)")
-    rare, often = (groups[0][1], groups[-1][1]) if groups else (math.nan, math.nan)
-    biggest, smallest = max(topics, key=topic_share.get), min(topics, key=topic_share.get)
-    explanation = (
-        f"Facts the text states often were answered right {_percent(often)} of the time, facts it states rarely "
-        f"{_percent(rare)}. By topic: {labels[topics.index(biggest)].lower()} fill {_percent(topic_share[biggest])} "
-        f"of the text ({_percent(topic_acc[biggest])} right), {labels[topics.index(smallest)].lower()} "
-        f"{_percent(topic_share[smallest])} ({_percent(topic_acc[smallest])} right). A model learns what its "
-        f"text repeats; what the text hardly mentions, it guesses.{note}")
+    if len(levels) >= 2:
+        (low, low_share, low_acc, _), (high, high_share, high_acc, _) = levels[0], levels[-1]
+        rising = all(a[2] < b[2] for a, b in zip(levels, levels[1:]))
+        verdict = ("The more of the text is about a fact, the more often the model knows it; what the text "
+                   "hardly mentions, it guesses." if rising else
+                   "Here accuracy did not rise step by step with coverage: this model learned some rarely stated "
+                   "facts and missed some common ones, so coverage is only part of the story for it.")
+        explanation = (f"Country facts stated {low.split(chr(10))[1].strip('()')} ({_percent(low_share)} of the "
+                       f"text's statements) were answered right {_percent(low_acc)} of the time; those stated "
+                       f"{high.split(chr(10))[1].strip('()')} ({_percent(high_share)}) {_percent(high_acc)}. "
+                       f"{verdict}{note}")
+    else:
+        explanation = f"Every fact is stated equally often in this text, so there is no coverage to compare.{note}"
     return LessonResult("coverage", lesson("coverage").title, {
-        "coverage_accuracy_by_topic": {t: topic_acc[t] for t in topics},
-        "coverage_share_by_topic": {t: topic_share[t] for t in topics},
-        "accuracy_by_mentions": {g[0].replace("\n", " "): g[1] for g in groups},
-        "questions_by_mentions": {g[0].replace("\n", " "): g[2] for g in groups}, "answers": len(replies)},
-        tuple((f"{labels[i]}: {_percent(topic_share[t])} of the text", f"{_percent(topic_acc[t])} right")
-              for i, t in enumerate(topics)) + tuple((f"Facts stated {g[0].split(chr(10))[0]}", _percent(g[1]))
-                                                     for g in groups),
-        (by_mentions, scatter), explanation, len(replies) < len(questions), models=(name,))
+        "coverage_accuracy_by_share": [[lv[1], lv[2]] for lv in levels],
+        "accuracy_by_mentions": {lv[0].replace("\n", " "): lv[2] for lv in levels},
+        "questions_by_mentions": {lv[0].replace("\n", " "): lv[3] for lv in levels}, "answers": len(replies)},
+        tuple((f"Facts stated {lv[0].split(chr(10))[0]} ({_percent(lv[1])} of statements)", f"{_percent(lv[2])} right")
+              for lv in levels),
+        (plot,), explanation, len(replies) < len(questions), models=(name,))
 
 
 # --- 4. inherited bias -----------------------------------------------------------------------------------
@@ -450,35 +471,97 @@ def context_numbers(without: list[Reply], with_fact: list[Reply]) -> tuple[float
             share([bool(b.correct) for a, b in zip(without, with_fact) if not a.correct]))
 
 
+# Made-up countries the lesson writes notes about: it can only answer about them by reading.
+CONTEXT_NEW_COUNTRIES = 10
+
+
+@dataclass(frozen=True)
+class ContextQuestions:
+    """The context lesson's questions, each with the notes to put before it."""
+
+    questions: list[WorldQuestion]  # the world's countries, then made-up ones
+    notes: list[str]  # true notes for each question: its fact and one more about the same country
+    counterfactual: list[WorldQuestion]  # each world question, its answer the value the notes claim
+    counterfactual_notes: list[str]
+
+
+def _notes(rng: random.Random, country: str, values: dict, asked: str) -> str:
+    others = [r for r in COUNTRY_RELATIONS if r != asked]
+    return "Notes: " + notes_text([Notes(country, values)], {country: [asked, rng.choice(others)]}, rng,
+                                  _ENCYCLOPEDIA)
+
+
+def context_questions(world: World, settings: WorldSettings) -> ContextQuestions:
+    """Questions about the world's countries and about made-up ones, with true and counterfactual notes."""
+    rng = random.Random(f"context-lesson:{settings.seed}")
+    known = world_questions(world, settings, COUNTRY_RELATIONS)
+    values = {c.name: {"capital": c.capital, "language": c.language, "currency": c.currency,
+                       "founded_in": str(c.founded)} for c in world.countries}
+    avoid = frozenset(w.lower() for name in world.entity_names() + unknown_country_names(
+        world, settings, N_ASKED_UNKNOWN_NAMES) for w in name.split())
+    made_up = [made_up_notes(rng, avoid) for _ in range(CONTEXT_NEW_COUNTRIES)]
+    pools = {r: sorted({v[r] for v in values.values()} | {m.values[r] for m in made_up}) for r in COUNTRY_RELATIONS}
+    new = []
+    for m in made_up:
+        for relation in COUNTRY_RELATIONS:
+            answer = m.values[relation]
+            new.append((WorldQuestion(_QUESTIONS[relation][0][0].format(s=m.country), answer, relation, "made up",
+                                      None, None, tuple(v for v in pools[relation] if v != answer)), m.country, m.values))
+    questions = list(known) + [q for q, _, _ in new]
+    notes = [_notes(rng, q.fact.subject, values[q.fact.subject], q.relation) for q in known]
+    notes += [_notes(rng, country, vals, q.relation) for q, country, vals in new]
+    counterfactual, counterfactual_notes = [], []
+    for q in known:
+        other = rng.choice([v for v in pools[q.relation] if v != q.answer])
+        counterfactual.append(replace(q, answer=other, distractors=tuple(v for v in pools[q.relation] if v != other)))
+        counterfactual_notes.append(_notes(rng, q.fact.subject, {**values[q.fact.subject], q.relation: other},
+                                           q.relation))
+    return ContextQuestions(questions, notes, counterfactual, counterfactual_notes)
+
+
 def context(model: TrainedModel, name: str, control: RunControl):
     settings, _ = world_of(model)
-    world = generate_world(settings)
-    questions = world_questions(world, settings, COUNTRY_RELATIONS)
-    contexts = [q.context() for q in questions]
-    check_readable(name, model, [q.question for q in questions] + contexts)
-    pace = Pace(2 * len(questions))
-    without = yield from ask(model, questions, control, pace, "Asking without the fact in the prompt…")
-    with_fact = yield from ask(model, questions, control, pace, "Asking with the fact in the prompt…", contexts)
+    asked = context_questions(generate_world(settings), settings)
+    questions = asked.questions
+    check_readable(name, model, [q.question for q in questions] + asked.notes + asked.counterfactual_notes)
+    pace = Pace(2 * len(questions) + len(asked.counterfactual))
+    without = yield from ask(model, questions, control, pace, "Asking without notes…")
+    with_fact = yield from ask(model, questions, control, pace, "Asking with true notes in the prompt…", asked.notes)
+    followed = yield from ask(model, asked.counterfactual, control, pace,
+                              "Asking with notes that say something else…", asked.counterfactual_notes)
     n = len(with_fact)
     acc_without, acc_with, fixed = context_numbers(without, with_fact)
-    plot = PlotData("The same questions, with and without the fact", "", "share of questions right",
-                    (Series("share right", (0, 1), (acc_without, acc_with)),),
-                    ("without the fact", "with the fact\nin the prompt"), y_range=(0.0, 1.0))
+    n_known = len(asked.counterfactual)
+    new_without = share([bool(r.correct) for r in without[n_known:n]])
+    new_with = share([bool(r.correct) for r in with_fact[n_known:]])
+    follow = share([bool(r.correct) for r in followed])
+    plot = PlotData("The same questions without notes, with true notes, and with notes that say otherwise", "",
+                    "share of answers",
+                    (Series("share of answers", (0, 1, 2), (acc_without, acc_with, follow)),),
+                    ("right without notes", "right with\ntrue notes", "following notes\nthat say otherwise"),
+                    y_range=(0.0, 1.0))
     helped = math.isfinite(acc_with) and math.isfinite(acc_without) and acc_with >= acc_without + 0.05
     explanation = (
-        f"Without help, “{name}” answered {_percent(acc_without)} right; with the fact written in the prompt, "
-        f"{_percent(acc_with)}. Of the questions it got wrong on its own, {_percent(fixed)} became right. "
+        f"Without notes, “{name}” answered {_percent(acc_without)} right (about countries it never read of: "
+        f"{_percent(new_without)}); with the fact written in notes before the question, {_percent(acc_with)} "
+        f"(never read of: {_percent(new_with)}). When the notes said something else than its text had, it "
+        f"followed the notes {_percent(follow)} of the time. "
         + ("A model can use what it reads in its prompt, which is why tools that first look things up and paste "
-           "them into the prompt answer more reliably than the model alone." if helped else
-           "This model hardly used the fact: reading an answer off the prompt is a skill of its own, which "
-           "models learn only from much more text and training than this one had. Large models have it, which "
-           "is why tools that look things up and paste them into the prompt answer more reliably."))
+           "them into the prompt answer more reliably than the model alone; it also believes whatever the prompt "
+           "says." if helped else
+           "This model hardly used the notes: reading an answer off the prompt is a skill of its own, which a "
+           "model learns only from text that rewards reading (notes followed by questions on them) and enough "
+           "training. The lessons' reader model was trained for it."))
     return LessonResult("context", lesson("context").title, {
         "accuracy_without_context": acc_without, "accuracy_with_context": acc_with,
-        "wrong_without_fixed_by_context": fixed, "answers": len(without) + len(with_fact)},
-        (("Right without the fact", _percent(acc_without)), ("Right with the fact in the prompt", _percent(acc_with)),
-         ("Wrong answers the fact put right", _percent(fixed))),
-        (plot,), explanation, n < len(questions), models=(name,))
+        "accuracy_new_without_context": new_without, "accuracy_new_with_context": new_with,
+        "counterfactual_followed": follow, "wrong_without_fixed_by_context": fixed,
+        "answers": len(without) + len(with_fact) + len(followed)},
+        (("Right without notes", _percent(acc_without)), ("Right with true notes", _percent(acc_with)),
+         ("About countries it never read of", f"{_percent(new_without)} → {_percent(new_with)}"),
+         ("Followed notes that said otherwise", _percent(follow)),
+         ("Wrong answers the notes put right", _percent(fixed))),
+        (plot,), explanation, len(followed) < n_known, models=(name,))
 
 
 # --- 6. different models ----------------------------------------------------------------------------------

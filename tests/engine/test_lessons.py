@@ -200,18 +200,21 @@ def test_every_lesson_runs_end_to_end_and_plots_its_numbers(tiny_variants, key):
         assert 0 <= n["accuracy_before_cutoff"] <= 1 and 0 <= n["accuracy_after_cutoff"] <= 1
         assert result.plots[0].marker_x is not None
     elif key == "coverage":
-        shares = n["coverage_share_by_topic"]
-        assert set(shares) == set(n["coverage_accuracy_by_topic"]) == {"countries", "elections", "companies",
-                                                                         "software"}
-        assert sum(shares.values()) < 1  # code and other text take the rest
-        assert result.plots[1].series[0].x == tuple(100 * v for v in shares.values())
+        levels = n["coverage_accuracy_by_share"]
+        assert len(levels) == 4 and n["answers"] == 80  # 20 countries x 4 equally hard facts, 20 per level
+        shares = [share for share, _ in levels]
+        assert shares == sorted(shares) and 0 < sum(shares) < 1  # other facts take the rest
+        assert result.plots[0].series[0].y == tuple(acc for _, acc in levels)
     elif key == "bias":
         assert n["bias_settings"] == [0.2, 0.8]
         # The recommendation documents' favourite share: 1/3 + skew * 2/3 of 60 posts, rounded.
         assert n["bias_data_skew"] == [round(60 * (1 / 3 + 0.2 * 2 / 3)) / 60, round(60 * (1 / 3 + 0.8 * 2 / 3)) / 60]
         assert result.plots[0].series[1].y == tuple(n["bias_model_skew"])
     elif key == "context":
-        assert result.plots[0].series[0].y == (n["accuracy_without_context"], n["accuracy_with_context"])
+        assert result.plots[0].series[0].y == (n["accuracy_without_context"], n["accuracy_with_context"],
+                                               n["counterfactual_followed"])
+        assert n["answers"] == 120 + 120 + 80  # (80 world + 40 made-up) x 2, and 80 counterfactual
+        assert n["accuracy_new_without_context"] == 0.0  # nobody can know a country that was never written of
     elif key == "agreement":
         assert sum(n["outcomes"].values()) == n["answers"] // 2
         assert 0 <= n["agreement_between_models"] <= 1
