@@ -1,7 +1,9 @@
 """The seven Evaluation lessons on default settings: each one's measured effect, as one JSON line.
 
     python benchmarks/lessons.py             # the lessons' own models (shipped in assets/models/lesson_models)
-    python benchmarks/lessons.py --train     # train any variant model that is missing first (~3 min each)
+    python benchmarks/lessons.py --train     # train any variant model that is missing first
+    python benchmarks/lessons.py --train --seed 5   # every variant trained afresh from seed 5 (the second-seed
+                                                    # model from 6), in a temporary folder: ~4 minutes
 
 Each lesson runs through ``engine.lessons.run_lesson``, the code the Lessons page runs, on the
 lessons' own models (``engine/lesson_models.py``). The line holds every lesson's numbers under the
@@ -41,11 +43,31 @@ def _plain(value):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train", action="store_true", help="train missing variant models first")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="train every variant from this seed (the second-seed model from seed + 1) in a "
+                             "temporary folder; needs --train")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
+    if args.seed is not None:
+        if not args.train:
+            parser.error("--seed trains new models: add --train")
+        import os
+        import tempfile
+
+        os.environ["TRAINING_EXPLORER_HOME"] = tempfile.mkdtemp(prefix="te-lessons-seed-")
 
     from engine import lesson_models as lm
     from engine.lessons import LESSONS, LessonResult, run_lesson
+
+    if args.seed is not None:
+        # The variants are module constants the lessons read; a seed shifts every one of them alike
+        # (base 1 → S, second seed 2 → S + 1), so each lesson compares what it compares by default.
+        from dataclasses import replace
+
+        for name in ("BASE", "SECOND_SEED", "CUTOFF", "LOW_SKEW", "READER"):
+            variant = getattr(lm, name)
+            setattr(lm, name, replace(variant, seed=variant.seed - 1 + args.seed))
+        lm.VARIANTS = tuple(getattr(lm, name) for name in ("BASE", "SECOND_SEED", "CUTOFF", "LOW_SKEW", "READER"))
 
     def log(message: str) -> None:
         if not args.quiet:
@@ -60,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Missing lesson models: {', '.join(v.title for v in missing)}. Run with --train.", file=sys.stderr)
         return 2
 
-    out: dict = {}
+    out: dict = {"seed": args.seed}
     for item in LESSONS:
         result = None
         for event in run_lesson(item.key):
