@@ -50,7 +50,7 @@ def test_documents_are_deterministic_and_make_the_corpus_text(world, docs):
     assert world_documents(world, WorldSettings()) == docs
     assert documents_text(docs) == corpus_text(WorldSettings())
     assert {d.topic for d in docs} <= set(TOPICS) and {d.source for d in docs} <= set(SOURCES)
-    assert {d.source for d in docs} == {"encyclopedia", "news", "forum", "passage", "code"}
+    assert {d.source for d in docs} == {"encyclopedia", "news", "forum", "passage", "code", "story"}
     assert not any(d.junk or d.duplicate or d.typo or d.corrupted for d in docs)
 
 
@@ -62,6 +62,8 @@ def test_document_year_is_the_latest_year_it_mentions(docs):
         event_years = [f.year for f in d.facts if f.year is not None]
         if years:
             assert d.year == max(years), d.text
+        elif d.source == "story":  # stories of refusing harm and of not knowing happen in no year
+            assert d.year is None and not d.facts, d.text
         else:  # "Who is the president of X?" is still news from the year X elected them
             assert d.year == (max(event_years) if event_years else None) and d.source == "forum", d.text
 
@@ -77,6 +79,9 @@ def test_every_stated_fact_agrees_with_the_table_unless_recorded_as_corrupted(wo
         for c in d.corrupted:
             assert c.stated != c.fact.object and _word(d.text, c.stated) and c.fact in d.facts
         corrupted_docs += bool(d.corrupted)
+        if d.source == "story":  # set in a capital ("a librarian in Grira"), they state no facts
+            assert not d.facts and not d.corrupted
+            continue
         # Any attribute named in a document belongs to a country named in it, or is a recorded lie.
         for table, relation in ((capital, "capital"), (language, "language"), (currency, "currency")):
             for value, country in table.items():

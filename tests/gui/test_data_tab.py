@@ -47,14 +47,14 @@ def _choose_through_the_menu(qtbot, window, monkeypatch, kind: str, path):
 def test_opens_on_the_default_world_and_pretraining_trains_on_it(window, data):
     assert window.tabs.currentWidget() is data
     assert data.corpus.text == DEFAULT_TEXT
-    assert data.stats.documents == len(data.state.source.documents) == 1988
+    assert data.stats.documents == len(data.state.source.documents) == 2162
     panel = window.pretraining_tab.corpus_panel
     assert panel.using_curated and panel.corpus.fingerprint == text_fingerprint(DEFAULT_TEXT)
     assert data.corpus.fingerprint[:12] in panel.corpus_description.text()
     assert data.corpus.fingerprint[:12] in data.fingerprint_label.text()
     # Sizes in characters, documents and tokens, counted here independently.
     summary = data.summary_label.text().replace(",", "")
-    assert f"{len(DEFAULT_TEXT)} characters" in summary and "1988 documents" in summary
+    assert f"{len(DEFAULT_TEXT)} characters" in summary and "2162 documents" in summary
     assert f"{len(data.tokenized.tokens)} tokens" in summary
 
 
