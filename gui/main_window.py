@@ -227,6 +227,9 @@ class MainWindow(QMainWindow):
             self.addAction(action)
             self.theme_actions[key] = action
         self.themes.theme_changed.connect(lambda key: self.theme_actions[key].setChecked(True))
+        # A new theme replaces the application's style sheet, which gives widgets with a zoomed font of
+        # their own (a lesson's figures, titles) the plain size again: apply the zoom once more.
+        self.themes.theme_changed.connect(lambda _key: self.zoom.zoom_changed.emit(self.zoom.percent))
 
     def _build_stage_menu(self, menu) -> None:
         """Ctrl+1…5 bring the stages to the front, in the order they happen."""

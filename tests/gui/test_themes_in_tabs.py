@@ -253,3 +253,21 @@ def test_the_tabs_mark_their_own_advanced_panels(qtbot):
         assert not is_advanced(data.curation_panel)
     finally:
         data.shutdown()
+
+
+def test_a_theme_change_keeps_the_zoomed_text_zoomed(make_window):
+    """Leaving high contrast clears the application's style sheet, which used to put widgets with a
+    zoomed font of their own (a lesson's title and figures) back to the size before the last zoom."""
+    window = make_window()
+    window.themes.set_theme("light")
+    figures = window.evaluation_tab.lessons_page.figures_label
+    plain = figures.font().pointSizeF()
+    window.themes.set_theme("high-contrast")
+    _settle()
+    window.zoom.set_percent(200)
+    for key in ("light", "dark", "high-contrast"):
+        window.themes.set_theme(key)
+        _settle()
+        assert figures.font().pointSizeF() == pytest.approx(2 * plain), key
+    window.zoom.set_percent(100)
+    assert figures.font().pointSizeF() == pytest.approx(plain)
