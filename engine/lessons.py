@@ -374,7 +374,7 @@ def coverage(model: TrainedModel, name: str, control: RunControl):
     plot = PlotData("Right answers by how much of the text states the facts", "the facts are stated",
                     "share of questions right",
                     (Series("share right", tuple(range(len(levels))), tuple(lv[2] for lv in levels)),),
-                    tuple(f"{lv[0]}\n{_percent(lv[1])} of statements" for lv in levels), y_range=(0.0, 1.0))
+                    tuple(lv[0].replace(" each)", ")") for lv in levels), y_range=(0.0, 1.0))
     note = "" if variant is not None or model.corpus_fingerprint == fingerprint(documents) else (
         " (This model was not trained on the bundled world's text as it is, so these shares are only a guide.)")
     if len(levels) >= 2:
@@ -544,7 +544,7 @@ def context(model: TrainedModel, name: str, control: RunControl):
     explanation = (
         f"Without notes, “{name}” answered {_percent(acc_without)} right (about countries it never read of: "
         f"{_percent(new_without)}); with the fact written in notes before the question, {_percent(acc_with)} "
-        f"(never read of: {_percent(new_with)}). When the notes said something else than its text had, it "
+        f"(never read of: {_percent(new_with)}). When the notes said something other than its text, it "
         f"followed the notes {_percent(follow)} of the time. "
         + ("A model can use what it reads in its prompt, which is why tools that first look things up and paste "
            "them into the prompt answer more reliably than the model alone; it also believes whatever the prompt "
