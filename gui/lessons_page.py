@@ -227,9 +227,16 @@ class LessonsPage(QWidget):
         self.stop_button.setEnabled(running)
         self.train_button.setEnabled(not running and bool(absent))
         if not running:
+            shown = self.result is not None and self.result.lesson == item.key
             self.status_label.setText(
                 "Models this lesson still needs: " + ", ".join(f"“{v.title}”" for v in absent) + "."
-                if absent else "Ready: press Run lesson.")
+                if absent else self._finished_text() if shown else "Ready: press Run lesson.")
+
+    def _finished_text(self) -> str:
+        """What the lesson on screen found, for the status line: its time and its first figure."""
+        result = self.result
+        found = f" {result.figures[0][0]}: {result.figures[0][1]}." if result.figures else ""
+        return f"{'Stopped' if result.partial else 'Finished'} in {formatting.duration(result.seconds)}.{found}"
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -357,7 +364,7 @@ class LessonsPage(QWidget):
             plot.show_plot(data)
             plot.export_name = export.file_name(data.title) if data else "lesson-plot"  # right-click → Export
         self.explanation_label.setText(result.explanation)
-        self.status_label.setText(f"Finished in {formatting.duration(result.seconds)}.")
+        self.status_label.setText(self._finished_text())
         if result.partial:
             self.message_bar.info("The lesson was stopped; the numbers cover the questions asked before the stop.")
         self.result_shown.emit(result)

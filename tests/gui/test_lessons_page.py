@@ -55,6 +55,11 @@ def test_missing_models_are_named_then_trained_and_the_lesson_shows_its_result(q
     assert page.plots[0].isVisible() and not page.plots[1].isVisible()
     assert page.explanation_label.text() == result.explanation
     assert not page.train_button.isEnabled() and page.run_button.isEnabled()
+    # The status line says it finished and what it found (it used to flip straight back to "Ready").
+    status = page.status_label.text()
+    assert status.startswith("Finished in") and result.figures[0][1] in status and "Ready" not in status
+    page.select_lesson("hallucination")  # another lesson: nothing of its own on screen yet
+    assert page.status_label.text() != status
 
 
 def test_scale_lesson_runs_with_a_model_from_the_shelf(qtbot, page, trained_model):
