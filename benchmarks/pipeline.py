@@ -102,6 +102,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dpo-lr", type=float, default=None)
     parser.add_argument("--beta", type=float, default=None)
     parser.add_argument("--nll-weight", type=float, default=None)
+    parser.add_argument("--anchor-weight", type=float, default=None, help="DPO's pretraining-text anchor (0: none)")
     parser.add_argument("--base", default=None, help="a saved pretrained model to start from (skips pretraining)")
     parser.add_argument("--save", default=None, help="a folder to save the three models in")
     parser.add_argument("--seed", type=int, default=None,
@@ -158,11 +159,12 @@ def main(argv=None) -> int:
                         learning_rate=args.dpo_lr or dpo_train.learning_rate, sample_every=0)
     pref = preference_tuning.PreferenceConfig()
     pref = replace(pref, beta=args.beta if args.beta is not None else pref.beta,
-                   nll_weight=args.nll_weight if args.nll_weight is not None else pref.nll_weight)
+                   nll_weight=args.nll_weight if args.nll_weight is not None else pref.nll_weight,
+                   anchor_weight=args.anchor_weight if args.anchor_weight is not None else pref.anchor_weight)
     dpo_run = preference_tuning.PreferenceTuningRun(sft, bundled_preferences(), dpo_train, pref, method=method)
     dpo, figures = run_stage(dpo_run, "preference tuning", log)
     result.update({f"dpo_{k}": v for k, v in figures.items()})
-    result.update(beta=pref.beta, nll_weight=pref.nll_weight)
+    result.update(beta=pref.beta, nll_weight=pref.nll_weight, anchor_weight=pref.anchor_weight)
     result["train_minutes_total"] = round(
         (result["pretrain_seconds"] + result["sft_seconds"] + result["dpo_seconds"]) / 60, 2)
 

@@ -89,7 +89,7 @@ class InstructionTuningRun(TuningRun):
         n = len(train_ex)
         return {k: v[:n] for k, v in arrays.items()}, {k: v[n:] for k, v in arrays.items()}
 
-    def _batch_loss(self, params, batch: dict):
+    def _batch_loss(self, params, batch: dict, reference=None):
         from engine.model import loss_fn
 
         # Mean cross-entropy over the answer tokens only: the weights are 0 on the prompt and padding.

@@ -6,19 +6,31 @@
     run.trained                  # a TrainedModel with stage "preference"
 
 Each pair is a prompt with a *chosen* and a *rejected* answer: a refusal over going along with a
-harmful request, a helpful answer over a refusal for its harmless look-alike, "I don't know" over a
-made-up fact. Direct Preference Optimization (Rafailov et al. 2023) needs no reward model: it compares
+harmful request, a helpful answer over a refusal for its harmless look-alike, a true fact over a
+wrong one. Direct Preference Optimization (Rafailov et al. 2023) needs no reward model: it compares
 how much the model being tuned (the *policy*) has raised each answer's log-probability relative to a
 frozen *reference*, here the instruction-tuned model it starts from:
 
     margin = β · ((log π(chosen) − log π_ref(chosen)) − (log π(rejected) − log π_ref(rejected)))
     loss   = −log σ(margin)  +  nll_weight · (mean cross-entropy of the chosen answer's tokens)
+                             +  anchor_weight · (mean KL(π_ref ‖ π) over the next tokens of pretraining text)
 
 The second term (as in RPO, Pang et al. 2024) is instruction tuning on the chosen answers. A probe of
 this project found DPO alone drove its loss near zero on tiny models without a single refusal being
 generated: it pushed the rejected answers down instead of making the chosen ones likely
 (``../shared/notes/lesson-feasibility.md``). The reference log-probabilities never change, so they
 are computed once before training, which halves the work of every step.
+
+The third term is an anchor that pays some of the *alignment tax*: every step on question-and-answer
+pairs costs facts the model read in its pretraining text (measured: 43% of held-out facts right
+before, 24% after 200 steps), and keeping the model's whole next-token distribution on windows of
+that text where the reference had it (a KL, as the KL penalty of RLHF keeps a policy near its start;
+InstructGPT's "PPO-ptx" mixed in pretraining gradients for the same reason) kept more of them and
+refused more (measured from the shipped model, 200 steps at 1e-3: facts 32% instead of 3%, harmful
+requests refused 63%, look-alikes 8%). Plain cross-entropy on the same text kept facts too but made
+the model ramble on in the pretraining text's style (answers in the format fell to 76%). The text is
+``anchor_text`` (default: the bundled world, what the shipped models read); the reference's
+parameters ride along in the step (``reference_in_step``).
 
 The run is the shared tuning loop of ``engine.tuning_run`` (full fine-tuning or LoRA). On held-out
 pairs it reports the loss (``ValidationLoss``) and the mean reward margin and preference accuracy
@@ -41,6 +53,8 @@ from engine.tuning_run import TuningRun, map_rows, token_losses
 
 BETA_EXPLANATION = ("Beta sets how strongly the model is held to the instruction-tuned model it starts from: "
                     "a small beta lets it move far to prefer the chosen answers, a large one keeps it close.")
+ANCHOR_EXPLANATION = ("Keeps the model writing the pretraining text as it did before, so that what it read there "
+                      "(the facts) is disturbed less while it learns the preferences. 0 turns this off.")
 NLL_EXPLANATION = ("Also trains on the chosen answers directly, as instruction tuning does, so the model learns "
                    "to write them, not only to rank them above the rejected ones.")
 
@@ -51,12 +65,17 @@ class PreferenceConfig:
 
     beta: float = 0.1  # how strongly the policy is tied to the reference (larger: smaller changes)
     nll_weight: float = 1.0  # weight of the chosen answers' cross-entropy next to the DPO loss (0: plain DPO)
+    # Weight of the anchor: KL(reference ‖ model) over every next token of windows of pretraining text
+    # (0: none). See the module docstring; 4 measured best (benchmarks/README.md, 2026-12-07).
+    anchor_weight: float = 4.0
 
     def validate(self) -> None:
         if not self.beta > 0:
             raise ConfigError("Beta must be above zero.", "Try 0.1.")
         if not self.nll_weight >= 0:
             raise ConfigError("The weight of learning the chosen answers must be zero or more.", "Try 1.")
+        if not self.anchor_weight >= 0:
+            raise ConfigError("The weight of keeping the pretraining text must be zero or more.", "Try 4.")
 
 
 # The collapse guard (``_collapse_message``): at each held-out check the run answers up to
@@ -70,15 +89,14 @@ GUARD_PROMPTS = 32
 GUARD_TOKENS = 64  # enough for every bundled answer and its end (the longest chosen one is 42 tokens)
 COLLAPSE_SHARE = 0.5
 
-# Measured from the shipped instruction-tuned model on the bundled 488 pairs (benchmarks/pipeline.py
-# and preference_steps.py, 2026-12-07): every extra step of training on question-and-answer pairs
-# costs held-out facts (instruction tuning alone, run on from 100 to 400 steps at 1e-4, fell from
-# 43% to 31% exactly right). At 1e-3 for 200 steps (the old default) 78% of harmful requests were
-# refused and 3% of held-out facts kept right (from 43%); at 1e-4, 60% refused and 18% right; at
-# 3e-5, 63% and 26% but 18% of harmless look-alikes refused. 1e-4, instruction tuning's own rate,
-# never wrecked the answers' format in 1 to 1,000 steps. Beta from 0.1 to 1.0 changed little.
+# Measured from the shipped instruction-tuned model on the bundled 488 pairs (benchmarks/README.md,
+# 2026-12-07): every extra step on question-and-answer pairs costs held-out facts (instruction tuning
+# alone, run on from 100 to 400 steps at 1e-4, fell from 43% to 31% exactly right). Without the
+# anchor, 200 steps at 1e-3 refused 78% of harmful requests and kept 3% of the facts right; at 1e-4,
+# 60% and 18%. With the anchor at weight 4, 1e-3 refused 63% and kept 32%. Beta from 0.1 to 1.0
+# changed little.
 DEFAULT_TRAIN = TrainConfig(
-    batch_size=16, learning_rate=1e-4, min_learning_rate=1e-5, warmup_steps=20, total_steps=200,
+    batch_size=16, learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=20, total_steps=200,
     weight_decay=0.0, log_every=10, eval_every=50, eval_batches=1, sample_every=50, sample_tokens=48,
     val_fraction=0.1,
 )
@@ -106,6 +124,18 @@ def dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta: flo
     return -jax.numpy.mean(jax.nn.log_sigmoid(margins)), margins
 
 
+def anchor_kl(params, reference, cfg, inputs):
+    """Mean KL(reference ‖ model) of the next-token distributions at every position of ``inputs`` (B, L)."""
+    import jax
+    import jax.numpy as jnp
+
+    from engine.model import forward
+
+    log_p = jax.nn.log_softmax(forward(params, inputs, cfg))  # (B, L, V)
+    log_ref = jax.lax.stop_gradient(jax.nn.log_softmax(forward(reference, inputs, cfg)))  # (B, L, V)
+    return jnp.mean(jnp.sum(jnp.exp(log_ref) * (log_ref - log_p), axis=-1))
+
+
 class PreferenceTuningRun(TuningRun):
     """One DPO run from ``model`` (instruction-tuned), which is also the frozen reference.
 
@@ -120,18 +150,23 @@ class PreferenceTuningRun(TuningRun):
                  preference: PreferenceConfig = PreferenceConfig(), method: str = METHOD_FULL,
                  lora: LoraConfig = LoraConfig(), control: RunControl | None = None,
                  data_name: str = "preference pairs", resume: TrainedModel | None = None,
-                 measure_tax: bool = False):
+                 measure_tax: bool = False, anchor_text: str | None = None):
         super().__init__(model, train or default_train(method), method, lora, control, resume)
         self.pairs = list(pairs)
         # At each held-out check, also ask the model the bundled red team and held-out facts and
         # report an ``AlignmentTax`` (a few seconds each; only for a model that can write them).
         self.measure_tax = measure_tax
+        self.anchor_text = anchor_text
         self.preference = preference
         self.data_name = data_name
         self.truncated = 0
         self._val_fn = None
         self._readable: dict[int, float] = {}  # step -> share of held-back prompts answered readably
         self._guard_prompts: list[str] = []
+
+    @property
+    def reference_in_step(self) -> bool:
+        return self.preference.anchor_weight > 0
 
     @property
     def divergence_limit(self) -> float:
@@ -167,8 +202,27 @@ class PreferenceTuningRun(TuningRun):
             arrays[f"{side}_targets"] = tokenized.targets[offset:offset + n]  # (N, L)
             arrays[f"{side}_weights"] = tokenized.weights[offset:offset + n]  # (N, L)
         arrays["ref_chosen"], arrays["ref_rejected"] = self._reference_logprobs(arrays)  # (N,) each
+        if self.reference_in_step:
+            arrays["anchor_inputs"] = self._anchor_windows(n)  # (N, L)
         k = len(train_pairs)
         return {a: v[:k] for a, v in arrays.items()}, {a: v[k:] for a, v in arrays.items()}
+
+    def _anchor_windows(self, n: int):
+        """``n`` windows of the anchor text (n, L), one beside each pair (a batch takes its pairs'
+        windows), from random places drawn with the run's seed."""
+        import numpy as np
+
+        if self.anchor_text is None:
+            from engine.corpus import load_bundled
+
+            self.anchor_text = load_bundled("fictional_world").text
+        ids = np.asarray(self.tokenizer.encode(self.anchor_text), np.int32)
+        width = self.model_config.context_length
+        if len(ids) < width + 1:
+            raise ConfigError("The text that keeps the model close to its pretraining is too short.",
+                              "Set “Keep the pretraining text” to 0.")
+        starts = np.random.default_rng(self.train_config.seed).integers(0, len(ids) - width, n)
+        return np.stack([ids[s:s + width] for s in starts])  # (n, L)
 
     def _reference_logprobs(self, arrays: dict):
         """log π_ref of every chosen and rejected answer, from the starting model: computed once."""
@@ -197,13 +251,17 @@ class PreferenceTuningRun(TuningRun):
         summed = jnp.sum(losses, axis=1)  # (2B,)
         return -summed[:b], -summed[b:], summed[:b], jnp.sum(batch["chosen_weights"], axis=1)
 
-    def _batch_loss(self, params, batch: dict):
+    def _batch_loss(self, params, batch: dict, reference=None):
         import jax.numpy as jnp
 
         chosen, rejected, nll, count = self._parts(params, batch)
         loss, _ = dpo_loss(chosen, rejected, batch["ref_chosen"], batch["ref_rejected"], self.preference.beta)
         # The chosen answers' mean cross-entropy per token, as instruction tuning's loss is.
-        return loss + self.preference.nll_weight * jnp.sum(nll) / jnp.maximum(jnp.sum(count), 1.0)
+        loss = loss + self.preference.nll_weight * jnp.sum(nll) / jnp.maximum(jnp.sum(count), 1.0)
+        if reference is not None and "anchor_inputs" in batch:
+            loss = loss + self.preference.anchor_weight * anchor_kl(params, reference, self.model_config,
+                                                                    batch["anchor_inputs"])
+        return loss
 
     def _evaluate(self, step: int, params, val: dict) -> list[Event]:
         if self._val_fn is None:
@@ -269,5 +327,5 @@ class PreferenceTuningRun(TuningRun):
     def _details(self) -> dict:
         details = super()._details()
         details.update(pairs=len(self.pairs), beta=self.preference.beta, nll_weight=self.preference.nll_weight,
-                       truncated=self.truncated)
+                       anchor_weight=self.preference.anchor_weight, truncated=self.truncated)
         return details

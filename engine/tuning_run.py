@@ -78,8 +78,13 @@ class TuningRun:
         held-out) arrays as dicts of numpy arrays whose first axis is the example."""
         raise NotImplementedError
 
-    def _batch_loss(self, params, batch: dict):
-        """Mean loss of a batch under full ``params``: a scalar JAX array. Pure and jittable."""
+    # True: the step also gets the starting model's parameters (``reference`` in ``_batch_loss``).
+    reference_in_step = False
+
+    def _batch_loss(self, params, batch: dict, reference=None):
+        """Mean loss of a batch under full ``params``: a scalar JAX array. Pure and jittable.
+
+        ``reference``: the starting model's parameters, frozen, if ``reference_in_step`` (else None)."""
         raise NotImplementedError
 
     def _evaluate(self, step: int, params, val: dict) -> list[Event]:
@@ -223,6 +228,9 @@ class TuningRun:
         else:  # a model saved without its optimiser state: it continues, but with fresh AdamW moments
             state = init_state(_copy_state(self.resume.params), optimizer, start_step)
 
+        if frozen is None and self.reference_in_step:  # full fine-tuning that compares with its start
+            frozen = _copy_state(self.base.params)
+
         def full_params(trainable, frozen):
             return merge(frozen, trainable, self.lora) if lora else trainable
 
@@ -231,7 +239,8 @@ class TuningRun:
         def step_fn(state: TrainState, data: dict, frozen, key, learning_rate):
             rows = jax.random.randint(jax.random.fold_in(key, state.step), (batch_size,), 0, n_rows)  # (B,)
             batch = jax.tree.map(lambda a: a[rows], data)  # (B, L, …)
-            loss, grads = jax.value_and_grad(lambda t: self._batch_loss(full_params(t, frozen), batch))(state.params)
+            loss, grads = jax.value_and_grad(lambda t: self._batch_loss(full_params(t, frozen), batch, frozen))(
+                state.params)
             updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
             updates = jax.tree.map(lambda u: -learning_rate * u, updates)
             return TrainState(state.step + 1, optax.apply_updates(state.params, updates), opt_state), loss

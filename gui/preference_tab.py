@@ -209,7 +209,7 @@ class PreferenceTab(TuningTab):
         super().__init__(zoom, parent)
         self.setObjectName("preferenceTab")
         self.plot_title.setText("DPO loss (lower is better); dashed: held-out pairs")
-        from engine.preference_tuning import BETA_EXPLANATION, NLL_EXPLANATION
+        from engine.preference_tuning import ANCHOR_EXPLANATION, BETA_EXPLANATION, NLL_EXPLANATION, PreferenceConfig
 
         self.beta_spin = QDoubleSpinBox()
         self.beta_spin.setRange(0.01, 5.0)
@@ -221,6 +221,11 @@ class PreferenceTab(TuningTab):
         self.nll_spin.setSingleStep(0.25)
         self.nll_spin.setValue(1.0)
         self.nll_spin.setAccessibleName("Weight of learning the chosen answers")
+        self.anchor_spin = QDoubleSpinBox()
+        self.anchor_spin.setRange(0.0, 20.0)
+        self.anchor_spin.setSingleStep(0.5)
+        self.anchor_spin.setValue(PreferenceConfig().anchor_weight)
+        self.anchor_spin.setAccessibleName("Weight of keeping the pretraining text")
         dpo_box = QWidget()
         dpo_form = QFormLayout(dpo_box)
         dpo_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -228,10 +233,13 @@ class PreferenceTab(TuningTab):
         dpo_form.addRow(_wrapped(BETA_EXPLANATION))
         dpo_form.addRow("Learn the chosen answers", self.nll_spin)
         dpo_form.addRow(_wrapped(NLL_EXPLANATION))
+        dpo_form.addRow("Keep the pretraining text", self.anchor_spin)
+        dpo_form.addRow(_wrapped(ANCHOR_EXPLANATION))
         self.settings_layout.addWidget(group_box("DPO", dpo_box))
         # Made after the right-hand pages, so Qt would visit them last: put them after Steps, as shown.
         QWidget.setTabOrder(self.steps_spin, self.beta_spin)
         QWidget.setTabOrder(self.beta_spin, self.nll_spin)
+        QWidget.setTabOrder(self.nll_spin, self.anchor_spin)
 
         questions = [r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:") for r in load_red_team()]
         self.vote_panel = VotePanel(questions)
@@ -351,7 +359,8 @@ class PreferenceTab(TuningTab):
     def make_run(self, base, train_config, method, control, resume=None):
         from engine.preference_tuning import PreferenceConfig, PreferenceTuningRun
 
-        preference = PreferenceConfig(beta=self.beta_spin.value(), nll_weight=self.nll_spin.value())
+        preference = PreferenceConfig(beta=self.beta_spin.value(), nll_weight=self.nll_spin.value(),
+                                      anchor_weight=self.anchor_spin.value())
         return PreferenceTuningRun(base, self.pairs_snapshot, train_config, preference, method, control=control,
                                    resume=resume, measure_tax=True)
 

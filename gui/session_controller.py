@@ -517,7 +517,8 @@ class SessionController(QObject):
                     "margins": [pref.metrics_plot.margins[i] for i in kept],
                     "accuracies": [pref.metrics_plot.accuracies[i] for i in kept]}
         tabs["preference"].update(beta=pref.beta_spin.value(), nll_weight=pref.nll_spin.value(),
-                                  both_bad=pref.both_bad_count, held_out=held_out)
+                                  anchor_weight=pref.anchor_spin.value(), both_bad=pref.both_bad_count,
+                                  held_out=held_out)
         metrics["preference-held-out"] = held_out
 
         ev = w.evaluation_tab
@@ -650,6 +651,7 @@ class SessionController(QObject):
         if "beta" in part.extra:
             tab.beta_spin.setValue(part.extra["beta"])
             tab.nll_spin.setValue(part.extra.get("nll_weight", tab.nll_spin.value()))
+            tab.anchor_spin.setValue(part.extra.get("anchor_weight", tab.anchor_spin.value()))
             tab.both_bad_count = int(part.extra.get("both_bad", 0))
         tab.pairs.reset_rows(part.rows)
         tab.restore_models(part.base, part.tuned, interrupted=part.interrupted_at_step is not None)

@@ -60,7 +60,8 @@ def _sft_model(seed: int = 0):
 def test_dpo_starts_at_ln2_plus_the_nll_term_and_learns_to_prefer_the_chosen_answers():
     model = _sft_model()
     train = tiny_schedule(learning_rate=3e-3, total_steps=40)
-    run = PreferenceTuningRun(model, preferences(), train, PreferenceConfig(beta=0.5, nll_weight=2.0))
+    # Without the anchor (tested on its own below), so the losses are DPO's and the NLL term's only.
+    run = PreferenceTuningRun(model, preferences(), train, PreferenceConfig(beta=0.5, nll_weight=2.0, anchor_weight=0.0))
     events = list(run.events())
     assert events[-1] == Finished(40, "completed")
     val = [e for e in events if isinstance(e, ValidationLoss)]
@@ -95,7 +96,7 @@ WRECKING_RATE = 3e-3
 
 
 def test_the_collapse_guard_stops_a_run_that_wrecks_the_model_and_keeps_the_one_before():
-    """Plain DPO (no learning of the chosen answers) at a high rate turns the shipped instruction-tuned
+    """Plain DPO (no learning of the chosen answers, no anchor) at a high rate turns the shipped instruction-tuned
     model's answers into letter salad within 10 steps while its losses look fine (the old default
     schedule did the same before the pretraining text could spell a refusal); the guard reads the
     answers, stops the run and keeps the model from before."""
@@ -110,7 +111,7 @@ def test_the_collapse_guard_stops_a_run_that_wrecks_the_model_and_keeps_the_one_
 
     sft = load_checkpoint(SHIPPED_MODELS_DIR / "instruction_tuned")
     wrecking = replace(default_train(), total_steps=10, sample_every=0, learning_rate=WRECKING_RATE)
-    run = PreferenceTuningRun(sft, bundled_preferences(), wrecking, PreferenceConfig(nll_weight=0.0))
+    run = PreferenceTuningRun(sft, bundled_preferences(), wrecking, PreferenceConfig(nll_weight=0.0, anchor_weight=0.0))
     events = list(run.events())
     diverged = [e for e in events if isinstance(e, Diverged)]
     assert len(diverged) == 1 and diverged[0].step == 10
@@ -150,3 +151,26 @@ def test_a_harmless_request_is_answered_as_hoped_only_with_help():
     assert as_hoped("benign", judge(" Ask the market office in Bonra for a stall, then bring fruit.\nUser:"), helpful)
     assert not as_hoped("benign", judge(" I can't help with that, because it could hurt people.\nUser:"), helpful)
     assert as_hoped("harmful", judge(" I can't help with that, because it could hurt people.\nUser:"))
+
+
+def test_the_anchor_is_zero_at_the_start_and_grows_as_the_model_moves_away():
+    """KL(reference ‖ model) on pretraining text: 0 for the reference itself, above 0 for a changed model,
+    and a run with the anchor really carries the text's windows and the reference into its step."""
+    from engine.preference_tuning import anchor_kl
+
+    model = _sft_model()
+    inputs = jnp.asarray(np.arange(2 * model.model_config.context_length).reshape(2, -1) % 7)  # (2, L)
+    assert float(anchor_kl(model.params, model.params, model.model_config, inputs)) == pytest.approx(0.0, abs=1e-6)
+    moved = jax.tree.map(lambda p: p * 1.5, model.params)
+    assert float(anchor_kl(moved, model.params, model.model_config, inputs)) > 1e-3
+    text = "the reference wrote this text once. " * 40
+    run = PreferenceTuningRun(model, preferences(), tiny_schedule(), PreferenceConfig(anchor_weight=4.0),
+                              anchor_text=text)
+    assert run.reference_in_step
+    train, val = run._prepare()
+    assert train["anchor_inputs"].shape == (len(train["chosen_inputs"]), model.model_config.context_length)
+    assert set(np.unique(train["anchor_inputs"])) <= set(model.tokenizer.encode(text).tolist())
+    events = list(run.events())
+    assert events[-1].reason == "completed" and run.trained.details["anchor_weight"] == 4.0
+    assert not PreferenceTuningRun(model, preferences(), tiny_schedule(),
+                                   PreferenceConfig(anchor_weight=0.0)).reference_in_step

@@ -76,6 +76,7 @@ def test_save_then_open_restores_every_tab(qtbot, make_window, trained_model, wo
     assert preference.base_model is tuned  # handed on, as after a real run
     preference.add_vote("Is Zarn real?", "Only in this world.", "Yes, obviously.")
     preference.beta_spin.setValue(0.35)
+    preference.anchor_spin.setValue(2.5)
     preferred = _tuned(world_base, STAGE_PREFERENCE, 20)
     preference.restore_models(tuned, preferred)
     preference.metrics_plot.add(PreferenceMetrics(10, 0.25, 0.75))
@@ -132,6 +133,7 @@ def test_save_then_open_restores_every_tab(qtbot, make_window, trained_model, wo
     assert preference2.votes() == [{"prompt": "Is Zarn real?", "chosen": "Only in this world.",
                                     "rejected": "Yes, obviously.", "kind": "your vote"}]
     assert preference2.beta_spin.value() == pytest.approx(0.35)
+    assert preference2.anchor_spin.value() == pytest.approx(2.5)
     assert preference2.base_model.step == 40 and preference2.tuned_model.step == 20
     assert (preference2.metrics_plot.steps, preference2.metrics_plot.margins) == ([10], [0.25])
     # Evaluation: the same models on the shelf, the same one unticked, the same answers and ratings.

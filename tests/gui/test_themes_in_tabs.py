@@ -209,8 +209,9 @@ def test_tab_visits_the_rows_made_after_loading_where_they_are_shown(window, qtb
 
     window.show_stage("preference")
     tab = window.preference_tab
-    reached = _tab_from(tab.steps_spin, 3)
-    assert [_owner(w, [tab.beta_spin, tab.nll_spin]) for w in reached[:2]] == [tab.beta_spin, tab.nll_spin]
+    reached = _tab_from(tab.steps_spin, 4)
+    spins = [tab.beta_spin, tab.nll_spin, tab.anchor_spin]
+    assert [_owner(w, spins) for w in reached[:3]] == spins
 
     window.show_stage("instruction")
     pairs = window.instruction_tab.pairs

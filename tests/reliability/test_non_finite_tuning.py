@@ -69,11 +69,11 @@ class FaultAt:
         self.params_before: dict[int, list[np.ndarray]] = {}  # step count -> trainable numbers at that count
         self.calls = 0
 
-    def _batch_loss(self, params, batch):
+    def _batch_loss(self, params, batch, reference=None):
         if not self.tracing_fault:
-            return super()._batch_loss(params, batch)
+            return super()._batch_loss(params, batch, reference)
         loss_addend, grads_addend = batch["fault"][0, 0], batch["fault"][0, 1]
-        loss = super()._batch_loss(_grads_plus(params, grads_addend), batch)
+        loss = super()._batch_loss(_grads_plus(params, grads_addend), batch, reference)
         return loss + jax.lax.stop_gradient(loss_addend)
 
     def _compile_step(self, step_fn, state, data, frozen, key):
