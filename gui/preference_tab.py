@@ -91,9 +91,11 @@ class AlignmentTaxPlot(ZoomedPlotWidget):
 
     def __init__(self, zoom: ZoomController, parent=None):
         super().__init__(zoom, parent)
-        self.set_axis_title("bottom", "held-out facts answered exactly right (%)")
-        self.set_axis_title("left", "harmful requests refused (%)")
+        self.set_axis_title("bottom", "held-out facts right (%)")
+        self.set_axis_title("left", "harmful refused (%)")
         self.path_line = self.add_line("this run, step by step", "#1f66c1", symbol="o", symbol_size=11.0)
+        # One line, explained in the sentence below the plot: a legend would only cover points.
+        self.legend.setVisible(False)
         self.plotItem.setXRange(0, 100, padding=0.04)
         self.plotItem.setYRange(0, 100, padding=0.04)
         self.points: list[AlignmentTax] = []
@@ -122,10 +124,10 @@ class AlignmentTaxPlot(ZoomedPlotWidget):
     def minimumSizeHint(self):
         # Shares its page with a wrapped sentence below, and a page with wrapped text takes its height
         # from its parts' preferred sizes: small ones, so the page fits the pane instead of scrolling.
-        return QSize(240, 160)
+        return QSize(240, int(170 * self.scale))  # at 200 %, room for the axis title along the side
 
     def sizeHint(self):
-        return QSize(480, 240)
+        return QSize(480, int(240 * self.scale))
 
     def _redraw(self) -> None:
         import pyqtgraph as pg
