@@ -290,7 +290,7 @@ def _tuning_plan(state, checkpoints, columns, where) -> TuningPlan:
     method, steps = state.get("method", "full"), state.get("steps", 1)
     if method not in ("full", "lora") or not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise _damaged(where)
-    extra = {k: state[k] for k in ("beta", "nll_weight", "both_bad") if k in state}
+    extra = {k: state[k] for k in ("beta", "nll_weight", "anchor_weight", "both_bad") if k in state}
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in extra.values()):
         raise _damaged(where)
     metrics = state.get("held_out")
