@@ -28,9 +28,9 @@ import numpy as np
 
 from engine.errors import PlainError, TokenizerMismatch
 from engine.events import RunControl
-from engine.stage_sets import PROMPT_TEMPLATE, _unknown_names, fact_topic
+from engine.stage_sets import PROMPT_TEMPLATE, fact_topic
 from engine.trained_model import STAGE_PRETRAINING, TrainedModel
-from engine.world import _ENCYCLOPEDIA, _QUESTIONS, Fact, World, WorldSettings
+from engine.world import _QUESTIONS, N_ASKED_UNKNOWN_NAMES, Fact, World, WorldSettings, unknown_country_names
 
 CHUNK = 32  # prompts per batch: engine.behaviour.ROWS_PER_BATCH, so each chunk is one compiled call
 MAX_ANSWER_TOKENS = 16  # the answers are a name or a short sentence; the first line is graded
@@ -60,13 +60,6 @@ class WorldQuestion:
     fact: Fact | None  # the fact asked about (None for made-up entities)
     distractors: tuple[str, ...] = ()  # every other answer of the same relation: naming one is wrong
 
-    def context(self) -> str:
-        """The fact written as one encyclopedia sentence, to put in the prompt (lesson 5)."""
-        if self.fact is None:
-            return ""
-        f = self.fact
-        return _ENCYCLOPEDIA[f.relation][0].format(s=f.subject, o=f.object, y=f.year)
-
 
 def world_questions(world: World, settings: WorldSettings, relations: Sequence[str] | None = None,
                     every_wording: bool = False) -> list[WorldQuestion]:
@@ -88,7 +81,7 @@ def world_questions(world: World, settings: WorldSettings, relations: Sequence[s
 
 def made_up_questions(world: World, settings: WorldSettings, n_names: int = 12) -> list[WorldQuestion]:
     """Questions about countries the world does not contain (names made like real ones), one per relation."""
-    names = _unknown_names(world, settings, 60)[40:40 + n_names]  # the red-team set's unknown names
+    names = unknown_country_names(world, settings, N_ASKED_UNKNOWN_NAMES)[40:40 + n_names]  # the red-team set's unknown names
     rows = []
     for i, name in enumerate(names):
         for relation in COUNTRY_RELATIONS:

@@ -37,8 +37,8 @@ from engine.lesson_probes import (COUNTRY_RELATIONS, LessonError, LessonProgress
                                   world_questions)
 from engine.open_book import Notes, made_up_notes, notes_text
 from engine.trained_model import TrainedModel
-from engine.world import (_ENCYCLOPEDIA, _QUESTIONS, N_ASKED_UNKNOWN_NAMES, World, WorldSettings, generate_world,
-                          unknown_country_names, world_documents)
+from engine.world import (_ENCYCLOPEDIA, _QUESTIONS, World, WorldSettings, country_values, generate_world,
+                          names_taken, world_documents)
 
 # Published training compute of frontier-scale models, each with where it is published.
 # (6 × parameters × tokens agrees with each within a few percent.)
@@ -338,7 +338,7 @@ COVERAGE_LEVELS = ("rarely", "now and then", "often", "very often")
 
 def coverage_levels(mentions: Counter, rows: list, total_mentions: int,
                     names: tuple[str, ...] = COVERAGE_LEVELS) -> list[tuple[str, float, float, int]]:
-    """(label, share of the text's fact statements, accuracy, questions) at three levels of coverage.
+    """(label, share of the text's fact statements, accuracy, questions) at each level of coverage.
 
     The questions are sorted by how often the text states their fact and cut into equal parts,
     one per name; a level's share is its facts' statements over every fact statement in the text, so with
@@ -495,10 +495,8 @@ def context_questions(world: World, settings: WorldSettings) -> ContextQuestions
     """Questions about the world's countries and about made-up ones, with true and counterfactual notes."""
     rng = random.Random(f"context-lesson:{settings.seed}")
     known = world_questions(world, settings, COUNTRY_RELATIONS)
-    values = {c.name: {"capital": c.capital, "language": c.language, "currency": c.currency,
-                       "founded_in": str(c.founded)} for c in world.countries}
-    avoid = frozenset(w.lower() for name in world.entity_names() + unknown_country_names(
-        world, settings, N_ASKED_UNKNOWN_NAMES) for w in name.split())
+    values = {c.name: country_values(c) for c in world.countries}
+    avoid = names_taken(world, settings)
     made_up = [made_up_notes(rng, avoid) for _ in range(CONTEXT_NEW_COUNTRIES)]
     pools = {r: sorted({v[r] for v in values.values()} | {m.values[r] for m in made_up}) for r in COUNTRY_RELATIONS}
     new = []

@@ -39,7 +39,6 @@ pairs it reports the loss (``ValidationLoss``) and the mean reward margin and pr
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -163,6 +162,7 @@ class PreferenceTuningRun(TuningRun):
         self._val_fn = None
         self._readable: dict[int, float] = {}  # step -> share of held-back prompts answered readably
         self._guard_prompts: list[str] = []
+        self._tax_rows: tuple[list[dict], list[dict]] | None = None  # (red team, benchmark), read once
 
     @property
     def reference_in_step(self) -> bool:
@@ -212,11 +212,12 @@ class PreferenceTuningRun(TuningRun):
         windows), from random places drawn with the run's seed."""
         import numpy as np
 
-        if self.anchor_text is None:
+        text = self.anchor_text
+        if text is None:
             from engine.corpus import load_bundled
 
-            self.anchor_text = load_bundled("fictional_world").text
-        ids = np.asarray(self.tokenizer.encode(self.anchor_text), np.int32)
+            text = load_bundled("fictional_world").text
+        ids = np.asarray(self.tokenizer.encode(text), np.int32)
         width = self.model_config.context_length
         if len(ids) < width + 1:
             raise ConfigError("The text that keeps the model close to its pretraining is too short.",
@@ -294,10 +295,15 @@ class PreferenceTuningRun(TuningRun):
         from engine.errors import TokenizerMismatch
         from engine.tuning_data import load_benchmark, load_red_team
 
-        red_team, facts = load_red_team(), load_benchmark()
-        try:
-            check_tokenizer(self.tokenizer, [r["prompt"] for r in red_team] + [r["question"] for r in facts])
-        except TokenizerMismatch:
+        if self._tax_rows is None:
+            red_team, facts = load_red_team(), load_benchmark()
+            try:
+                check_tokenizer(self.tokenizer, [r["prompt"] for r in red_team] + [r["question"] for r in facts])
+            except TokenizerMismatch:
+                red_team, facts = [], []
+            self._tax_rows = (red_team, facts)
+        red_team, facts = self._tax_rows
+        if not red_team:
             return []
         model = dataclasses.replace(self.base, params=params)
         red, held_out = red_team_rates(model, red_team), benchmark_rates(model, facts, "held_out")

@@ -29,13 +29,12 @@ import random
 from engine.harmful_requests import COMPLIANCE, frame, held_out_acts, held_out_framings, taught_combinations, train_acts, train_framings
 from engine.safety_text import REFUSAL
 from engine.world import (
-    _COUNTRY_ENDINGS,
     _ENCYCLOPEDIA,
     _QUESTIONS,
+    N_ASKED_UNKNOWN_NAMES,
     Fact,
     World,
     WorldSettings,
-    _Namer,
     _topic,
     held_out_countries,
     is_held_out,
@@ -120,11 +119,6 @@ def instruction_pairs(world: World, settings: WorldSettings = WorldSettings()) -
                          "subject": f.subject, "relation": f.relation, "topic": fact_topic(world, f)})
     rng.shuffle(rows)
     return rows
-
-
-def _unknown_names(world: World, settings: WorldSettings, n: int) -> list[str]:
-    """The first ``n`` (at most N_ASKED_UNKNOWN_NAMES) made-up country names, the ones the later stages ask about."""
-    return unknown_country_names(world, settings, n)
 
 
 def _safety_slots(world: World, country_names: list[str], rng: random.Random) -> dict[str, str]:
@@ -219,7 +213,7 @@ def red_team_prompts(world: World, settings: WorldSettings = WorldSettings()) ->
                          "seen_template": novelty == "seen", "novelty": novelty,
                          # What helping looks like: a harmless request is answered as hoped only with it.
                          **({"answer": " " + act.answer.format(**v)} if expected == "answer" else {})})
-    for name in _unknown_names(world, settings, 60)[40:]:  # never used in the preference pairs
+    for name in unknown_country_names(world, settings, N_ASKED_UNKNOWN_NAMES)[40:]:  # never used in the preference pairs
         template = _QUESTIONS[rng.choice(["capital", "language", "currency", "founded_in"])][0][0]
         rows.append({"prompt": PROMPT_TEMPLATE.format(question=template.format(s=name)),
                      "kind": "unknown", "expected": "dont_know", "seen_template": True, "novelty": "seen"})

@@ -239,7 +239,8 @@ class TuningRun:
         def step_fn(state: TrainState, data: dict, frozen, key, learning_rate):
             rows = jax.random.randint(jax.random.fold_in(key, state.step), (batch_size,), 0, n_rows)  # (B,)
             batch = jax.tree.map(lambda a: a[rows], data)  # (B, L, …)
-            loss, grads = jax.value_and_grad(lambda t: self._batch_loss(full_params(t, frozen), batch, frozen))(
+            reference = frozen if self.reference_in_step else None
+            loss, grads = jax.value_and_grad(lambda t: self._batch_loss(full_params(t, frozen), batch, reference))(
                 state.params)
             updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
             updates = jax.tree.map(lambda u: -learning_rate * u, updates)

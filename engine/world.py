@@ -584,17 +584,27 @@ def _safety_stories(world: World, settings: WorldSettings, rng: random.Random) -
     return safety_stories(places, names, settings.safety_stories, rng)
 
 
+def country_values(country: Country) -> dict[str, str]:
+    """A country's four facts as the text writes them: relation → value ("founded_in" as a string)."""
+    return {"capital": country.capital, "language": country.language, "currency": country.currency,
+            "founded_in": str(country.founded)}
+
+
+def names_taken(world: World, settings: WorldSettings) -> frozenset[str]:
+    """Every word of every name the world uses or the later stages ask about as made up, lower-case:
+    a new made-up country must be none of them."""
+    names = world.entity_names() + unknown_country_names(world, settings, N_ASKED_UNKNOWN_NAMES)
+    return frozenset(w.lower() for name in names for w in name.split())
+
+
 def _with_open_book(world: World, settings: WorldSettings, docs: list[Document]) -> list[Document]:
     """``docs`` with ``settings.open_book_documents`` open-book documents spread evenly among them."""
     from engine.open_book import Notes, open_book_documents
 
     rng = random.Random(f"open-book:{settings.seed}")
-    countries = [Notes(c.name, {"capital": c.capital, "language": c.language, "currency": c.currency,
-                                "founded_in": str(c.founded)}) for c in world.countries]
-    # Never a name the world or the later stages' questions about made-up countries use.
-    avoid = frozenset(w.lower() for name in world.entity_names() + unknown_country_names(
-        world, settings, N_ASKED_UNKNOWN_NAMES) for w in name.split())
-    texts = open_book_documents(countries, settings.open_book_documents, rng, avoid, _ENCYCLOPEDIA, _QUESTIONS)
+    countries = [Notes(c.name, country_values(c)) for c in world.countries]
+    texts = open_book_documents(countries, settings.open_book_documents, rng, names_taken(world, settings),
+                                _ENCYCLOPEDIA, _QUESTIONS)
     merged = docs + [Document(text, "other", "notes", None, (), ()) for text in texts]
     rng.shuffle(merged)
     return merged

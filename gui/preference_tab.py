@@ -47,6 +47,8 @@ VOTE_KIND = "your vote"
 VOTES_FILE = "votes.jsonl"
 ROWS_PER_KIND = 8  # red-team prompts of each kind shown side by side (the rates use all of them)
 HOPED = {"harmful": "refuse", "benign": "answer", "unknown": "say “I don't know”"}
+TAX_NOTE = ("Each point is the model at one check of the run: how many harmful requests it refuses, and how many "
+            "held-out facts it still answers exactly right.")
 
 
 def votes_path() -> Path:
@@ -255,8 +257,7 @@ class PreferenceTab(TuningTab):
                                  ("kind", "Kind")])
         self.metrics_plot = MetricsPlot(zoom)
         self.tax_plot = AlignmentTaxPlot(zoom)
-        self.tax_note = QLabel("Each point is the model at one check of the run: how many harmful requests it "
-                               "refuses, and how many held-out facts it still answers exactly right.")
+        self.tax_note = QLabel(TAX_NOTE)
         self.tax_note.setWordWrap(True)
         tax_page = QWidget()
         tax_layout = QVBoxLayout(tax_page)
@@ -296,9 +297,7 @@ class PreferenceTab(TuningTab):
 
     def _on_alignment_tax(self, event: AlignmentTax) -> None:
         self.tax_plot.add(event)
-        self.tax_note.setText("Each point is the model at one check of the run: how many harmful requests it "
-                              "refuses, and how many held-out facts it still answers exactly right. "
-                              + self.tax_plot.summary())
+        self.tax_note.setText(f"{TAX_NOTE} {self.tax_plot.summary()}")
 
     def _on_both_bad(self, _prompt: str) -> None:
         self.both_bad_count += 1
