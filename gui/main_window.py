@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget
 
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
 from gui import settings
 from gui.data_tab import DataTab
 from gui.evaluation_tab import EvaluationTab
+from gui.glossary import GlossaryTips, show_glossary
 from gui.guided_tour import GuidedTour
 from gui.instruction_tab import InstructionTab
 from gui.model_shelf import ModelShelf
@@ -120,6 +121,9 @@ class MainWindow(QMainWindow):
         self.session = SessionController(self, autosave_enabled=persist_state)
 
         self._build_menus()
+        # Any label, button or header that uses a glossary word explains it on hover (every tab, one place).
+        self._glossary_tips = GlossaryTips(self)
+        QApplication.instance().installEventFilter(self._glossary_tips)
         self._zoom_label = QLabel()
         self.statusBar().addPermanentWidget(self._zoom_label)
         self.zoom.zoom_changed.connect(self._show_zoom)
@@ -251,10 +255,13 @@ class MainWindow(QMainWindow):
         self.tour_action = QAction("&Guided tour", self)
         self.tour_action.setToolTip("Five short steps through the stages; it resumes where you left it")
         self.tour_action.triggered.connect(self.tour.open)
+        self.glossary_action = QAction("G&lossary…", self)
+        self.glossary_action.setToolTip("Every word the app uses that a newcomer may not know, explained")
+        self.glossary_action.triggered.connect(lambda: show_glossary(self))
         self.why_action = QAction("W&hy does AI do that?…", self)
         self.why_action.setShortcut(QKeySequence(Qt.Key.Key_F1))
         self.why_action.triggered.connect(lambda: show_why_panel(self))
-        menu.addActions([self.welcome_action, self.tour_action])
+        menu.addActions([self.welcome_action, self.tour_action, self.glossary_action])
         menu.addSeparator()
         menu.addAction(self.why_action)
         self.addAction(self.why_action)  # F1 works with the menu bar hidden (presentation mode)
