@@ -18,10 +18,17 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only for type hints; world.py imports this module
-    from engine.world import Fact
+
+@dataclass(frozen=True)
+class Fact:
+    """One true statement: ``subject relation object``, with the year it happened if it is an event."""
+
+    subject: str
+    relation: str
+    object: str
+    year: int | None = None
+
 
 # Topic keys, with the plain label the Data tab shows for each.
 TOPICS = {

@@ -30,7 +30,8 @@ from engine.errors import PlainError, TokenizerMismatch
 from engine.events import RunControl
 from engine.stage_sets import PROMPT_TEMPLATE, fact_topic
 from engine.trained_model import STAGE_PRETRAINING, TrainedModel
-from engine.world import _QUESTIONS, N_ASKED_UNKNOWN_NAMES, Fact, World, WorldSettings, unknown_country_names
+from engine.documents import Fact
+from engine.world import _QUESTIONS, N_ASKED_UNKNOWN_NAMES, World, WorldSettings, unknown_country_names
 
 CHUNK = 32  # prompts per batch: engine.behaviour.ROWS_PER_BATCH, so each chunk is one compiled call
 MAX_ANSWER_TOKENS = 16  # the answers are a name or a short sentence; the first line is graded

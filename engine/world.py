@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from engine.documents import (
     Corruption,
     Document,
+    Fact,
     code_documents,
     damage,
     documents_text,
@@ -79,16 +80,6 @@ class WorldSettings:
             raise ConfigError("The number of safety stories per harmful act must be between 0 and 1000.")
         if not (0 <= self.code_snippets <= 10_000 and 0 <= self.recommendations <= 10_000):
             raise ConfigError("The numbers of code snippets and recommendations must be between 0 and 10000.")
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One true statement: ``subject relation object``, with the year it happened if it is an event."""
-
-    subject: str
-    relation: str
-    object: str
-    year: int | None = None
 
 
 @dataclass(frozen=True)

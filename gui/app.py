@@ -35,10 +35,9 @@ SCREENSHOT_SETTLE_SECONDS = 20.0  # at most: waits for the text, its tokens and 
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from gui.main_window import STAGES  # no Qt objects are created by this import
-    from gui.themes import THEMES
-
     from engine.config import PRESETS  # plain Python, no JAX
+    from gui.stages import STAGES
+    from gui.themes import THEMES
 
     stage_keys = [s.key for s in STAGES]
     preset_keys = [p.key for p in PRESETS]

@@ -13,8 +13,6 @@ Every action's tooltip names its shortcut and every button gets an accessible na
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget
@@ -31,6 +29,7 @@ from gui.preference_tab import PreferenceTab
 from gui.presentation import PresentationMode, describe_shortcuts, name_unnamed_controls
 from gui.pretraining_tab import PretrainingTab
 from gui.session_controller import SessionController
+from gui.stages import DEFAULT_STAGE, STAGES, stage_index
 from gui.themes import THEMES, ThemeController
 from gui.welcome_dialog import show_welcome
 from gui.why_ai_does_that import show_why_panel
@@ -38,36 +37,6 @@ from gui.zoom import ZoomController
 
 WINDOW_TITLE = "Training Explorer"
 DEFAULT_SIZE = (1280, 800)
-
-
-@dataclass(frozen=True)
-class Stage:
-    key: str  # used by --tab and in settings
-    title: str
-    promise: str  # one line: what the stage does (the tab's tooltip)
-
-
-STAGES = (
-    Stage("data", "Data", "Load and curate the text the model will learn from: what it covers, how clean and "
-          "how recent it is, which answers it favours, and how it is cut into tokens."),
-    Stage("pretraining", "Pretraining", "Train a small language model from scratch on a text and watch it learn."),
-    Stage("instruction", "Instruction tuning", "Train the pretrained model further on questions and answers, "
-          "so that it answers instead of just continuing text."),
-    Stage("preference", "Preference tuning", "Nudge the model toward the answers people prefer, from pairs of a "
-          "better and a worse answer."),
-    Stage("evaluation", "Evaluation", "Measure what each model learned: its loss on unseen text and its answers "
-          "to questions whose facts are known."),
-)
-DEFAULT_STAGE = "data"
-
-
-def stage_index(key: str) -> int:
-    """Position of a stage by key, case-insensitive (raises KeyError for an unknown stage)."""
-    key = key.strip().lower()
-    for index, stage in enumerate(STAGES):
-        if stage.key == key:
-            return index
-    raise KeyError(key)
 
 
 class MainWindow(QMainWindow):

@@ -64,6 +64,7 @@ from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, TrainedMod
 from engine.user_paths import data_dir
 from engine.world import WorldSettings
 from gui.background import BackgroundTask
+from gui.stages import STAGES
 from gui.training_controller import plain_message
 from gui.widgets.comparison_table import ComparedRow
 
@@ -530,7 +531,6 @@ class SessionController(QObject):
                               "results": [_answer_to_json(a) for a in ev.results],
                               "question_set": ev.question_combo.currentData()}
         seeds["rating-shuffle"] = ev.rating_panel.seed
-        from gui.main_window import STAGES  # here: main_window imports this module
 
         tabs["window"] = {"stage": STAGES[w.tabs.currentIndex()].key}
         ratings = tuple(dataclasses.asdict(r) for r in ev.rating_panel.ratings)
