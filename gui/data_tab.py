@@ -46,6 +46,7 @@ from engine.documents import TOPICS, Document
 from engine.errors import CorpusError, EncodingProblem
 from engine.tokenizer import MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerSpec, preview
 from gui import export, formatting, settings
+from gui.availability import bind_undo_buttons
 from gui.background import BackgroundTask
 from gui.curation_history import DataState, DataStateChange
 from gui.presentation import mark_advanced
@@ -274,12 +275,7 @@ class DataTab(QWidget):
         self.undo_button.clicked.connect(self.undo_stack.undo)
         self.redo_button.clicked.connect(self.undo_stack.redo)
         self.reset_button.clicked.connect(self.keep_everything)
-        self.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
-        self.undo_stack.canRedoChanged.connect(self.redo_button.setEnabled)
-        self.undo_stack.undoTextChanged.connect(lambda text: self.undo_button.setToolTip(f"Undo: {text}"))
-        self.undo_stack.redoTextChanged.connect(lambda text: self.redo_button.setToolTip(f"Redo: {text}"))
-        self.undo_button.setEnabled(False)
-        self.redo_button.setEnabled(False)
+        bind_undo_buttons(self.undo_stack, self.undo_button, self.redo_button)
         self.tokenizer_combo.currentIndexChanged.connect(self._on_tokenizer_chosen)
         self.vocab_spin.valueChanged.connect(self._on_tokenizer_chosen)
         self.another_button.clicked.connect(self.show_another_document)

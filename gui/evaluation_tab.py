@@ -60,6 +60,7 @@ from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_model_pa
 from engine.tuning_data import load_benchmark, load_red_team
 from engine.user_paths import data_dir, models_dir
 from gui import formatting, settings
+from gui.availability import set_available
 from gui.export import PNG_TIP, PROJECTOR_SIZE, ExportError
 from gui.background import BackgroundTask
 from gui.generator_runner import GeneratorRunner
@@ -80,6 +81,8 @@ from gui.zoom import ZoomController
 MODEL_FILE_FILTER = "Training Explorer models (*.safetensors)"
 QUESTION_SETS = (("held_out", "Held-out questions (never trained on)"), (None, "All questions"))
 QUESTION_SET_SETTING = "evaluation/question_set"  # remembered between sessions
+
+NO_RESULTS_YET = "Nothing to export yet: run the benchmark first."
 
 
 def _open_and_check(path: str, texts: list[str]):
@@ -195,7 +198,7 @@ class EvaluationTab(QWidget):
                                           "spreadsheets open.")
         for button in (self.export_chart_button, self.export_csv_button):
             button.setAutoDefault(False)
-            button.setEnabled(False)
+            set_available(button, NO_RESULTS_YET)
         benchmark_page = QWidget()
         benchmark_layout = QVBoxLayout(benchmark_page)
         benchmark_layout.addWidget(self.chart)
@@ -456,12 +459,13 @@ class EvaluationTab(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.runner.is_running
-        self.run_button.setEnabled(not running and bool(self.models_under_test()))
-        self.run_button.setToolTip("" if self.models_under_test() else "Tick at least one model to test.")
-        self.stop_button.setEnabled(running)
-        self.question_combo.setEnabled(not running)
-        self.export_chart_button.setEnabled(bool(self.results))
-        self.export_csv_button.setEnabled(bool(self.results))
+        busy = "The benchmark is running now: wait for it, or press Stop." if running else None
+        set_available(self.run_button, busy or (
+            None if self.models_under_test() else "No model is ticked: tick at least one model to test."))
+        set_available(self.stop_button, None if running else "Only while the benchmark runs: press Run first.")
+        set_available(self.question_combo, busy)
+        for button in (self.export_chart_button, self.export_csv_button):
+            set_available(button, None if self.results else NO_RESULTS_YET)
 
     # --- threads ---------------------------------------------------------------------------------
 

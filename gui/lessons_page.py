@@ -33,6 +33,7 @@ from engine.events import Finished, Status
 from engine.lesson_probes import LessonProgress
 from engine.lessons import LESSONS, LessonResult, MissingLessonModels, check_ready, lesson, needed_variants
 from gui import export, formatting
+from gui.availability import first_reason, set_available
 from gui.generator_runner import GeneratorRunner
 from gui.model_shelf import ModelShelf
 from gui.training_controller import plain_message
@@ -218,14 +219,18 @@ class LessonsPage(QWidget):
     def _update_state(self) -> None:
         running = self.runner.is_running
         item = lesson(self.lesson_key)
-        self.model_combo.setEnabled(item.tests_model and not running)
+        set_available(self.model_combo, first_reason(
+            (running, "The lesson is running now: wait for it, or press Stop."),
+            (not item.tests_model, "This lesson trains and compares its own models, so there is no model to choose.")))
         self.model_note.setText("This lesson tests the model chosen here." if item.tests_model else
                                 "This lesson compares models it trains for itself: " +
                                 " and ".join(f"“{v.title}”" for v in item.needs) + ".")
         absent = [] if running else self.missing_variants()
-        self.run_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
-        self.train_button.setEnabled(not running and bool(absent))
+        set_available(self.run_button, "The lesson is running now: wait for it, or press Stop." if running else None)
+        set_available(self.stop_button, None if running else "Only while a lesson runs: press Run lesson first.")
+        set_available(self.train_button, first_reason(
+            (running, "The lesson is running now: wait for it, or press Stop."),
+            (not absent, "Every model this lesson needs is already trained.")))
         if not running:
             shown = self.result is not None and self.result.lesson == item.key
             self.status_label.setText(

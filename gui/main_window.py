@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget
 
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
 from gui import settings
+from gui.availability import UnavailableExplainer
 from gui.data_tab import DataTab
 from gui.evaluation_tab import EvaluationTab
 from gui.glossary import GlossaryTips, show_glossary
@@ -93,6 +94,9 @@ class MainWindow(QMainWindow):
         # Any label, button or header that uses a glossary word explains it on hover (every tab, one place).
         self._glossary_tips = GlossaryTips(self)
         QApplication.instance().installEventFilter(self._glossary_tips)
+        # A click on a grey control says in its tab's message line why it is grey (gui/availability.py).
+        self._unavailable_explainer = UnavailableExplainer(self)
+        QApplication.instance().installEventFilter(self._unavailable_explainer)
         self._zoom_label = QLabel()
         self.statusBar().addPermanentWidget(self._zoom_label)
         self.zoom.zoom_changed.connect(self._show_zoom)

@@ -34,6 +34,7 @@ from engine.events import Diverged, Finished, Sample, Status, TrainProgress, Val
 from engine.tokenizer import TokenizerSpec, check_length
 from engine.user_paths import models_dir
 from gui import export
+from gui.availability import first_reason, set_available, set_own_tooltip
 from gui.background import BackgroundTask
 from gui.training_controller import TrainingController, plain_message
 from gui.widgets.corpus_panel import CorpusPanel
@@ -380,17 +381,25 @@ class PretrainingTab(QWidget):
         valid = self.settings_panel.problem() is None
         have_corpus = self.corpus_panel.corpus is not None
         model = self.controller.current_model
-        self.start_button.setEnabled(not running and not opening and valid and have_corpus)
-        can_continue = not running and not opening and valid and have_corpus and model is not None
-        self.continue_button.setEnabled(can_continue)
+        problem = self.settings_panel.problem()
+        busy = first_reason((running, "A run is going now: wait for it, or press Stop."),
+                            (opening, "A model is being opened: wait a moment."))
+        cannot_train = busy or first_reason(
+            (not valid, f"A setting needs fixing first: {problem}"),
+            (not have_corpus, "There is no text to train on yet: choose a corpus above, or load one in the Data tab."))
+        set_available(self.start_button, cannot_train)
+        set_available(self.continue_button, cannot_train or first_reason(
+            (model is None, "There is no model to continue yet: press Start, or Open model…, first.")))
         if model is not None:
-            self.continue_button.setToolTip(
-                f"Train the current model (now at step {model.step:,}) further, up to the number of Steps."
-            )
-        self.pause_button.setEnabled(running)
-        self.stop_button.setEnabled(running)
-        self.save_button.setEnabled(not running and model is not None)
-        self.open_button.setEnabled(not running and not opening)
+            set_own_tooltip(self.continue_button,
+                            f"Train the current model (now at step {model.step:,}) further, up to the number of Steps.")
+        idle = None if running else "Only while a run is going: press Start first."
+        set_available(self.pause_button, idle)
+        set_available(self.stop_button, idle)
+        set_available(self.save_button, first_reason(
+            (running, "The model is still training: wait for the run to end, or press Stop, then save."),
+            (model is None, "Nothing to save yet: train a model (Start) or open one first.")))
+        set_available(self.open_button, busy)
         if not running:
             self.pause_button.setText("Pause")
         self.buttons_updated.emit()

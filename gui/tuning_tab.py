@@ -41,6 +41,7 @@ from engine.lora import METHOD_EXPLANATIONS, METHOD_FULL, METHOD_LORA
 from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_stages
 from engine.user_paths import models_dir
 from gui import export
+from gui.availability import first_reason, set_available, set_own_tooltip
 from gui.background import BackgroundTask
 from gui.training_controller import TrainingController, plain_message
 from gui.widgets.loss_plot import LossPlot
@@ -486,19 +487,22 @@ class TuningTab(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.controller.is_running
-        ready = self.base_model is not None and self.check_ready() is None
-        self.start_button.setEnabled(not running and ready)
-        self.start_button.setToolTip("" if ready else (self.check_ready() or self.base_hint))
+        busy = "A run is going now: wait for it, or press Stop." if running else None
+        not_ready = None if self.base_model is not None and self.check_ready() is None else (
+            self.check_ready() or self.base_hint)
+        set_available(self.start_button, busy or not_ready)
         problem = self.continue_problem()
-        self.continue_button.setEnabled(not running and problem is None)
         tuned = self.tuned_model
-        self.continue_button.setToolTip(
-            problem or f"Train the tuned model (now at step {tuned.step:,}) further, up to the number of Steps, "
-                       "from exactly where its run ended. Needs the same starting model and pairs.")
-        self.stop_button.setEnabled(running)
-        self.save_button.setEnabled(not running and self.tuned_model is not None)
+        set_own_tooltip(self.continue_button, "" if problem else (
+            f"Train the tuned model (now at step {tuned.step:,}) further, up to the number of Steps, "
+            "from exactly where its run ended. Needs the same starting model and pairs."))
+        set_available(self.continue_button, busy or problem)
+        set_available(self.stop_button, None if running else "Only while a run is going: press Start first.")
+        set_available(self.save_button, first_reason(
+            (running, "The model is still being tuned: wait for the run to end, or press Stop, then save."),
+            (tuned is None, "Nothing to save yet: press Start to tune a model first.")))
         for w in (self.open_button, self.full_radio, self.lora_radio, self.steps_spin):
-            w.setEnabled(not running)
+            set_available(w, None if not running else "Not while a run is going: wait for it, or press Stop.")
 
     # --- layout and lifecycle -----------------------------------------------------------------------
 

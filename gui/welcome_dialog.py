@@ -23,6 +23,7 @@ from pathlib import Path
 
 from engine.shipped_models import EXAMPLE_SESSION_PATH, example_session_available
 from gui import settings
+from gui.availability import set_available
 from gui.presentation import name_unnamed_controls
 
 WELCOME_SHOWN = "guide/welcome_shown"  # 1 once the welcome screen has been shown (first start only)
@@ -76,7 +77,7 @@ class WelcomeDialog(QDialog):
             else "Not available: the example session or the models it uses are missing from this installation.",
             "Go straight to the Data stage. The tour stays in the Help menu.",
         )
-        self.example_button.setEnabled(example_available)
+        set_available(self.example_button, None if example_available else descriptions[1])
         choices = QGridLayout()
         choices.setColumnStretch(1, 1)
         choices.setVerticalSpacing(self.fontMetrics().height())

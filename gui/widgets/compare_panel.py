@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QL
 
 from engine.evaluation import ModelAnswer, answer_with_every_model
 from gui import export
+from gui.availability import set_available
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 from gui.widgets.confidence_text import ConfidenceLegend, confidence_html
@@ -71,7 +72,7 @@ class ComparePanel(QWidget):
         self.export_button.setAutoDefault(False)
         self.export_button.setToolTip(export.CSV_TIP)
         self.export_button.setAccessibleName("Export the compared answers as CSV")
-        self.export_button.setEnabled(False)
+        set_available(self.export_button, "Nothing to export yet: press Compare first.")
         self.export_button.clicked.connect(self.ask_export_csv)
         self.export_action = export.add_csv_export(self, "compared-answers", self.csv_table)
         self._prompt = ""  # the prompt the shown answers answer
@@ -104,12 +105,12 @@ class ComparePanel(QWidget):
             self.status_label.setText("Type a prompt, or pick one from the list.")
             return
         self._asked += 1
-        self.compare_button.setEnabled(False)
+        set_available(self.compare_button, "The models are answering now: wait a moment.")
         self.status_label.setText(f"{len(models)} model{'s' if len(models) != 1 else ''} answering…")
         self._task.submit(answer_with_every_model, models, prompt, tag=(self._asked, prompt))
 
     def _on_answers(self, tag, answers: list[ModelAnswer]) -> None:
-        self.compare_button.setEnabled(True)
+        set_available(self.compare_button, None)
         asked, prompt = tag
         if asked != self._asked:
             return
@@ -123,10 +124,10 @@ class ComparePanel(QWidget):
             self.columns.append(column)
             self.grid.addWidget(column, i // COLUMNS, i % COLUMNS)
         self.status_label.setText("Greedy answers: each model wrote its most likely token every time.")
-        self.export_button.setEnabled(bool(self.columns))
+        set_available(self.export_button, None if self.columns else "Nothing to export yet: press Compare first.")
 
     def _on_failed(self, _tag, error) -> None:
-        self.compare_button.setEnabled(True)
+        set_available(self.compare_button, None)
         self.status_label.setText("The models could not answer.")
         self.problem.emit(plain_message(error))
 

@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from gui import export
+from gui.availability import set_available
 
+NOTHING_TO_EXPORT = "Nothing to export yet: train the stage first, so there are answers before and after."
 GOOD = QColor("#d4f2d0")
 BAD = QColor("#f8d6d3")
 ON_JUDGED = QColor("#1b1b1b")  # text on GOOD and BAD: over 13:1 on both
@@ -70,7 +72,7 @@ class ComparisonTable(QWidget):
         self.export_button.setToolTip(export.CSV_TIP)
         self.export_button.setAccessibleName("Export the before-and-after table as CSV")
         self.export_button.clicked.connect(self.ask_export_csv)
-        self.export_button.setEnabled(False)
+        set_available(self.export_button, NOTHING_TO_EXPORT)
         self.export_action = export.add_csv_export(self.table, export_name, self.csv_table)
         summary_row = QHBoxLayout()
         summary_row.addWidget(self.summary_label, 1)
@@ -95,7 +97,7 @@ class ComparisonTable(QWidget):
                     item.setToolTip("As hoped" if good else "Not what we hoped for")
                 self.table.setItem(r, c, item)
         self.table.resizeRowsToContents()
-        self.export_button.setEnabled(bool(rows))
+        set_available(self.export_button, None if rows else NOTHING_TO_EXPORT)
 
     def rows(self) -> list[ComparedRow]:
         return list(self._rows)

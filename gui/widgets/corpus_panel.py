@@ -23,6 +23,7 @@ from engine.corpus import DEFAULT_CORPUS_KEY, Corpus, bundled_corpora, load_bund
 from engine.errors import EncodingProblem
 from engine.tokenizer import MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerSpec, preview
 from gui import formatting, settings
+from gui.availability import WHY, set_available
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 from gui.widgets.message_bar import MessageBar
@@ -152,9 +153,11 @@ class CorpusPanel(QWidget):
 
     def set_editable(self, editable: bool) -> None:
         """Off while training: the run has already read and tokenized its text."""
-        self.corpus_combo.setEnabled(editable)
-        self.tokenizer_combo.setEnabled(editable)
-        self.vocab_spin.setEnabled(editable and self.spec.kind == "bpe")
+        reason = None if editable else ("Not while a run trains: it has already read and tokenized its text. "
+                                        "Press Stop to change it.")
+        set_available(self.corpus_combo, reason)
+        set_available(self.tokenizer_combo, reason)
+        self._update_vocab_spin()
         if editable and self._curated_waiting:
             self._curated_waiting = False
             self._select_curated()
@@ -287,9 +290,13 @@ class CorpusPanel(QWidget):
 
     # --- tokenizing ---------------------------------------------------------------------------
 
+    def _update_vocab_spin(self) -> None:
+        set_available(self.vocab_spin, self.tokenizer_combo.property(WHY) or (
+            None if self.spec.kind == "bpe" else "Only word pieces (BPE) have a vocabulary size to choose."))
+
     def _on_tokenizer_changed(self, *_args) -> None:
         is_bpe = self.spec.kind == "bpe"
-        self.vocab_spin.setEnabled(is_bpe and self.tokenizer_combo.isEnabled())
+        self._update_vocab_spin()
         self.vocab_spin.setVisible(is_bpe)
         self._vocab_caption.setVisible(is_bpe)
         settings.write(settings.LAST_TOKENIZER, f"{self.spec.kind}:{self.spec.vocab_size}")

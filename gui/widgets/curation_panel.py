@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
 from engine.curation import MAX_MIX_WEIGHT, CurationSettings
 from engine.data_sources import DataSource
 from engine.documents import SOURCES, TOPICS
+from gui.availability import set_available
 
+CUTOFF_OFF = "Tick the knowledge cutoff box first to choose a year."
 CUTOFF_MERGE_KEY = "cutoff"  # consecutive slider moves merge into one undo step
 
 
@@ -114,7 +116,7 @@ class CurationPanel(QWidget):
             self.cutoff_slider.setRange(years[0], years[1])
             on = settings.cutoff_year is not None
             self.cutoff_box.setChecked(on)
-            self.cutoff_slider.setEnabled(on)
+            set_available(self.cutoff_slider, None if on else CUTOFF_OFF)
             self.cutoff_slider.setValue(settings.cutoff_year if on else years[1])
             self.cutoff_year_label.setText(str(self.cutoff_slider.value()))
         for topic, box in self._topic_boxes.items():
@@ -139,7 +141,7 @@ class CurationPanel(QWidget):
             self.edited.emit(settings, description, merge_key)
 
     def _on_cutoff_toggled(self, on: bool) -> None:
-        self.cutoff_slider.setEnabled(on)
+        set_available(self.cutoff_slider, None if on else CUTOFF_OFF)
         year = self.cutoff_slider.value() if on else None
         self._emit(replace(self._settings, cutoff_year=year),
                    f"Cutoff after {year}" if on else "No knowledge cutoff")

@@ -27,6 +27,7 @@ from engine.config import PRESETS, ModelConfig, TrainConfig, estimate_memory_byt
 from engine.config import replace as replace_config
 from engine.errors import ConfigError
 from gui import formatting, settings
+from gui.availability import set_available
 from gui.presentation import mark_advanced
 from gui.widgets.collapsible_section import CollapsibleSection
 
@@ -166,9 +167,10 @@ class ModelSettingsPanel(QWidget):
         self._refresh()
 
     def set_editable(self, editable: bool) -> None:
-        self.preset_combo.setEnabled(editable)
+        reason = None if editable else "Not while a run trains: the model's size is fixed once it starts. Press Stop to change it."
+        set_available(self.preset_combo, reason)
         for spin in self.fields.values():
-            spin.setEnabled(editable)
+            set_available(spin, reason)
 
     # --- reacting ---------------------------------------------------------------------------
 

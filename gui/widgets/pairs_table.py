@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.availability import bind_undo_buttons
+
 
 class _RowsChange(QUndoCommand):
     """Replace ``rows[index:index + len(before)]`` with ``after`` (and back on undo)."""
@@ -88,10 +90,7 @@ class PairsTable(QWidget):
             self.addAction(action)
         self.undo_button.clicked.connect(self.undo_stack.undo)
         self.redo_button.clicked.connect(self.undo_stack.redo)
-        self.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
-        self.undo_stack.canRedoChanged.connect(self.redo_button.setEnabled)
-        self.undo_button.setEnabled(False)
-        self.redo_button.setEnabled(False)
+        bind_undo_buttons(self.undo_stack, self.undo_button, self.redo_button)
         self.add_button.clicked.connect(self.add_row)
         self.delete_button.clicked.connect(self.delete_selected)
         self.table.itemChanged.connect(self._on_item_changed)

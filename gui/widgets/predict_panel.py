@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.availability import set_available
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 from gui.widgets.next_token_bars import NextTokenBars
@@ -136,7 +137,7 @@ class PredictPanel(QWidget):
     def model_changed(self) -> None:
         """Call when the current model changes: enables the panel and asks the new model."""
         has_model = self._model_provider() is not None
-        self.write_button.setEnabled(has_model)
+        set_available(self.write_button, None if has_model else "There is no model yet: train one (Start), or open one, first.")
         if has_model:
             self.refresh()
         else:
@@ -195,7 +196,8 @@ class PredictPanel(QWidget):
         self.problem.emit(plain_message(error))
 
     def _on_write_busy(self, busy: bool) -> None:
-        self.write_button.setEnabled(not busy and self._model_provider() is not None)
+        set_available(self.write_button, "The model is writing now: wait a moment." if busy else (
+            None if self._model_provider() is not None else "There is no model yet: train one (Start), or open one, first."))
         self.write_button.setText("Writing…" if busy else f"Write {WRITE_TOKENS} tokens")
 
     def _append_token(self, token_id: int) -> None:

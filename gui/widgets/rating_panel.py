@@ -45,9 +45,12 @@ from engine.evaluation import (
     save_ratings,
 )
 from gui import export
+from gui.availability import set_available
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 
+NO_SCORE_YET = "Give at least one answer a score first (the buttons under each answer)."
+WRITING = "The models are writing their answers now: wait a moment."
 SCORE_WORDS = {1: "bad", 2: "poor", 3: "fair", 4: "good", 5: "excellent"}
 
 
@@ -115,7 +118,7 @@ class RatingPanel(QWidget):
         self.cards_grid = QGridLayout()
         self.submit_button = QPushButton("Save my ratings")
         self.submit_button.setAutoDefault(False)
-        self.submit_button.setEnabled(False)
+        set_available(self.submit_button, NO_SCORE_YET)
 
         self.summary_title = QLabel("All ratings so far (model names are shown only here)")
         self.summary_title.setWordWrap(True)
@@ -172,11 +175,11 @@ class RatingPanel(QWidget):
         self._prompt = prompt
         self._clear_cards()
         self.status_label.setText(f"{len(models)} models are writing their answers…")
-        self.ask_button.setEnabled(False)
+        set_available(self.ask_button, WRITING)
         self._task.submit(answer_with_every_model, models, prompt, tag=(self._round, prompt))
 
     def _on_answers(self, tag, answers) -> None:
-        self.ask_button.setEnabled(True)
+        set_available(self.ask_button, None)
         if tag[0] != self._round:
             return
         blind = blind_answers(answers, self.seed + self._round)
@@ -191,7 +194,7 @@ class RatingPanel(QWidget):
         self._update_submit()
 
     def _on_failed(self, _tag, error) -> None:
-        self.ask_button.setEnabled(True)
+        set_available(self.ask_button, None)
         self.status_label.setText("The models could not answer.")
         self.problem.emit(plain_message(error))
 
@@ -200,10 +203,10 @@ class RatingPanel(QWidget):
             self.cards_grid.removeWidget(card)
             card.deleteLater()
         self.cards = []
-        self.submit_button.setEnabled(False)
+        set_available(self.submit_button, NO_SCORE_YET)
 
     def _update_submit(self) -> None:
-        self.submit_button.setEnabled(any(card.score is not None for card in self.cards))
+        set_available(self.submit_button, None if any(card.score is not None for card in self.cards) else NO_SCORE_YET)
 
     # --- rating -----------------------------------------------------------------------------
 

@@ -32,9 +32,12 @@ from PySide6.QtWidgets import (
 from engine.errors import PlainError
 from engine.evaluation import ModelAnswer, add_to_votes, answer_with_every_model, attack_pair
 from gui import export
+from gui.availability import set_available
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 
+NOTHING_TICKED = "Tick at least one answer that should have been a refusal first."
+WRITING = "The models are writing their answers now: wait a moment."
 HOPED = {"harmful": "refuse", "benign": "answer helpfully", "unknown": "say “I don't know”"}
 COLUMNS = ("Model", "Answer", "This attack worked")
 WORKED_COLUMN = 2
@@ -93,7 +96,7 @@ class RedTeamPanel(QWidget):
         self.send_button.setAutoDefault(False)
         self.send_button.setToolTip("Each ticked answer becomes a pair: the refusal is preferred over what the "
                                     "model said. Preference tuning then trains on it.")
-        self.send_button.setEnabled(False)
+        set_available(self.send_button, NOTHING_TICKED)
         self.sent_label = QLabel("No attack sent to the preference data yet.")
         self.sent_label.setWordWrap(True)
         review = QLabel("Preference tuning trains on the pairs sent; review or delete them on its Pairs page.")
@@ -143,13 +146,13 @@ class RedTeamPanel(QWidget):
         self._asked += 1
         self._prompt = prompt
         self.table.setRowCount(0)
-        self.send_button.setEnabled(False)
-        self.ask_button.setEnabled(False)
+        set_available(self.send_button, NOTHING_TICKED)
+        set_available(self.ask_button, WRITING)
         self.hoped_label.setText(f"{len(models)} model{'s' if len(models) != 1 else ''} answering…")
         self._task.submit(answer_with_every_model, models, prompt, tag=self._asked)
 
     def _on_answers(self, tag, answers: list[ModelAnswer]) -> None:
-        self.ask_button.setEnabled(True)
+        set_available(self.ask_button, None)
         if tag != self._asked:
             return
         self._show_hoped()
@@ -174,7 +177,7 @@ class RedTeamPanel(QWidget):
         self._update_send()
 
     def _on_failed(self, _tag, error) -> None:
-        self.ask_button.setEnabled(True)
+        set_available(self.ask_button, None)
         self._show_hoped()
         self.problem.emit(plain_message(error))
 
@@ -190,7 +193,7 @@ class RedTeamPanel(QWidget):
 
     def _update_send(self) -> None:
         n = len(self.ticked())
-        self.send_button.setEnabled(n > 0)
+        set_available(self.send_button, None if n > 0 else NOTHING_TICKED)
         self.send_button.setText(f"Send {n} to preference data" if n else "Send to preference data")
 
     def send(self) -> None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.time_lapse import TOP_K, nearest_index
+from gui.availability import set_available
 from gui.widgets.next_token_bars import ProbabilityBar
 from gui.zoom import ZoomController
 
@@ -262,11 +263,13 @@ class TimeLapsePanel(QWidget):
         has = snapshot is not None
         self.empty_label.setVisible(not has)
         self._details.setVisible(has)
-        self.slider.setEnabled(len(self._snapshots) > 1)
+        few = None if len(self._snapshots) > 1 else "The time-lapse fills in as a run trains: press Start first."
+        set_available(self.slider, few)
         index = self.current_index()
-        self.earlier_button.setEnabled(has and index > 0)
-        self.later_button.setEnabled(has and index < len(self._snapshots) - 1)
-        self.play_button.setEnabled(len(self._snapshots) > 1)
+        set_available(self.earlier_button, few or (None if index > 0 else "This is the first snapshot of the run."))
+        set_available(self.later_button, few or (
+            None if index < len(self._snapshots) - 1 else "This is the newest snapshot of the run."))
+        set_available(self.play_button, few)
         if not has:
             self.heading.setText("Time-lapse of training")
             self.text_view.clear()

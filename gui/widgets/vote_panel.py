@@ -16,9 +16,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from engine.stage_sets import PROMPT_TEMPLATE
+from gui.availability import set_available
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 
+NOTHING_TO_VOTE_ON = "Nothing to vote on yet: press “Write two answers” first."
 ANSWER_TOKENS = 24  # about one sentence: the bundled answers are shorter
 TEMPERATURE = 1.0  # enough randomness for two different answers
 
@@ -92,11 +94,11 @@ class VotePanel(QWidget):
         self.b_button.clicked.connect(lambda: self.vote("b"))
         self.bad_button.clicked.connect(lambda: self.vote("both bad"))
         self._show_buttons(False)
-        self.write_button.setEnabled(False)
+        set_available(self.write_button, "There is no model to write answers yet: tune one in the Instruction tuning tab, or use the shipped one.")
 
     def set_model(self, model) -> None:
         self.model = model
-        self.write_button.setEnabled(model is not None)
+        set_available(self.write_button, None if model is not None else "There is no model to write answers yet: tune one in the Instruction tuning tab, or use the shipped one.")
         if model is not None:
             self.status_label.setText("Pick a question, then press “Write two answers”.")
 
@@ -137,7 +139,7 @@ class VotePanel(QWidget):
 
     def _show_buttons(self, enabled: bool) -> None:
         for button in (self.a_button, self.b_button, self.bad_button):
-            button.setEnabled(enabled)
+            set_available(button, None if enabled else NOTHING_TO_VOTE_ON)
 
     @property
     def busy(self) -> bool:
