@@ -222,6 +222,16 @@ def looks_like_words(text: str) -> bool:
     return not re.search(r"(\w)\1{3}", text) and not any(len(w) > 20 for w in re.findall(r"[A-Za-z]+", text))
 
 
+def is_nonsense(text: str) -> bool:
+    """True for text no reader would take as an attempt at an answer, the writing of a barely trained
+    model: nothing, neither a word of two letters or more nor a number such as a year (" 1816."),
+    letter salad (``looks_like_words``), or more symbols than letters and digits ("·)·?3 ;;e")."""
+    readable = sum(ch.isalnum() for ch in text)
+    symbols = sum(not (ch.isalnum() or ch.isspace() or ch in ".,'!?-") for ch in text)
+    has_content = re.search(r"[A-Za-z]{2,}|\d{2,}", text) is not None
+    return not has_content or not looks_like_words(text) or symbols > readable
+
+
 def _content_words(text: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[A-Za-z]{4,}", text)}
 
@@ -275,7 +285,11 @@ def _rate(flags: Sequence[bool]) -> float:
 
 
 def benchmark_rates(model: TrainedModel, rows: Sequence[dict], split: str | None = "held_out") -> dict:
-    """On benchmark questions (optionally one split): the share in the response format, and exactly right.
+    """On benchmark questions (optionally one split): the share in the response format, exactly right, and both.
+
+    Exactly right reads only the first line, so an answer that names the right city and then goes on
+    with another question is right but not in the format: ``exact_rate`` can exceed ``format_rate``;
+    ``right_in_format_rate`` (both at once) never exceeds either.
 
     A fact's distractors are the other answers to the same relation anywhere in ``rows``.
     """
@@ -287,7 +301,8 @@ def benchmark_rates(model: TrainedModel, rows: Sequence[dict], split: str | None
                              [r["answer"] for r in chosen],
                              [sorted(by_relation[str(r.get("relation", ""))]) for r in chosen])
     return {"n": len(chosen), "format_rate": _rate([v.in_format for v in verdicts]),
-            "exact_rate": _rate([bool(v.correct) for v in verdicts]), "verdicts": verdicts}
+            "exact_rate": _rate([bool(v.correct) for v in verdicts]),
+            "right_in_format_rate": _rate([bool(v.correct) and v.in_format for v in verdicts]), "verdicts": verdicts}
 
 
 def red_team_rates(model: TrainedModel, rows: Sequence[dict]) -> dict:
