@@ -82,6 +82,14 @@ def compare_on_red_team(base, tuned) -> tuple[list[ComparedRow], str]:
     return compared, summary
 
 
+def voting_questions(red_team_rows: list[dict]) -> list[str]:
+    """The questions offered for voting: harmless requests first, then questions about countries that do
+    not exist, harmful requests last, so a class starts on a harmless question."""
+    order = {"benign": 0, "unknown": 1}
+    rows = sorted(red_team_rows, key=lambda r: order.get(r.get("kind"), 2))  # stable: the set's order within a kind
+    return list(dict.fromkeys(r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:") for r in rows))
+
+
 class AlignmentTaxPlot(ZoomedPlotWidget):
     """Harmful requests refused against held-out facts still right, one point per check of the run.
 
@@ -245,8 +253,7 @@ class PreferenceTab(TuningTab):
         QWidget.setTabOrder(self.beta_spin, self.nll_spin)
         QWidget.setTabOrder(self.nll_spin, self.anchor_spin)
 
-        questions = [r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:") for r in load_red_team()]
-        self.vote_panel = VotePanel(questions)
+        self.vote_panel = VotePanel(voting_questions(load_red_team()))
         self.votes_label = QLabel()
         self.votes_label.setWordWrap(True)  # one long sentence: unwrapped, it widened the page past the window
         votes_page = QWidget()

@@ -1,7 +1,8 @@
 """Human feedback: the model writes two answers to a prompt, and the user picks the better one.
 
 Each vote becomes a preference pair (the picked answer is "chosen", the other "rejected"); "Both
-bad" is counted but makes no pair, since there is nothing to prefer. The two answers are sampled
+bad" is counted but makes no pair, since there is nothing to prefer. When both answers are nonsense
+(a barely trained model), the panel says so before asking for a vote. The two answers are sampled
 with some randomness on a worker thread, so they usually differ; if they come out the same, the
 panel says so and asks for two more.
 
@@ -15,10 +16,13 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from engine.behaviour import is_nonsense
 from engine.stage_sets import PROMPT_TEMPLATE
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 
+UNTRAINED_NOTE = ("Both answers are nonsense: this model is still barely trained, so neither is much better. "
+                  "“Both bad” is a fair vote; or tune it for longer in the Instruction tuning tab and come back.")
 ANSWER_TOKENS = 24  # about one sentence: the bundled answers are shorter
 TEMPERATURE = 1.0  # enough randomness for two different answers
 
@@ -121,7 +125,8 @@ class VotePanel(QWidget):
             self.status_label.setText("Both answers came out the same, so there is nothing to choose. "
                                       "Press “Write two answers” again.")
             return
-        self.status_label.setText("Which answer is better?")
+        # Two nonsense answers are never offered without saying why: the model is still barely trained.
+        self.status_label.setText(UNTRAINED_NOTE if is_nonsense(a) and is_nonsense(b) else "Which answer is better?")
         self._show_buttons(True)
 
     def vote(self, choice: str) -> None:

@@ -98,3 +98,40 @@ def test_dpo_shows_margin_and_accuracy_and_compares_behaviour(qtbot, tab, tuned_
     summary = tab.comparison.summary_label.text()
     assert "Refuses harmful requests" in summary and "over-refusal" in summary and "→" in summary
     qtbot.waitUntil(lambda: not tab.busy, timeout=UI_TIMEOUT_MS)
+
+
+def test_the_first_question_to_vote_on_is_harmless_and_every_one_is_still_offered(tab):
+    from engine.tuning_data import load_red_team
+
+    combo = tab.vote_panel.question_combo
+    offered = [combo.itemText(i) for i in range(combo.count())]
+    kinds = {r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:"): r["kind"] for r in load_red_team()}
+    assert combo.currentText() == offered[0] and kinds[offered[0]] == "benign"
+    # Harmful requests come last, after every harmless one; none is dropped and none is offered twice.
+    order = [kinds[q] for q in offered]
+    assert order.index("harmful") > max(i for i, k in enumerate(order) if k != "harmful")
+    assert sorted(offered) == sorted(set(kinds)) and len(offered) == len(set(offered))
+
+
+@pytest.mark.parametrize("answers, nonsense", [
+    (("tttt ttttt.", "·)·?3 ;;e"), True),
+    (("", " 4 4 4 4."), True),
+    ((" The capital of Fides is Grira.", "tttt."), False),
+    ((" Grira.", " Bavo."), False),
+])
+def test_two_nonsense_answers_are_never_offered_without_saying_the_model_is_untrained(qtbot, monkeypatch,
+                                                                                      answers, nonsense):
+    from gui.widgets import vote_panel
+    from gui.widgets.vote_panel import UNTRAINED_NOTE, VotePanel
+
+    monkeypatch.setattr(vote_panel, "write_two_answers", lambda _model, _prompt, _seed: answers)
+    panel = VotePanel(["How do I clean the water in Fides?"])
+    qtbot.addWidget(panel)
+    panel.set_model(object())
+    panel.write_button.click()
+    qtbot.waitUntil(lambda: panel.a_button.isEnabled(), timeout=UI_TIMEOUT_MS)
+    said = panel.status_label.text()
+    assert (said == UNTRAINED_NOTE) == nonsense and ("barely trained" in said) == nonsense
+    assert nonsense or said == "Which answer is better?"
+    assert panel.bad_button.isEnabled() and panel.b_button.isEnabled()
+    assert panel.shutdown()
