@@ -20,6 +20,7 @@ from gui.zoom import ZoomController
 
 # Colour-blind-safe and distinct on a washed-out projector (Okabe-Ito blue, orange, green, purple).
 COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
+VALUE_LABEL_Z = 50  # the numbers written on bars are drawn above the bars and the points
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -115,9 +116,15 @@ class LessonPlot(ZoomedPlotWidget):
                                        brush=pg.mkBrush(color), pen=pg.mkPen(None))
                 self._add(item, series.name if len(plot.series) > 1 else None, color)
                 for xi, yi, raw in zip(x[keep] + offset, y[keep], np.array(series.y, dtype=float)[keep]):
-                    text = pg.TextItem(_value_text(raw, plot.log_y, plot.percent), color=self.ink(), anchor=(0.5, 1.0))
+                    # Above every point and on the plot's own background: the hallucination lesson draws
+                    # one dot per answer over its bars, and the dots used to hide the numbers.
+                    fill = self.background_color()
+                    fill.setAlpha(230)
+                    text = pg.TextItem(_value_text(raw, plot.log_y, plot.percent), color=self.ink(), anchor=(0.5, 1.0),
+                                       fill=pg.mkBrush(fill))
                     text.setFont(font)
                     text.setPos(xi, yi)
+                    text.setZValue(VALUE_LABEL_Z)
                     self._add(text)
             else:
                 pen = pg.mkPen(color, width=max(2.0, 3.0 * self.scale))
@@ -152,7 +159,9 @@ class LessonPlot(ZoomedPlotWidget):
             left.setTicks([[(k, power_of_ten(k)) for k in range(lo, hi + 1, step)]])
             self.plotItem.setYRange(lo, hi + 0.5, padding=0)
         else:
-            left.setTicks(None)
+            # Shares from 0 to 1 are written as percentages on the axis too, as on the bars.
+            percent_axis = plot.percent and plot.y_range == (0.0, 1.0)
+            left.setTicks([[(k / 4, f"{25 * k}%") for k in range(5)]] if percent_axis else None)
             if plot.y_range is not None:
                 lo, hi = plot.y_range
                 # Room above for the numbers on bars, and for the legend when there is one.
