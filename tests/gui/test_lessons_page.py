@@ -99,6 +99,10 @@ def test_confidence_reads_in_percent_and_the_numbers_on_bars_stay_above_the_dots
     dots = [i for i in drawn._items if isinstance(i, pg.PlotDataItem)]
     assert [t.toPlainText() for t in texts] == ["78%", "64%", "70%"]
     assert dots and all(t.zValue() > d.zValue() for t in texts for d in dots)
-    assert all(t.fill.style() != pg.QtCore.Qt.BrushStyle.NoBrush for t in texts)  # on the plot's own background
+    assert all(t.fill.style() != pg.QtCore.Qt.BrushStyle.NoBrush for t in texts)  # on a background of their own
+    # Written inside each bar at its foot, below every dot of that bar.
+    xs, ys = plot.series[1].x, plot.series[1].y
+    for i, t in enumerate(texts):
+        assert t.pos().y() < min(y for x, y in zip(xs, ys) if abs(x - i) < 0.5) < plot.series[0].y[i] + 0.1
     ticks = drawn.plotItem.getAxis("left")._tickLevels
     assert [label for _, label in ticks[0]] == ["0%", "25%", "50%", "75%", "100%"]
