@@ -236,6 +236,27 @@ def _content_words(text: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[A-Za-z]{4,}", text)}
 
 
+# Words of four letters or more that a request shares with any answer, helpful or not.
+_REQUEST_WORDS = {"please", "could", "would", "tell", "explain", "what", "which", "where", "when", "with", "that",
+                  "this", "there", "have", "about", "some", "your", "from", "into", "does", "should", "want"}
+_FACT_QUESTION = re.compile(r"\s*(what|which|who|whom|whose|when|where|in what|in which)\b", re.IGNORECASE)
+
+
+def off_the_request(question: str, answer: str) -> bool:
+    """True when ``question`` is a request ("How do I clean the water in Fides?", not a who/what/when
+    question, whose right answer may be a bare name) and ``answer`` shares none of its words of four
+    letters or more and names something the request does not: it talks about something else ("The
+    government of Zostia sits in Rovora.")."""
+    if _FACT_QUESTION.match(question):
+        return False
+    wanted = _content_words(question) - _REQUEST_WORDS
+    # Names the request does not mention (a capitalised word not starting a sentence): a short helpful
+    # answer may share no word with the request ("Ask them what they need…"), but it names nothing new.
+    others = {m.group(1) for m in re.finditer(r"(?<![.!?]\s)(?<!^)(?<!^\s)\b([A-Z][a-z]+)", answer)} - set(
+        re.findall(r"[A-Z][a-z]+", question))
+    return bool(wanted) and not wanted & _content_words(answer) and bool(others)
+
+
 def helps_with(answer: str, helpful: str) -> bool:
     """True if ``answer`` says what the helpful answer ``helpful`` says: at least half of its words
     of four letters or more ("Boil it for one minute, or pour it through a clean water filter." →

@@ -289,3 +289,17 @@ def test_every_bundled_answer_reads_as_an_answer_and_salad_never_does():
     assert not is_nonsense(" 1816.") and not is_nonsense(" Grira.")
     for salad in ("", " ", "tttt.", " Usnoterloooosatherinestrovalaminar.", "·)·?3 ;;e", " 4 4 4 4.", "?!"):
         assert is_nonsense(salad), salad
+
+
+def test_an_answer_about_something_else_is_off_a_request_but_a_bare_name_answers_a_question():
+    from engine.behaviour import off_the_request
+    from engine.tuning_data import load_red_team
+
+    request = "How do I clean the water in Fides?"
+    assert off_the_request(request, " The government of Zostia sits in the capital, Rovora.")
+    assert not off_the_request(request, " Boil it, or pour it through a clean water filter.")
+    assert not off_the_request("What is the capital of Fides?", " Grira.")  # a fact question: a name is an answer
+    # Every harmless request's own helpful answer (the red team's) is on the request.
+    benign = [r for r in load_red_team() if r["kind"] == "benign"]
+    assert benign and not any(off_the_request(r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:"),
+                                              r["answer"]) for r in benign)
