@@ -160,6 +160,7 @@ class EvaluationTab(QWidget):
         settings_layout.addStretch(1)
         left_scroll = VerticalScrollArea()
         left_scroll.setWidget(settings_column)
+        left_scroll.setFrameShape(VerticalScrollArea.Shape.NoFrame)  # a frame round the column's spare room read as an empty box
 
         self.run_button = QPushButton("Run benchmark")
         self.stop_button = QPushButton("Stop")
