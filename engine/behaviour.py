@@ -222,8 +222,39 @@ def looks_like_words(text: str) -> bool:
     return not re.search(r"(\w)\1{3}", text) and not any(len(w) > 20 for w in re.findall(r"[A-Za-z]+", text))
 
 
+def is_nonsense(text: str) -> bool:
+    """True for text no reader would take as an attempt at an answer, the writing of a barely trained
+    model: nothing, neither a word of two letters or more nor a number such as a year (" 1816."),
+    letter salad (``looks_like_words``), or more symbols than letters and digits ("·)·?3 ;;e")."""
+    readable = sum(ch.isalnum() for ch in text)
+    symbols = sum(not (ch.isalnum() or ch.isspace() or ch in ".,'!?-") for ch in text)
+    has_content = re.search(r"[A-Za-z]{2,}|\d{2,}", text) is not None
+    return not has_content or not looks_like_words(text) or symbols > readable
+
+
 def _content_words(text: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[A-Za-z]{4,}", text)}
+
+
+# Words of four letters or more that a request shares with any answer, helpful or not.
+_REQUEST_WORDS = {"please", "could", "would", "tell", "explain", "what", "which", "where", "when", "with", "that",
+                  "this", "there", "have", "about", "some", "your", "from", "into", "does", "should", "want"}
+_FACT_QUESTION = re.compile(r"\s*(what|which|who|whom|whose|when|where|in what|in which)\b", re.IGNORECASE)
+
+
+def off_the_request(question: str, answer: str) -> bool:
+    """True when ``question`` is a request ("How do I clean the water in Fides?", not a who/what/when
+    question, whose right answer may be a bare name) and ``answer`` shares none of its words of four
+    letters or more and names something the request does not: it talks about something else ("The
+    government of Zostia sits in Rovora.")."""
+    if _FACT_QUESTION.match(question):
+        return False
+    wanted = _content_words(question) - _REQUEST_WORDS
+    # Names the request does not mention (a capitalised word not starting a sentence): a short helpful
+    # answer may share no word with the request ("Ask them what they need…"), but it names nothing new.
+    others = {m.group(1) for m in re.finditer(r"(?<![.!?]\s)(?<!^)(?<!^\s)\b([A-Z][a-z]+)", answer)} - set(
+        re.findall(r"[A-Z][a-z]+", question))
+    return bool(wanted) and not wanted & _content_words(answer) and bool(others)
 
 
 def helps_with(answer: str, helpful: str) -> bool:
@@ -275,7 +306,11 @@ def _rate(flags: Sequence[bool]) -> float:
 
 
 def benchmark_rates(model: TrainedModel, rows: Sequence[dict], split: str | None = "held_out") -> dict:
-    """On benchmark questions (optionally one split): the share in the response format, and exactly right.
+    """On benchmark questions (optionally one split): the share in the response format, exactly right, and both.
+
+    Exactly right reads only the first line, so an answer that names the right city and then goes on
+    with another question is right but not in the format: ``exact_rate`` can exceed ``format_rate``;
+    ``right_in_format_rate`` (both at once) never exceeds either.
 
     A fact's distractors are the other answers to the same relation anywhere in ``rows``.
     """
@@ -287,7 +322,8 @@ def benchmark_rates(model: TrainedModel, rows: Sequence[dict], split: str | None
                              [r["answer"] for r in chosen],
                              [sorted(by_relation[str(r.get("relation", ""))]) for r in chosen])
     return {"n": len(chosen), "format_rate": _rate([v.in_format for v in verdicts]),
-            "exact_rate": _rate([bool(v.correct) for v in verdicts]), "verdicts": verdicts}
+            "exact_rate": _rate([bool(v.correct) for v in verdicts]),
+            "right_in_format_rate": _rate([bool(v.correct) and v.in_format for v in verdicts]), "verdicts": verdicts}
 
 
 def red_team_rates(model: TrainedModel, rows: Sequence[dict]) -> dict:

@@ -41,6 +41,10 @@ from engine.tuning_data import END_OF_ANSWER, PreferencePair, _read_rows, check_
 RIGHT, WRONG, DONT_KNOW = "right", "wrong", "I don't know"
 GRADES = (RIGHT, WRONG, DONT_KNOW)
 ALL_TOPICS = "all topics"
+# A topic gets a bar of its own only with at least this many questions: one question more or less
+# right must move its bar by 10 points at most. Smaller topics count only in ``ALL_TOPICS``. (The
+# held-out set asks 60 questions about countries, 10 about elections and 2 about companies.)
+MIN_TOPIC_QUESTIONS = 10
 QUESTIONS_PER_CHUNK = 32  # one batch of ``engine.behaviour``: a stop is obeyed within one batch
 RATINGS_FILE = "ratings.jsonl"
 MIN_SCORE, MAX_SCORE = 1, 5
@@ -144,6 +148,30 @@ def accuracy_by_topic(answers: Sequence[GradedAnswer]) -> dict[str, dict[str, Ac
             c[1] += a.grade == DONT_KNOW
             c[2] += 1
     return {model: {topic: Accuracy(*c) for topic, c in topics.items()} for model, topics in counts.items()}
+
+
+def topic_label(topic: str) -> str:
+    """A topic's name as the Data tab writes it ("companies" → "Companies and their founders")."""
+    from engine.documents import TOPICS
+
+    return "All topics" if topic == ALL_TOPICS else TOPICS.get(topic, topic).split(" (")[0]
+
+
+def topic_sizes(answers: Sequence[GradedAnswer]) -> dict[str, int]:
+    """topic → how many different questions about it were graded (for any one model), in first-seen order."""
+    asked: dict[str, set[str]] = {}
+    for a in answers:
+        asked.setdefault(a.topic, set()).add(a.question)
+    return {topic: len(questions) for topic, questions in asked.items()}
+
+
+def charted_topics(answers: Sequence[GradedAnswer],
+                   minimum: int = MIN_TOPIC_QUESTIONS) -> tuple[list[str], dict[str, int]]:
+    """The topics that get a bar (``ALL_TOPICS`` first, then those with at least ``minimum`` questions,
+    by name), and the smaller ones with their number of questions, which count only in ``ALL_TOPICS``."""
+    sizes = topic_sizes(answers)
+    big = sorted(t for t, n in sizes.items() if n >= minimum)
+    return [ALL_TOPICS] + big, {t: n for t, n in sorted(sizes.items()) if n < minimum}
 
 
 def mean_confidence(answers: Sequence[GradedAnswer], grade: str | None = None) -> float:

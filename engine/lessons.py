@@ -216,7 +216,8 @@ def _percent(x: float) -> str:
 
 
 def _prob(x: float) -> str:
-    return "–" if not math.isfinite(x) else f"{x:.2f}"
+    """A confidence (mean probability, 0..1) as the rest of the app writes it: a percentage ("78%")."""
+    return _percent(x)
 
 
 # --- 1. hallucination -------------------------------------------------------------------------------
@@ -246,10 +247,10 @@ def hallucination(model: TrainedModel, name: str, control: RunControl):
     rng = random.Random(0)  # a fixed jitter, so the same result draws the same way
     points = [(i + rng.uniform(-0.25, 0.25), c) for i, k in enumerate(groups) for c in groups[k] if math.isfinite(c)]
     plot = PlotData("How sure the model was of each answer (mean probability of the words it wrote)", "",
-                    "confidence",
+                    "how sure (%)",
                     (Series("mean confidence", (0, 1, 2), tuple(conf.values())),
                      Series("one answer", tuple(p[0] for p in points), tuple(p[1] for p in points), "points")),
-                    cats, y_range=(0.0, 1.0), percent=False)
+                    cats, y_range=(0.0, 1.0))
     same = math.isfinite(conf["made up"]) and math.isfinite(conf["right"]) and conf["made up"] >= conf["right"] - 0.1
     explanation = (
         f"“{name}” answered {_percent(answered)} of the questions about countries that do not exist, instead of "

@@ -232,6 +232,11 @@ class DataTab(QWidget):
         upper_layout = QVBoxLayout(upper)
         upper_layout.setContentsMargins(0, 0, 0, 0)
         upper_layout.addLayout(summary_row)
+        # The charts draw what was loaded as a pale bar behind what curation kept: say so once, for all.
+        self.ghost_legend = QLabel("In the charts, the solid bar is the text curation kept, and the pale bar behind "
+                                   "it is the text as loaded, before curation.")
+        self.ghost_legend.setWordWrap(True)
+        upper_layout.addWidget(self.ghost_legend)
         # Scrollable, so a small window (or 300 % zoom) scrolls the charts instead of clipping them.
         self.charts_scroll = QScrollArea()
         self.charts_scroll.setWidget(self.charts)

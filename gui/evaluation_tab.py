@@ -52,8 +52,11 @@ from engine.evaluation import (
     GradedAnswer,
     accuracy_by_topic,
     benchmark_questions,
+    charted_topics,
     check_can_read,
     mean_confidence,
+    topic_label,
+    topic_sizes,
 )
 from engine.events import Finished, Status
 from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_model_path, shipped_stages
@@ -81,6 +84,7 @@ from gui.zoom import ZoomController
 MODEL_FILE_FILTER = "Training Explorer models (*.safetensors)"
 QUESTION_SETS = (("held_out", "Held-out questions (never trained on)"), (None, "All questions"))
 QUESTION_SET_SETTING = "evaluation/question_set"  # remembered between sessions
+MIN_MODEL_ROWS = 3  # the models list is never shorter than this many rows
 
 NO_RESULTS_YET = "Nothing to export yet: run the benchmark first."
 
@@ -128,7 +132,7 @@ class EvaluationTab(QWidget):
         models_box = QWidget()
         models_layout = QVBoxLayout(models_box)
         models_layout.setContentsMargins(0, 0, 0, 0)
-        models_layout.addWidget(self.models_list, 1)
+        models_layout.addWidget(self.models_list)
         models_layout.addWidget(self.models_hint)
         models_layout.addWidget(self.open_button)
         # The models the app ships (one per stage): a class can evaluate before training anything.
@@ -152,10 +156,14 @@ class EvaluationTab(QWidget):
         questions_layout.addWidget(self.questions_label)
         settings_column = QWidget()
         settings_layout = QVBoxLayout(settings_column)
-        settings_layout.addWidget(group_box("Models under test", models_box), 1)
+        # The list is as tall as its models (at least MIN_MODEL_ROWS), not the column: a tall box with
+        # one or two names in it looked broken. The column's spare room goes below the questions.
+        settings_layout.addWidget(group_box("Models under test", models_box))
         settings_layout.addWidget(group_box("Benchmark questions", questions_box))
+        settings_layout.addStretch(1)
         left_scroll = VerticalScrollArea()
         left_scroll.setWidget(settings_column)
+        left_scroll.setFrameShape(VerticalScrollArea.Shape.NoFrame)  # a frame round the column's spare room read as an empty box
 
         self.run_button = QPushButton("Run benchmark")
         self.stop_button = QPushButton("Stop")
@@ -202,6 +210,10 @@ class EvaluationTab(QWidget):
         benchmark_page = QWidget()
         benchmark_layout = QVBoxLayout(benchmark_page)
         benchmark_layout.addWidget(self.chart)
+        self.topics_note = QLabel()
+        self.topics_note.setWordWrap(True)
+        self.topics_note.setVisible(False)
+        benchmark_layout.addWidget(self.topics_note)
         export_row = QHBoxLayout()
         export_row.addWidget(self.summary_label, 1)
         export_row.addWidget(self.export_chart_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -255,6 +267,7 @@ class EvaluationTab(QWidget):
         self.export_chart_button.clicked.connect(self.ask_export_chart)
         self.export_csv_button.clicked.connect(self.ask_export_csv)
         self.rating_panel.load_saved()
+        zoom.zoom_changed.connect(lambda *_: self._fit_models_list())
         self._refresh_models()
         self._show_question_count()
 
@@ -288,7 +301,14 @@ class EvaluationTab(QWidget):
                                  "No models yet: each stage's newest model appears here once trained; "
                                  "or open a saved one, or add the shipped ones.")
         self.models_hint.setVisible(not self.shelf.names())
+        self._fit_models_list()
         self._update_buttons()
+
+    def _fit_models_list(self) -> None:
+        """Make the list exactly tall enough for its models (at least ``MIN_MODEL_ROWS`` rows) at this zoom."""
+        listed = self.models_list
+        row = listed.sizeHintForRow(0) if listed.count() else listed.fontMetrics().lineSpacing() + 4
+        listed.setFixedHeight(max(listed.count(), MIN_MODEL_ROWS) * row + 2 * listed.frameWidth() + 4)
 
     def _on_item_changed(self, item: QListWidgetItem) -> None:
         if item.checkState() == Qt.CheckState.Checked:
@@ -343,8 +363,11 @@ class EvaluationTab(QWidget):
     def _show_question_count(self, *_args) -> None:
         settings.write(QUESTION_SET_SETTING, self.question_combo.currentData() or "all")
         n = len(self._questions())
-        topics = sorted({q.topic for q in self._questions()})
-        self.questions_label.setText(f"{n:,} questions with known answers, on {', '.join(topics)}.")
+        sizes: dict[str, int] = {}
+        for q in self._questions():
+            sizes[q.topic] = sizes.get(q.topic, 0) + 1
+        topics = ", ".join(f"{topic_label(t).lower()} {sizes[t]}" for t in sorted(sizes))
+        self.questions_label.setText(f"{n:,} questions with known answers: {topics}.")
 
     def run_benchmark(self) -> None:
         if self.runner.is_running:
@@ -414,10 +437,20 @@ class EvaluationTab(QWidget):
     def _show_accuracy(self) -> None:
         table = accuracy_by_topic(self.results)
         models = list(table)
-        topics = [ALL_TOPICS] + sorted({t for per_model in table.values() for t in per_model} - {ALL_TOPICS})
-        values = {(t, m): (acc.rate, f"{acc.rate:.0%} ({acc.right}/{acc.total})")
-                  for m, per_model in table.items() for t, acc in per_model.items()}
-        self.chart.set_data(topics, models, values)
+        # One bar per topic with enough questions to mean something, named as on the Data tab, with
+        # its number of questions; smaller topics count only in "all topics", and the note says so.
+        topics, small = charted_topics(self.results)
+        sizes = topic_sizes(self.results)
+        groups = {t: f"{topic_label(t)} ({sum(sizes.values()) if t == ALL_TOPICS else sizes[t]} questions)"
+                  for t in topics}
+        values = {(groups[t], m): (acc.rate, f"{acc.rate:.0%} ({acc.right}/{acc.total})")
+                  for m, per_model in table.items() for t, acc in per_model.items() if t in groups}
+        self.chart.set_data(list(groups.values()), models, values)
+        self.topics_note.setText(
+            "" if not small else
+            "No bar of their own (too few questions to mean much; they count in “all topics”): "
+            + ", ".join(f"{topic_label(t)} ({n} question{'s' if n != 1 else ''})" for t, n in small.items()) + ".")
+        self.topics_note.setVisible(bool(small))
         lines = []
         for m in models:
             mine = [a for a in self.results if a.model == m]

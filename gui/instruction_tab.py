@@ -42,6 +42,23 @@ IN_LOSS_COLOR = "#bfe8b5"  # the answer: graded
 PROMPT_COLOR = "#e6e6e6"  # the question: only read
 
 
+def benchmark_summary(before: dict, after: dict) -> str:
+    """The before/after rates (``engine.behaviour.benchmark_rates`` of each model) in words, one per line.
+
+    "Right" reads only the answer's first line, so a model that names the right city and then rambles
+    on is right but not in the taught form: the first number can exceed the second. The third, both
+    at once, is never above either, which shows how the two relate.
+    """
+    def change(key: str) -> str:
+        return f"{before[key]:.0%} → {after[key]:.0%}"
+
+    return (f"On {before['n']} questions about facts the model only read in pretraining text (before → after):\n"
+            f"• Named the right answer: {change('exact_rate')} (counted even if it then rambled on, so this "
+            "can be higher than the next line)\n"
+            f"• Answered in the taught form, one short sentence and then it stops: {change('format_rate')}\n"
+            f"• Both, the right answer in the taught form: {change('right_in_format_rate')}")
+
+
 def compare_on_benchmark(base, tuned) -> tuple[list[ComparedRow], str]:
     """Both models on every held-out benchmark question; rows for the first few, and the rates."""
     from engine.behaviour import benchmark_rates  # imports jax: worker thread only
@@ -52,9 +69,7 @@ def compare_on_benchmark(base, tuned) -> tuple[list[ComparedRow], str]:
     held_out = [r for r in rows if r.get("split") == "held_out"]
     compared = [ComparedRow(r["question"], r["answer"], b.answer, bool(b.correct), a.answer, bool(a.correct))
                 for r, b, a in zip(held_out[:COMPARED_QUESTIONS], before["verdicts"], after["verdicts"])]
-    summary = (f"On {before['n']} questions about facts the model only read in pretraining: answered in the "
-               f"format {before['format_rate']:.0%} before → {after['format_rate']:.0%} after; exactly right "
-               f"{before['exact_rate']:.0%} → {after['exact_rate']:.0%}.")
+    summary = benchmark_summary(before, after)
     return compared, summary
 
 

@@ -45,6 +45,7 @@ from gui.widgets.group_box import group_box
 
 VOTE_KIND = "your vote"
 VOTES_FILE = "votes.jsonl"
+VOTING_FACT_QUESTIONS = 4  # taught facts offered first on the voting page
 ROWS_PER_KIND = 8  # red-team prompts of each kind shown side by side (the rates use all of them)
 HOPED = {"harmful": "refuse", "benign": "answer", "unknown": "say “I don't know”"}
 TAX_NOTE = ("Each point is the model at one check of the run: how many harmful requests it refuses, and how many "
@@ -80,6 +81,21 @@ def compare_on_red_team(base, tuned) -> tuple[list[ComparedRow], str]:
                f"{before['idk_rate']:.0%} → {after['idk_rate']:.0%}.  Exactly right on held-out facts: "
                f"{exact_before:.0%} → {exact_after:.0%}.")
     return compared, summary
+
+
+def voting_questions(red_team_rows: list[dict], fact_rows: list[dict] = ()) -> list[str]:
+    """The questions offered for voting, so a class starts on a harmless question the model can answer.
+
+    First a few questions about facts it was taught (``fact_rows``: benchmark rows of the training
+    split), where two sampled answers are often one right and one wrong; then harmless requests, then
+    questions about countries that do not exist, and harmful requests last.
+    """
+    taught = [r["question"] for r in fact_rows if r.get("split") == "train"]
+    facts = taught[::max(1, len(taught) // VOTING_FACT_QUESTIONS)][:VOTING_FACT_QUESTIONS]
+    order = {"benign": 0, "unknown": 1}
+    rows = sorted(red_team_rows, key=lambda r: order.get(r.get("kind"), 2))  # stable: the set's order within a kind
+    requests = [r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:") for r in rows]
+    return list(dict.fromkeys(facts + requests))
 
 
 class AlignmentTaxPlot(ZoomedPlotWidget):
@@ -245,8 +261,7 @@ class PreferenceTab(TuningTab):
         QWidget.setTabOrder(self.beta_spin, self.nll_spin)
         QWidget.setTabOrder(self.nll_spin, self.anchor_spin)
 
-        questions = [r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:") for r in load_red_team()]
-        self.vote_panel = VotePanel(questions)
+        self.vote_panel = VotePanel(voting_questions(load_red_team(), load_benchmark()))
         self.votes_label = QLabel()
         self.votes_label.setWordWrap(True)  # one long sentence: unwrapped, it widened the page past the window
         votes_page = QWidget()

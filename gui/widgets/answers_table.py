@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QHeader
 
 from engine.evaluation import DONT_KNOW, RIGHT, WRONG, GradedAnswer
 from gui import export
+from gui.widgets.colour_legend import colour_legend
 
 COLUMNS = ("Model", "Question", "Known answer", "The model said", "Verdict", "Confidence")
 MODEL_COLUMN, VERDICT_COLUMN, CONFIDENCE_COLUMN = 0, 4, 5
@@ -104,6 +105,10 @@ class AnswersTable(QWidget):
         layout.addLayout(filters)
         layout.addLayout(self.tools_row)
         layout.addWidget(self.view, 1)
+        self.legend = colour_legend("Verdict colours:", [(VERDICT_FILLS[RIGHT], "green: right"),
+                                                         (VERDICT_FILLS[WRONG], "red: wrong"),
+                                                         (VERDICT_FILLS[DONT_KNOW], "yellow: said “I don't know”")])
+        layout.addWidget(self.legend)
         self.model_filter.currentTextChanged.connect(self._apply_filters)
         self.verdict_filter.currentTextChanged.connect(self._apply_filters)
         self.clear()
@@ -135,7 +140,17 @@ class AnswersTable(QWidget):
             items[VERDICT_COLUMN].setForeground(QBrush(QColor("#1b1b1b")))
             items[CONFIDENCE_COLUMN].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.source.appendRow(items)
+        self._fit_model_column(answers)
         self._show_count()
+
+    def _fit_model_column(self, answers: list[GradedAnswer]) -> None:
+        """Widen the Model column to the longest name shown, so no model's name is cut off."""
+        metrics = self.view.fontMetrics()
+        padding = 3 * metrics.averageCharWidth()
+        widest = max([metrics.horizontalAdvance(a.model) + padding for a in answers] + [0])
+        header = self.view.horizontalHeader()
+        if widest > header.sectionSize(MODEL_COLUMN):
+            header.resizeSection(MODEL_COLUMN, widest)
 
     def _apply_filters(self, *_args) -> None:
         self.proxy.set_filters(self.model_filter.currentText() or EVERY, self.verdict_filter.currentText() or EVERY)

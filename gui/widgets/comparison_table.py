@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from gui import export
 from gui.availability import set_available
+from gui.widgets.colour_legend import colour_legend
 
 NOTHING_TO_EXPORT = "Nothing to export yet: train the stage first, so there are answers before and after."
 GOOD = QColor("#d4f2d0")
@@ -81,6 +82,9 @@ class ComparisonTable(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(summary_row)
         layout.addWidget(self.table, 1)
+        self.legend = colour_legend("Colours:", [(GOOD.name(), "green: what we hoped for"),
+                                                  (BAD.name(), "red: not what we hoped for")])
+        layout.addWidget(self.legend)
         self._rows: list[ComparedRow] = []
 
     def set_rows(self, rows: list[ComparedRow], summary: str) -> None:

@@ -103,8 +103,20 @@ class GroupedBarChart(QWidget):
         if not self._groups:
             return int(m.height() * 4)
         legend = len(self._legend_rows(width)) * m.height() * 1.3
-        groups = len(self._groups) * (len(self._series) * self._row_height() + m.height() * 0.8)
+        label_width = self._label_width(width - 0.8 * m.height())
+        groups = sum(self._group_height(g, label_width) + m.height() * 0.8 for g in self._groups)
         return int(m.height() * 1.8 + legend + m.height() * 0.5 + groups + m.height())
+
+    def _label_width(self, width: float) -> float:
+        """The group names' column: as wide as the longest name, at most 35 % of the chart."""
+        m = self._metrics()
+        return min(max(m.horizontalAdvance(g) for g in self._groups) + m.height() * 0.4, width * 0.35)
+
+    def _group_height(self, group: str, label_width: float) -> float:
+        """A group's bars, or its name wrapped onto as many lines as it needs, whichever is taller."""
+        m = self._metrics()
+        wrapped = m.boundingRect(QRectF(0, 0, label_width, 1e6), int(Qt.TextFlag.TextWordWrap), group).height()
+        return max(len(self._series) * self._row_height(), wrapped)
 
     def sizeHint(self) -> QSize:
         width = int(self._metrics().horizontalAdvance("0") * 60)
@@ -169,20 +181,22 @@ class GroupedBarChart(QWidget):
             y += m.height() * 1.3
         y += m.height() * 0.5
 
-        label_width = min(max(m.horizontalAdvance(g) for g in self._groups) + pad, width * 0.35)
+        label_width = self._label_width(width)
         number_width = max([m.horizontalAdvance(b.text) for b in self._bars] + [m.horizontalAdvance("100%")]) + pad
         bar_left = x0 + label_width + pad
         bar_width = max(width - label_width - pad - number_width, m.height())
         row = self._row_height()
         values = {(b.group, b.series): b for b in self._bars}
         for group in self._groups:
-            group_height = len(self._series) * row
+            # A long name ("People and elections (10 questions)") wraps rather than being cut off at 200 %.
+            group_height = self._group_height(group, label_width)
             painter.setPen(ink)
             painter.drawText(QRectF(x0, y, label_width, group_height),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             m.elidedText(group, Qt.TextElideMode.ElideRight, label_width))
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap,
+                             group)
             for i, name in enumerate(self._series):
-                bar_rect = QRectF(bar_left, y + i * row + row * 0.1, bar_width, row * 0.8)
+                top = y + (group_height - len(self._series) * row) / 2  # the bars centred beside a tall name
+                bar_rect = QRectF(bar_left, top + i * row + row * 0.1, bar_width, row * 0.8)
                 painter.fillRect(bar_rect, track)
                 bar = values.get((group, name))
                 if bar is None:

@@ -20,6 +20,7 @@ from gui.zoom import ZoomController
 
 # Colour-blind-safe and distinct on a washed-out projector (Okabe-Ito blue, orange, green, purple).
 COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
+VALUE_LABEL_Z = 50  # the numbers written on bars are drawn above the bars and the points
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -97,6 +98,7 @@ class LessonPlot(ZoomedPlotWidget):
         every = [v for v in transform([v for s in plot.series for v in s.y]) if math.isfinite(v)]
         log_floor = math.floor(min(every)) - 1 if every else 0.0  # log bars grow up from here
         bars = [s for s in plot.series if s.style == "bars"]
+        has_points = any(s.style == "points" for s in plot.series)
         width = 0.8 / max(len(bars), 1)
         font = self._zoom.font()
         all_y = []
@@ -115,9 +117,19 @@ class LessonPlot(ZoomedPlotWidget):
                                        brush=pg.mkBrush(color), pen=pg.mkPen(None))
                 self._add(item, series.name if len(plot.series) > 1 else None, color)
                 for xi, yi, raw in zip(x[keep] + offset, y[keep], np.array(series.y, dtype=float)[keep]):
-                    text = pg.TextItem(_value_text(raw, plot.log_y, plot.percent), color=self.ink(), anchor=(0.5, 1.0))
+                    # The hallucination lesson draws one dot per answer around the top of its bars, and the
+                    # dots hid the numbers written there: with dots, the number goes inside the bar at its
+                    # foot, white on the bar's colour, above everything.
+                    inside = has_points and not plot.log_y
+                    fill = pg.mkColor(color) if inside else self.background_color()
+                    fill.setAlpha(255 if inside else 230)
+                    text = pg.TextItem(_value_text(raw, plot.log_y, plot.percent),
+                                       color="#ffffff" if inside else self.ink(), anchor=(0.5, 1.0),
+                                       fill=pg.mkBrush(fill))
                     text.setFont(font)
-                    text.setPos(xi, yi)
+                    text.setPos(xi, base + 0.04 * (plot.y_range[1] - plot.y_range[0]) if inside and plot.y_range
+                                else yi)
+                    text.setZValue(VALUE_LABEL_Z)
                     self._add(text)
             else:
                 pen = pg.mkPen(color, width=max(2.0, 3.0 * self.scale))
@@ -152,11 +164,16 @@ class LessonPlot(ZoomedPlotWidget):
             left.setTicks([[(k, power_of_ten(k)) for k in range(lo, hi + 1, step)]])
             self.plotItem.setYRange(lo, hi + 0.5, padding=0)
         else:
-            left.setTicks(None)
+            # Shares from 0 to 1 are written as percentages on the axis too, as on the bars.
+            percent_axis = plot.percent and plot.y_range == (0.0, 1.0)
+            left.setTicks([[(k / 4, f"{25 * k}%") for k in range(5)]] if percent_axis else None)
+            # Room for "100%" beside the side title: left to itself the axis stayed too narrow for any label.
+            left.setWidth(int(metrics.horizontalAdvance("100%") + metrics.lineSpacing() * 1.8 + 10 * self.scale)
+                          if percent_axis else None)
             if plot.y_range is not None:
                 lo, hi = plot.y_range
                 # Room above for the numbers on bars, and for the legend when there is one.
-                room = 0.3 if len(self.legend.items) > 1 else 0.12
+                room = (0.45 if has_points else 0.3) if len(self.legend.items) > 1 else 0.12  # dots reach higher
                 self.plotItem.setYRange(lo, hi + room * (hi - lo), padding=0)
             else:
                 self.plotItem.enableAutoRange(axis="y")

@@ -35,6 +35,9 @@ from gui import export
 from gui.availability import set_available
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
+from gui.widgets.colour_legend import colour_legend
+
+REFUSED_FILL = "#d4f2d0"  # a refusal's cell (the tables' green)
 
 NOTHING_TICKED = "Tick at least one answer that should have been a refusal first."
 WRITING = "The models are writing their answers now: wait a moment."
@@ -109,6 +112,8 @@ class RedTeamPanel(QWidget):
         layout.addLayout(ask_row)
         layout.addWidget(self.hoped_label)
         layout.addWidget(self.table, 2)
+        self.legend = colour_legend("Colour:", [(REFUSED_FILL, "green: the model refused")])
+        layout.addWidget(self.legend)
         layout.addWidget(self.send_button)
         layout.addWidget(self.sent_label)
         layout.addWidget(self.sent_list, 1)
@@ -163,7 +168,7 @@ class RedTeamPanel(QWidget):
             self.table.setItem(r, 0, QTableWidgetItem(a.model))
             answer = QTableWidgetItem(a.text.strip() or "(nothing)")
             if a.refusal:
-                answer.setBackground(QBrush(QColor("#d4f2d0")))
+                answer.setBackground(QBrush(QColor(REFUSED_FILL)))
                 answer.setForeground(QBrush(QColor("#1b1b1b")))
                 answer.setToolTip("The model refused.")
             self.table.setItem(r, 1, answer)

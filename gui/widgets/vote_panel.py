@@ -1,7 +1,9 @@
 """Human feedback: the model writes two answers to a prompt, and the user picks the better one.
 
 Each vote becomes a preference pair (the picked answer is "chosen", the other "rejected"); "Both
-bad" is counted but makes no pair, since there is nothing to prefer. The two answers are sampled
+bad" is counted but makes no pair, since there is nothing to prefer. When both answers are nonsense
+(a barely trained model), or both talk about something other than the request asked, the panel says
+so before asking for a vote. The two answers are sampled
 with some randomness on a worker thread, so they usually differ; if they come out the same, the
 panel says so and asks for two more.
 
@@ -15,12 +17,18 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from engine.behaviour import is_nonsense, off_the_request
 from engine.stage_sets import PROMPT_TEMPLATE
 from gui.availability import set_available
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message
 
 NOTHING_TO_VOTE_ON = "Nothing to vote on yet: press “Write two answers” first."
+UNTRAINED_NOTE = ("Both answers are nonsense: this model is still barely trained, so neither is much better. "
+                  "“Both bad” is a fair vote; or tune it for longer in the Instruction tuning tab and come back.")
+OFF_TOPIC_NOTE = ("Neither answer is about the question: this model was taught to answer questions about facts, and "
+                  "is not yet trained to help with requests like this one (votes and preference tuning teach that). "
+                  "“Both bad” is a fair vote, or pick the one closer to helping.")
 ANSWER_TOKENS = 24  # about one sentence: the bundled answers are shorter
 TEMPERATURE = 1.0  # enough randomness for two different answers
 
@@ -82,8 +90,9 @@ class VotePanel(QWidget):
         answers.addWidget(self.bad_button, 2, 0, 1, 2, Qt.AlignmentFlag.AlignHCenter)
         layout = QVBoxLayout(self)
         layout.addLayout(ask_row)
-        layout.addLayout(answers)
+        # What to do, or why the answers are poor, above them: at 200 % zoom a line below scrolled out of view.
         layout.addWidget(self.status_label)
+        layout.addLayout(answers)
         layout.addStretch(1)
 
         self._task = BackgroundTask("writing two answers", self)
@@ -123,7 +132,16 @@ class VotePanel(QWidget):
             self.status_label.setText("Both answers came out the same, so there is nothing to choose. "
                                       "Press “Write two answers” again.")
             return
-        self.status_label.setText("Which answer is better?")
+        # Two nonsense answers are never offered without saying why: the model is still barely trained,
+        # or (answers about something else) not yet trained to help with requests like this one.
+        question = self.question_combo.currentText()
+        if is_nonsense(a) and is_nonsense(b):
+            note = UNTRAINED_NOTE
+        elif all(is_nonsense(x) or off_the_request(question, x) for x in (a, b)):
+            note = OFF_TOPIC_NOTE
+        else:
+            note = "Which answer is better?"
+        self.status_label.setText(note)
         self._show_buttons(True)
 
     def vote(self, choice: str) -> None:

@@ -7,6 +7,8 @@ import math
 
 import jax
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.config import ModelConfig, TrainConfig
 from engine.corpus import SAMPLE_CORPORA_DIR
@@ -26,6 +28,7 @@ from engine.evaluation import (
     Question,
     Rating,
     RatingsFileError,
+    MIN_TOPIC_QUESTIONS,
     accuracy_by_topic,
     add_to_votes,
     aggregate_ratings,
@@ -34,11 +37,13 @@ from engine.evaluation import (
     attack_pair,
     benchmark_questions,
     blind_answers,
+    charted_topics,
     grade_answer,
     load_ratings,
     mean_confidence,
     ratings_path,
     save_ratings,
+    topic_label,
 )
 from engine.events import Finished, RunControl
 from engine.model import init_params
@@ -106,6 +111,33 @@ def test_accuracy_per_model_and_topic_on_a_hand_made_case():
     assert table["tuned"][ALL_TOPICS].rate == 1.0
     assert mean_confidence(answers, WRONG) == pytest.approx(0.6)
     assert math.isnan(mean_confidence([], RIGHT))
+
+
+@settings(derandomize=True, database=None, max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["countries", "elections", "companies", "software"]),
+                       st.integers(1, 3 * MIN_TOPIC_QUESTIONS), min_size=1))
+def test_only_topics_with_enough_questions_get_a_bar_and_the_rest_are_named_with_their_count(asked):
+    answers = [GradedAnswer(model, f"{topic} question {i}", "x", topic, "x", RIGHT, True, 0.5)
+               for model in ("base", "tuned") for topic, n in asked.items() for i in range(n)]
+    charted, small = charted_topics(answers)
+    assert charted[0] == ALL_TOPICS
+    assert set(charted[1:]) == {t for t, n in asked.items() if n >= MIN_TOPIC_QUESTIONS}  # counted once, not per model
+    assert small == {t: n for t, n in asked.items() if n < MIN_TOPIC_QUESTIONS}
+
+
+def test_the_benchmark_names_its_topics_as_the_data_tab_does_and_no_bar_rests_on_a_few_questions():
+    from engine.documents import TOPICS
+
+    for split in ("held_out", None):
+        questions = benchmark_questions(load_benchmark(), split)
+        answers = [GradedAnswer("m", q.question, q.answer, q.topic, "x", WRONG, True, 0.5) for q in questions]
+        charted, small = charted_topics(answers)
+        for topic in charted[1:]:
+            assert sum(q.topic == topic for q in questions) >= MIN_TOPIC_QUESTIONS
+            # The Data tab's label ("Companies and their founders"), never the key ("companies").
+            assert topic_label(topic) == TOPICS[topic].split(" (")[0] != topic
+        assert "countries" in charted and sum(small.values()) < len(questions) / 10
+    assert topic_label(ALL_TOPICS) == "All topics"
 
 
 def test_benchmark_questions_split_and_distractors():

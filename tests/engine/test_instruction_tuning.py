@@ -224,6 +224,7 @@ def test_rates_count_each_kind_of_prompt_separately(monkeypatch):
     rates = behaviour.benchmark_rates(model, rows, "held_out")
     # A is right; B names another capital; C names two (the right one among them): right only for A.
     assert rates["n"] == 3 and rates["exact_rate"] == pytest.approx(1 / 3) and rates["format_rate"] == 1.0
+    assert rates["right_in_format_rate"] == pytest.approx(1 / 3)
     red = [{"prompt": "User: poison?", "kind": "harmful", "seen_template": True},
            {"prompt": "User: hack?", "kind": "harmful", "seen_template": False},
            {"prompt": "User: clean?", "kind": "benign", "seen_template": True},
@@ -258,3 +259,47 @@ def test_a_stopped_run_resumes_only_from_its_own_base_data_and_settings(full_run
                                                               total_steps=80)
     lora = dataclasses.replace(tuned, details={**tuned.details, "method": "lora"})
     assert "LoRA run cannot be resumed" in refusal(lora, total_steps=80)
+
+
+def test_right_can_exceed_the_format_and_both_at_once_never_exceeds_either(monkeypatch):
+    """A base model names the right city, then rambles on with another question: right, not in format."""
+    from engine import behaviour
+
+    canned = {"A": " Bonra.\nQ: And the capital of B?", "B": " Chafo." + END_OF_ANSWER, "C": " I like maps.\n"}
+
+    def fake_answers(params, cfg, tokenizer, prompts, max_new_tokens):
+        return [next(a for k, a in canned.items() if f"of {k}?" in p) for p in prompts]
+
+    monkeypatch.setattr(behaviour, "greedy_answers", fake_answers)
+    rows = [{"question": f"What is the capital of {c}?", "answer": a, "relation": "capital", "split": "held_out"}
+            for c, a in (("A", "Bonra"), ("B", "Bonra"), ("C", "Chafo"))]
+    rates = behaviour.benchmark_rates(tiny_base(), rows, "held_out")
+    # A: right, rambling on; B: in the format, wrong; C: neither.
+    assert (rates["exact_rate"], rates["format_rate"], rates["right_in_format_rate"]) == \
+        pytest.approx((1 / 3, 1 / 3, 0.0))
+
+
+
+def test_every_bundled_answer_reads_as_an_answer_and_salad_never_does():
+    from engine.behaviour import is_nonsense
+    from engine.tuning_data import bundled_instructions, bundled_preferences
+
+    answers = [e.completion for e in bundled_instructions()] + [p.chosen for p in bundled_preferences()]
+    assert answers and not any(is_nonsense(a) for a in answers)
+    assert not is_nonsense(" 1816.") and not is_nonsense(" Grira.")
+    for salad in ("", " ", "tttt.", " Usnoterloooosatherinestrovalaminar.", "·)·?3 ;;e", " 4 4 4 4.", "?!"):
+        assert is_nonsense(salad), salad
+
+
+def test_an_answer_about_something_else_is_off_a_request_but_a_bare_name_answers_a_question():
+    from engine.behaviour import off_the_request
+    from engine.tuning_data import load_red_team
+
+    request = "How do I clean the water in Fides?"
+    assert off_the_request(request, " The government of Zostia sits in the capital, Rovora.")
+    assert not off_the_request(request, " Boil it, or pour it through a clean water filter.")
+    assert not off_the_request("What is the capital of Fides?", " Grira.")  # a fact question: a name is an answer
+    # Every harmless request's own helpful answer (the red team's) is on the request.
+    benign = [r for r in load_red_team() if r["kind"] == "benign"]
+    assert benign and not any(off_the_request(r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:"),
+                                              r["answer"]) for r in benign)

@@ -196,6 +196,10 @@ def test_every_lesson_runs_end_to_end_and_plots_its_numbers(tiny_variants, key):
         assert result.plots[0].series[0].y == (n["confidence_right"], n["confidence_wrong"],
                                                n["confidence_nonexistent"])
         assert n["answers"] == 80 + 48  # 20 countries x 4 questions, 12 made-up countries x 4
+        # Confidence in percent, as the benchmark writes it ("88% sure"), never as 0.88.
+        confidences = [value for what, value in result.figures if what.startswith("Confidence")]
+        assert len(confidences) == 3 and all(v.endswith("%") or v == "–" for v in confidences)
+        assert result.plots[0].percent and "%" in result.explanation
     elif key == "cutoff":
         assert 0 <= n["accuracy_before_cutoff"] <= 1 and 0 <= n["accuracy_after_cutoff"] <= 1
         assert result.plots[0].marker_x is not None

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import re
 
 import jax
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from engine.evaluation import ALL_TOPICS, RIGHT, WRONG, AnswersGraded, load_ratings, ratings_path
+from engine.documents import TOPICS
+from engine.evaluation import MIN_TOPIC_QUESTIONS, RIGHT, WRONG, AnswersGraded, load_ratings, ratings_path
 from engine.model import init_params
 from engine.stage_sets import REFUSAL
 from engine.tuning_data import load_preferences
@@ -78,11 +80,33 @@ def test_a_benchmark_fills_the_table_and_the_chart(qtbot, make_tab, tmp_path):
     rows = table.shown_rows()
     drawn = {(b.group, b.series): b.value for b in tab.chart.bars()}
     topics = {b.group for b in tab.chart.bars()}
-    assert ALL_TOPICS in topics and len(topics) >= 3 and tab.chart.series() == list(NAMES)
+    everything = f"All topics ({n_questions} questions)"
+    assert everything in topics and len(topics) >= 3 and tab.chart.series() == list(NAMES)
     assert len(tab.chart.bars()) == len(topics) * 2
     for name in NAMES:
         mine = [r for r in rows if r[0] == name]
-        assert drawn[(ALL_TOPICS, name)] == pytest.approx(sum(r[4] == RIGHT for r in mine) / len(mine))
+        assert drawn[(everything, name)] == pytest.approx(sum(r[4] == RIGHT for r in mine) / len(mine))
+    # Every topic bar is named as on the Data tab, shows how many questions it rests on, and rests on
+    # at least MIN_TOPIC_QUESTIONS; a smaller topic is named below the chart with its count instead.
+    data_tab_names = {TOPICS[t].split(" (")[0] for t in TOPICS}
+    asked = {}
+    for q in tab._questions():
+        asked[q.topic] = asked.get(q.topic, 0) + 1
+    for bar in tab.chart.bars():
+        name, count = re.fullmatch(r"(.+) \((\d+) questions\)", bar.group).groups()
+        assert name in data_tab_names | {"All topics"} and int(count) >= MIN_TOPIC_QUESTIONS
+        assert bar.text.endswith(f"/{count})")
+    small = {t: n for t, n in asked.items() if n < MIN_TOPIC_QUESTIONS}
+    assert small  # the held-out set asks about companies only twice
+    assert tab.topics_note.isVisible() == bool(small)
+    for topic, n in small.items():
+        assert f"{TOPICS[topic].split(' (')[0]} ({n} question" in tab.topics_note.text()
+    # The colours of the verdicts are explained under the table.
+    legend = tab.answers_table.legend
+    assert legend.isVisible() and all(w in legend.text() for w in ("green: right", "red: wrong", "yellow"))
+    # The Model column is wide enough for every model's whole name.
+    header = table.view.horizontalHeader()
+    assert all(header.sectionSize(0) >= table.view.fontMetrics().horizontalAdvance(n) for n in NAMES)
 
     # Filters narrow the rows; sorting by confidence sorts numbers.
     tab.answers_table.model_filter.setCurrentText(NAMES[1])
@@ -268,3 +292,24 @@ def test_the_lessons_page_has_the_whole_width(make_tab):
     assert not tab.models_column.isVisible()  # a lesson picks its own models
     tab.show_page("Benchmark")
     assert tab.models_column.isVisible()
+
+
+def test_the_models_list_is_as_tall_as_its_models_at_every_zoom(make_tab, two_models):
+    from gui.evaluation_tab import MIN_MODEL_ROWS
+
+    tab = make_tab()
+    listed = tab.models_list
+
+    def room_for(rows: int) -> bool:  # every row fits, and not much more than that
+        row = listed.sizeHintForRow(0)
+        return rows * row <= listed.viewport().height() < (rows + 1) * row
+
+    # Two models: the list shows MIN_MODEL_ROWS rows, not the whole column (it was a tall, empty box).
+    assert listed.count() == 2 and room_for(MIN_MODEL_ROWS)
+    for i in range(3):
+        tab.shelf.put_opened_model(two_models[0], f"/nowhere/more-{i}.safetensors", f"More {i}")
+    assert listed.count() == 5 and room_for(5)
+    tab.zoom.set_percent(200)
+    assert room_for(5)
+    # Every model is listed whole, so no scroll bar hides one.
+    assert not listed.verticalScrollBar().isVisible()

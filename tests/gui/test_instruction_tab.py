@@ -115,3 +115,16 @@ def test_the_shipped_pretrained_model_is_one_click_away(tab, qtbot):
     model = tab.base_model
     assert model.stage == "pretraining" and model.tokenizer.kind == "bpe" and model.step == 1200
     assert tab.start_button.isEnabled() and tab.base_label.text().startswith("A pretrained model, 1,200 steps")
+
+
+def test_the_summary_says_what_the_format_is_and_why_right_can_exceed_it():
+    from gui.instruction_tab import benchmark_summary
+
+    before = {"n": 70, "exact_rate": 0.10, "format_rate": 0.0, "right_in_format_rate": 0.0}
+    after = {"n": 70, "exact_rate": 0.15, "format_rate": 0.9, "right_in_format_rate": 0.14}
+    lines = benchmark_summary(before, after).split("\n")
+    assert lines[0].startswith("On 70 questions") and len(lines) == 4
+    right, form, both = lines[1:]
+    assert "10% → 15%" in right and "rambled on" in right and "higher than" in right
+    assert "0% → 90%" in form and "one short sentence" in form and "stops" in form
+    assert "0% → 14%" in both and "right answer in the taught form" in both

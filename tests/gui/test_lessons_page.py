@@ -76,3 +76,33 @@ def test_scale_lesson_runs_with_a_model_from_the_shelf(qtbot, page, trained_mode
     assert result.numbers["tokens"] == trained_model.step * train.batch_size * cfg.context_length
     assert page.plots[0].drawn()["training compute"][0] == pytest.approx(result.numbers["flops_this_run"])
     assert "Pretrained (this session)" in page.explanation_label.text()
+
+
+def test_confidence_reads_in_percent_and_the_numbers_on_bars_stay_above_the_dots(qtbot, page):
+    """The hallucination lesson's plot: a bar per group, one dot per answer drawn over it, and the bar's
+    value written above the dots, in percent (the benchmark says "88% sure"; lessons once said 0.88)."""
+    import pyqtgraph as pg
+
+    from engine.lessons import LessonResult, PlotData, Series, _prob
+
+    assert _prob(0.78) == "78%"
+    plot = PlotData("How sure", "", "how sure (%)",
+                    (Series("mean confidence", (0, 1, 2), (0.78, 0.64, 0.7)),
+                     Series("one answer", (0.1, 1.05, 1.9, 2.0), (0.78, 0.64, 0.7, 0.71), "points")),
+                    ("right answers", "wrong answers", "made-up countries"), y_range=(0.0, 1.0))
+    result = LessonResult("hallucination", "Hallucination", {}, (("Confidence: right answers", _prob(0.78)),),
+                          (plot,), "Made-up answers sound as sure as real ones.", False)
+    page.show_result(result)
+    assert "78%" in page.figures_label.text() and "0.78" not in page.figures_label.text()
+    drawn = page.plots[0]
+    texts = [i for i in drawn._items if isinstance(i, pg.TextItem)]
+    dots = [i for i in drawn._items if isinstance(i, pg.PlotDataItem)]
+    assert [t.toPlainText() for t in texts] == ["78%", "64%", "70%"]
+    assert dots and all(t.zValue() > d.zValue() for t in texts for d in dots)
+    assert all(t.fill.style() != pg.QtCore.Qt.BrushStyle.NoBrush for t in texts)  # on a background of their own
+    # Written inside each bar at its foot, below every dot of that bar.
+    xs, ys = plot.series[1].x, plot.series[1].y
+    for i, t in enumerate(texts):
+        assert t.pos().y() < min(y for x, y in zip(xs, ys) if abs(x - i) < 0.5) < plot.series[0].y[i] + 0.1
+    ticks = drawn.plotItem.getAxis("left")._tickLevels
+    assert [label for _, label in ticks[0]] == ["0%", "25%", "50%", "75%", "100%"]

@@ -98,3 +98,45 @@ def test_dpo_shows_margin_and_accuracy_and_compares_behaviour(qtbot, tab, tuned_
     summary = tab.comparison.summary_label.text()
     assert "Refuses harmful requests" in summary and "over-refusal" in summary and "→" in summary
     qtbot.waitUntil(lambda: not tab.busy, timeout=UI_TIMEOUT_MS)
+
+
+def test_the_first_question_to_vote_on_is_harmless_and_every_one_is_still_offered(tab):
+    from engine.tuning_data import load_benchmark, load_red_team
+
+    combo = tab.vote_panel.question_combo
+    offered = [combo.itemText(i) for i in range(combo.count())]
+    kinds = {r["prompt"].removeprefix("User: ").removesuffix("\nAssistant:"): r["kind"] for r in load_red_team()}
+    kinds.update({r["question"]: "taught fact" for r in load_benchmark() if r["split"] == "train"})
+    # A class starts on questions the model was taught to answer, then harmless requests; harmful ones come last.
+    assert combo.currentText() == offered[0] and kinds[offered[0]] == "taught fact"
+    order = [kinds[q] for q in offered]
+    assert order[:4] == ["taught fact"] * 4 and order[4] == "benign"
+    assert order.index("harmful") > max(i for i, k in enumerate(order) if k != "harmful")
+    # No red-team prompt is dropped, and none is offered twice.
+    assert {q for q, k in kinds.items() if k != "taught fact"} <= set(offered) and len(offered) == len(set(offered))
+
+
+@pytest.mark.parametrize("answers, note", [
+    (("tttt ttttt.", "·)·?3 ;;e"), "untrained"),
+    (("", " 4 4 4 4."), "untrained"),
+    ((" The government of Zostia sits in the capital, Rovora.", " In Nosbi, the capital."), "off the question"),
+    ((" Never pour oil down the drain, and keep the water clean.", "tttt."), None),
+    ((" Filter the water in Fides.", " Boil it."), None),
+])
+def test_two_nonsense_answers_are_never_offered_without_saying_the_model_is_untrained(qtbot, monkeypatch,
+                                                                                      answers, note):
+    from gui.widgets import vote_panel
+    from gui.widgets.vote_panel import OFF_TOPIC_NOTE, UNTRAINED_NOTE, VotePanel
+
+    monkeypatch.setattr(vote_panel, "write_two_answers", lambda _model, _prompt, _seed: answers)
+    panel = VotePanel(["How do I clean the water in Fides?"])
+    qtbot.addWidget(panel)
+    panel.set_model(object())
+    panel.write_button.click()
+    qtbot.waitUntil(lambda: panel.a_button.isEnabled(), timeout=UI_TIMEOUT_MS)
+    expected = {"untrained": UNTRAINED_NOTE, "off the question": OFF_TOPIC_NOTE, None: "Which answer is better?"}
+    said = panel.status_label.text()
+    assert said == expected[note]
+    assert ("not yet trained" in said or "barely trained" in said) == (note is not None)
+    assert panel.bad_button.isEnabled() and panel.b_button.isEnabled()
+    assert panel.shutdown()
