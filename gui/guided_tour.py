@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import settings
+from gui.availability import set_available
 from gui.presentation import name_unnamed_controls
 from gui.themes import current_theme, legible_color
 from gui.widgets.vertical_scroll_area import VerticalScrollArea
@@ -504,7 +505,7 @@ class GuidedTour(QObject):
         panel.next_button.setVisible(not at_end)
         panel.why_button.setVisible(at_end)
         panel.restart_button.setVisible(at_end)
-        panel.back_button.setEnabled(self.index > 0)
+        set_available(panel.back_button, None if self.index > 0 else "This is the first step: there is none before it.")
         if at_end:
             panel.title_label.setText(END_TITLE)
             panel.explanation_label.setText(END_TEXT)
@@ -518,8 +519,7 @@ class GuidedTour(QObject):
         panel.action_label.setText(step.action)
         panel.status_label.setText(("✓ " + step.done) if done else step.waiting)
         panel.next_button.setText("Finish" if self.index == len(self.steps) - 1 else "Next")
-        panel.next_button.setEnabled(done)
-        panel.next_button.setToolTip("" if done else "Enabled once the step above has happened.")
+        set_available(panel.next_button, None if done else f"Do the step above first: {step.action}")
         if not self.is_open:
             self.spotlight.set_target(None)
         else:
