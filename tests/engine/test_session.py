@@ -23,7 +23,7 @@ import jax
 import numpy as np
 import pytest
 
-from engine.checkpoint import load_checkpoint, save_checkpoint
+from engine.checkpoint import load_checkpoint, save_checkpoint, settings_sha256
 from engine.config import ModelConfig, TrainConfig
 from engine.errors import PlainError, SessionError
 from engine.model import init_params
@@ -573,9 +573,15 @@ def refuse_pickle_everywhere(good_entries, tmp_path: Path, protocol: int) -> Non
 def test_a_damaged_model_inside_is_refused_naming_it(good_entries, tmp_path):
     description = json.loads(dict(good_entries)["checkpoints/instruction.json"])
     description["model_config"]["n_layers"] = 1_000_000
-    entries = [(n, json.dumps(description).encode() if n == "checkpoints/instruction.json" else d)
-               for n, d in good_entries]
-    error = refused(tmp_path, forge(entries), "The model 'instruction'")
+
+    def with_description() -> list:
+        return [(n, json.dumps(description).encode() if n == "checkpoints/instruction.json" else d)
+                for n, d in good_entries]
+
+    error = refused(tmp_path, forge(with_description()), "The model 'instruction'")
+    assert "changed after the model was saved" in str(error)  # the settings' hash no longer matches
+    description["settings_sha256"] = settings_sha256(description)  # a forger who knows the format
+    error = refused(tmp_path, forge(with_description()), "The model 'instruction'")
     assert "does not fit its own settings" in str(error)
 
 
