@@ -114,7 +114,7 @@ def _umask() -> int:
                     return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    with _umask_lock:  # set and restored at once; other threads of this app never create files meanwhile
+    with _umask_lock:  # set and restored at once: a file another thread creates meanwhile is only more private
         mask = os.umask(0o077)
         os.umask(mask)
     return mask
