@@ -280,7 +280,8 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike, *, for_shippin
     staged_path = staged_weights_path(weights_path, sidecar["weights_sha256"])
     try:
         weights_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(staged_path, payload, mode_from=weights_path)  # 1. the new tensors, complete, under a hidden name
+        # 1. the new tensors, complete, under a hidden name
+        write_atomically(staged_path, payload, mode_from=weights_path)
         write_atomically(sidecar_path, json.dumps(sidecar, allow_nan=True).encode("utf-8"))  # 2. the commit
         os.replace(staged_path, weights_path)  # 3. into place; until then the opener reads the staged file
         _fsync_folder(weights_path.parent)
@@ -398,8 +399,9 @@ def model_from_parts(sidecar: dict, payload: bytes, weights_name: str) -> Traine
         raise CheckpointError("The model's training record is damaged.") from err
 
     # check_layout has compared the parameters' count with the settings': a damaged setting (a million
-    # layers) cannot make us trace a huge model. The shapes a model of this config must have, from an abstract key: a real one would compile a
-    # program (and write JAX's cache) just to learn shapes. Each stored array is checked against them.
+    # layers) cannot make us trace a huge model. The shapes a model of this config must have, from an
+    # abstract key: a real one would compile a program (and write JAX's cache) just to learn shapes.
+    # Each stored array is checked against them.
     key = jax.ShapeDtypeStruct((2,), jnp.uint32)
     template = jax.eval_shape(lambda k: init_params(model_cfg, k), key)
     half = sidecar.get("weights_dtype") == "float16"  # a shipped model: widened back to float32

@@ -24,8 +24,8 @@ later (the example session, ``assets/example_session.tesession``, is one: about 
 Saving builds the zip in memory and writes it with ``engine.checkpoint.write_atomically`` (hidden
 temporary file in the same folder, fsync, ``os.replace``, fsync of the folder), so the path holds the
 old session or the new one, never a mix. A saved session gets the permissions any editor gives a new
-file (0666 less the umask, or those of the file it replaces); the autosave stays its owner's (0600). Temporary files left by a killed save are hidden
-``.partial`` files, removed by the next complete save.
+file (0666 less the umask, or those of the file it replaces); the autosave stays its owner's (0600).
+Temporary files left by a killed save are hidden ``.partial`` files, removed by the next complete save.
 
 A session file may come from anyone, so opening trusts nothing. Before any entry is read it checks
 the zip's directory: entry names (nothing that could escape a folder: ``..``, absolute paths, drive

@@ -381,7 +381,8 @@ def test_a_session_naming_files_here_asks_before_reading_them(qtbot, make_window
     reads = []
     for module, name in ((engine.data_sources, "read_folder"), (gui.widgets.corpus_panel, "read_text_file")):
         real = getattr(module, name)
-        monkeypatch.setattr(module, name, lambda path, *a, _real=real, **k: reads.append(str(path)) or _real(path, *a, **k))
+        monkeypatch.setattr(module, name,
+                            lambda path, *a, _real=real, **k: reads.append(str(path)) or _real(path, *a, **k))
     source = {"kind": "folder", "value": str(folder), "encoding": None, "text_field": "text", "world": None}
     path = save_session(SessionContents(checkpoints={"pretraining": trained_model}, tabs={
         "data": {"source": source}, "pretraining": {"model": "pretraining", "corpus": f"file:{text_file}"}}),
