@@ -20,8 +20,19 @@ an old sidecar beside new tensors (which the hash check would refuse, losing bot
 are hidden dot-files ending in ``.partial`` and are never opened. Two processes must not save to the
 same path at the same time.
 
-Opening checks the hash, the format and every array's shape, and explains any problem in words.
+Opening checks, in this order, and explains any problem in words: the sidecar (bounded size, format,
+settings); the tensors file's safetensors header alone (its 8-byte length and JSON, read first), against
+the file's size and against the sizes the sidecar's settings imply; the size against
+``MAX_MODEL_BYTES`` and the free memory; only then are the tensors read (exactly the size the header
+declares), hashed and parsed. So a huge or forged file is refused in words before it is read, never
+with a MemoryError. The sidecar also holds ``settings_sha256``, a hash of the settings the weights need
+(``SETTINGS_KEYS``, as canonical JSON): a sidecar edited to change ``n_heads`` alone no longer opens as a
+different model. Files saved before it existed have no such hash and open with the weights' hash only.
 Nothing is ever unpickled: safetensors and JSON cannot carry code.
+
+Files are written with the permissions any editor gives a new file (``0o666`` less the user's umask),
+or those of the file they replace, so a classmate can open a model saved in a shared folder; only
+``write_atomically(..., private=True)`` (the session autosave) keeps a file to its owner (``0o600``).
 """
 
 from __future__ import annotations
@@ -32,7 +43,10 @@ import json
 import math
 import os
 import re
+import stat
+import struct
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -51,6 +65,17 @@ SIDECAR_SUFFIX = ".json"
 MAX_SIDECAR_BYTES = 64 * 2**20  # a sidecar is a few MB at most (BPE merges, long histories)
 STAGED_SUFFIX = ".staged"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# The settings the weights need, hashed into the sidecar's ``settings_sha256`` (see above).
+SETTINGS_KEYS = ("model_config", "train_config", "tokenizer", "weights_dtype", "opt_state_tensors")
+SETTINGS_HASH_KEY = "settings_sha256"
+MAX_HEADER_BYTES = 16 * 2**20  # a safetensors header: ~100 bytes per tensor, a few hundred tensors
+# The largest model file this app opens (or saves). The largest preset ("medium", with the largest BPE
+# vocabulary) is ~110 MB with its optimiser state; this is ~20 times that, far above any model a
+# classroom computer trains, and far below what would exhaust its memory unannounced.
+MAX_MODEL_BYTES = 2 * 2**30
+MEMORY_CHECKED_FROM = 64 * 2**20  # smaller files always fit: their free-memory check is not worth a read
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+                "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1}
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -77,14 +102,51 @@ def _fsync_folder(folder: Path) -> None:
         pass
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+_umask_lock = threading.Lock()
+
+
+def _umask() -> int:
+    """The process's umask. Linux shows it in /proc; elsewhere setting it is the only way to read it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:  # set and restored at once: a file another thread creates meanwhile is only more private
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode(path: Path, private: bool = False) -> int:
+    """The permissions a file written to ``path`` gets: those of the file it replaces, else what any
+    editor gives a new file (``0o666`` less the umask); ``0o600`` (the owner only) if ``private``."""
+    if private:
+        return 0o600
+    try:
+        return stat.S_IMODE(path.stat().st_mode) & 0o777
+    except OSError:  # no file there yet (or one we cannot look at): a new file's mode
+        return 0o666 & ~_umask()
+
+
+def write_atomically(path: Path, data: bytes, *, private: bool = False, mode_from: Path | None = None) -> None:
     """Write ``data`` so that ``path`` holds either its old content or all of the new, even on a crash.
 
-    The temporary file is ``.<name>.<random>.partial``: hidden, and never opened by any loader.
+    The temporary file is ``.<name>.<random>.partial``: hidden, and never opened by any loader. It is
+    created for the owner only (mkstemp's 0600) and given the final file's permissions
+    (``new_file_mode``; of ``mode_from`` instead of ``path`` if given: a staged file that will replace
+    it) before it is renamed into place.
     """
+    mode = new_file_mode(mode_from or path, private)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)
+            else:  # Windows: only the read-only flag exists, and mkstemp's file is writable
+                os.chmod(tmp, mode)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -170,7 +232,39 @@ def model_to_parts(model: TrainedModel, weights_name: str, *, for_shipping: bool
         "details": _plain_details(model.details),
     }
     sidecar.update(time_lapse_entry(model))
+    sidecar[SETTINGS_HASH_KEY] = settings_sha256(sidecar)
+    if len(payload) > MAX_MODEL_BYTES:  # it could not be opened again: say so now, not when opening
+        raise CheckpointError(
+            f"This model is {len(payload) / 2**30:.1f} GB, more than the {MAX_MODEL_BYTES / 2**30:.0f} GB "
+            "a model file can hold, so it cannot be saved.", "Train a smaller model.")
     return payload, sidecar
+
+
+def settings_sha256(sidecar: dict) -> str:
+    """The sha256 of the settings the weights need (``SETTINGS_KEYS``), as canonical JSON.
+
+    Canonical: keys sorted, no spaces, ASCII only; JSON gives the same numbers and text back, so the
+    hash of a description read from a file equals the one computed when it was written.
+    """
+    settings = {key: sidecar.get(key) for key in SETTINGS_KEYS}
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _check_settings_hash(sidecar: dict, weights_name: str) -> None:
+    """Refuse a description whose settings were changed after saving; one without the hash (older) passes."""
+    if SETTINGS_HASH_KEY not in sidecar:
+        return  # saved before the settings were hashed: the weights' hash is all there is to check
+    try:
+        same = sidecar[SETTINGS_HASH_KEY] == settings_sha256(sidecar)
+    except (TypeError, ValueError, RecursionError):  # a damaged description: values JSON cannot write back
+        same = False
+    if not same:
+        raise CheckpointError(
+            f"The description of '{weights_name}' was changed after the model was saved: its settings no "
+            "longer match the ones the weights were trained with.",
+            "Use an unchanged copy of the model's .json file, or save the model again.",
+        )
 
 
 def save_checkpoint(model: TrainedModel, path: str | os.PathLike, *, for_shipping: bool = False) -> Path:
@@ -186,7 +280,8 @@ def save_checkpoint(model: TrainedModel, path: str | os.PathLike, *, for_shippin
     staged_path = staged_weights_path(weights_path, sidecar["weights_sha256"])
     try:
         weights_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(staged_path, payload)  # 1. the new tensors, complete, under a hidden name
+        # 1. the new tensors, complete, under a hidden name
+        write_atomically(staged_path, payload, mode_from=weights_path)
         write_atomically(sidecar_path, json.dumps(sidecar, allow_nan=True).encode("utf-8"))  # 2. the commit
         os.replace(staged_path, weights_path)  # 3. into place; until then the opener reads the staged file
         _fsync_folder(weights_path.parent)
@@ -235,6 +330,8 @@ def _read_sidecar(sidecar_path: Path) -> dict:
         if sidecar_path.stat().st_size > MAX_SIDECAR_BYTES:
             raise CheckpointError(f"'{sidecar_path.name}' is far too large to be a model description.")
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+    except PermissionError as err:
+        raise _unreadable(sidecar_path) from err
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
         raise CheckpointError(f"'{sidecar_path.name}' is not a readable model description.",
                               "The file may be damaged.") from err
@@ -251,7 +348,9 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
     if not weights_path.exists() and not sidecar_path.exists():
         raise CheckpointError(f"'{weights_path.name}' does not exist.", "Choose a .safetensors model file.")
     sidecar = _read_sidecar(sidecar_path)
-    payload = _read_weights(weights_path, sidecar.get("weights_sha256"))
+    _check_settings_hash(sidecar, weights_path.name)
+    model_cfg = _config(ModelConfig, sidecar.get("model_config"), "model")  # the sizes the file must have
+    payload = _read_weights(weights_path, sidecar, model_cfg)
     return model_from_parts(sidecar, payload, weights_path.name)
 
 
@@ -270,13 +369,17 @@ def model_from_parts(sidecar: dict, payload: bytes, weights_name: str) -> Traine
     from engine.model import init_params
     from engine.train import make_optimizer
 
+    _check_settings_hash(sidecar, weights_name)
+    model_cfg = _config(ModelConfig, sidecar.get("model_config"), "model")
+    train_cfg = _config(TrainConfig, sidecar.get("train_config"), "training")
+    # The same header checks a model file gets before it is read (cheap: the header only).
+    header_bytes = _header_bytes(payload[:8], weights_name)
+    check_layout(payload[8:8 + header_bytes], len(payload), model_cfg, sidecar, weights_name)
     try:
         tensors = load_safetensors(payload)
     except (SafetensorError, ValueError) as err:
         raise CheckpointError(f"'{weights_name}' is not a valid safetensors model file.") from err
 
-    model_cfg = _config(ModelConfig, sidecar.get("model_config"), "model")
-    train_cfg = _config(TrainConfig, sidecar.get("train_config"), "training")
     try:
         tokenizer = tokenizer_from_json(sidecar["tokenizer"])
     except Exception as err:  # the tokenizers library raises its own types for malformed JSON
@@ -295,16 +398,10 @@ def model_from_parts(sidecar: dict, payload: bytes, weights_name: str) -> Traine
     except (TypeError, ValueError, OverflowError) as err:
         raise CheckpointError("The model's training record is damaged.") from err
 
-    # Cheap arithmetic first: a damaged setting (a million layers) must not make us trace a huge model.
-    stored = sum(int(t.size) for name, t in tensors.items() if name.startswith("params/"))
-    if stored != param_count(model_cfg):
-        raise CheckpointError(
-            f"'{weights_name}' does not fit its own settings (it holds {stored} parameters, "
-            f"its settings need {param_count(model_cfg)}).",
-            "It may have been made by a different program or version.",
-        )
-    # The shapes a model of this config must have, from an abstract key: a real one would compile a
-    # program (and write JAX's cache) just to learn shapes. Each stored array is checked against them.
+    # check_layout has compared the parameters' count with the settings': a damaged setting (a million
+    # layers) cannot make us trace a huge model. The shapes a model of this config must have, from an
+    # abstract key: a real one would compile a program (and write JAX's cache) just to learn shapes.
+    # Each stored array is checked against them.
     key = jax.ShapeDtypeStruct((2,), jnp.uint32)
     template = jax.eval_shape(lambda k: init_params(model_cfg, k), key)
     half = sidecar.get("weights_dtype") == "float16"  # a shipped model: widened back to float32
@@ -357,32 +454,150 @@ def _plain_details(details) -> dict:
     return plain
 
 
-def _read_weights(weights_path: Path, expected_sha256) -> bytes:
+def _unreadable(path: Path) -> CheckpointError:
+    """A file the user may not read (its permissions), said as such rather than as damage."""
+    return CheckpointError(
+        f"'{path.name}' cannot be read: you do not have permission to open it.",
+        "Ask whoever saved it to share it with you (or to save it again), or copy it to a folder of your own.",
+    )
+
+
+def _header_bytes(prefix: bytes, weights_name: str) -> int:
+    """The length of a safetensors header, from the file's first 8 bytes (little-endian)."""
+    if len(prefix) < 8:
+        raise CheckpointError(f"'{weights_name}' is not a valid safetensors model file.")
+    (length,) = struct.unpack("<Q", prefix)
+    if not 2 <= length <= MAX_HEADER_BYTES:
+        raise CheckpointError(f"'{weights_name}' is not a valid safetensors model file.")
+    return length
+
+
+def check_layout(header: bytes, file_size: int, model_cfg: ModelConfig, sidecar: dict, weights_name: str) -> int:
+    """Check a safetensors header against the file's size and the model its description describes.
+
+    Returns the size of the tensors' data. Refuses, in words, a header that is not one, one that
+    declares another size than the file has, one whose parameters do not number what the settings
+    need, and a model over ``MAX_MODEL_BYTES``: all before a byte of the tensors is read.
+    """
+    not_safetensors = CheckpointError(f"'{weights_name}' is not a valid safetensors model file.")
+    try:
+        layout = json.loads(header.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise not_safetensors from err
+    if not isinstance(layout, dict):
+        raise not_safetensors
+    data_bytes = params = 0
+    for name, entry in layout.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict):
+            raise not_safetensors
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if not (isinstance(dtype, str) and dtype in _DTYPE_BYTES and isinstance(shape, list) and len(shape) <= 8
+                and isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape + offsets)):
+            raise not_safetensors
+        count = math.prod(shape)
+        if offsets[1] - offsets[0] != count * _DTYPE_BYTES[dtype]:
+            raise not_safetensors
+        data_bytes = max(data_bytes, offsets[1])
+        if str(name).startswith("params/"):
+            params += count
+    if file_size != 8 + len(header) + data_bytes:
+        raise CheckpointError(
+            f"'{weights_name}' is damaged or incomplete: it does not match its description.",
+            "It may have been cut short while copying. Save the model again or use another copy.",
+        )
+    needed = param_count(model_cfg)
+    if params != needed:
+        raise CheckpointError(
+            f"'{weights_name}' does not fit its own settings (it holds {params} parameters, "
+            f"its settings need {needed}).",
+            "It may have been made by a different program or version.",
+        )
+    if needed * 4 * 3 > MAX_MODEL_BYTES or data_bytes > MAX_MODEL_BYTES:
+        raise CheckpointError(
+            f"'{weights_name}' describes a model of {max(needed, params) / 1e6:,.0f} million numbers "
+            f"({max(data_bytes, needed * 4) / 2**30:.1f} GB or more), far larger than any model Training "
+            "Explorer trains, so it is not opened.", "Choose a model saved by Training Explorer.")
+    # The parameters, and at most AdamW's two moments of each plus a few counters: nothing else.
+    if data_bytes > needed * 4 * 3 + 2**16:
+        raise CheckpointError(
+            f"'{weights_name}' holds {data_bytes / 2**20:.0f} MB, more than a model of its settings ever does.",
+            "It may have been made by a different program or version.",
+        )
+    return data_bytes
+
+
+def _read_checked(path: Path, sidecar: dict, model_cfg: ModelConfig, weights_name: str) -> bytes:
+    """A tensors file's bytes, read only after its header passed ``check_layout`` and it fits in memory.
+
+    Reads exactly the size the header declares (the file cannot grow under us to more). The bytes
+    returned are the ones then hashed and parsed, so what is checked is what is opened.
+    """
+    with open(path, "rb") as f:
+        file_size = os.fstat(f.fileno()).st_size
+        length = _header_bytes(f.read(8), weights_name)
+        if 8 + length > file_size:
+            raise CheckpointError(f"'{weights_name}' is not a valid safetensors model file.")
+        data_bytes = check_layout(f.read(length), file_size, model_cfg, sidecar, weights_name)
+        if file_size >= MEMORY_CHECKED_FROM:
+            from engine.corpus import available_memory_bytes
+
+            free = available_memory_bytes()
+            needed = 2 * file_size  # the file's bytes, and the arrays made from them
+            if free is not None and needed > free:
+                raise CheckpointError(
+                    f"Opening '{weights_name}' needs about {needed / 2**20:,.0f} MB of memory, and this computer "
+                    f"has {free / 2**20:,.0f} MB free.", "Close other programs and try again.")
+        f.seek(0)
+        payload = _read_exactly(f, 8 + length + data_bytes)
+    if len(payload) != file_size:
+        raise CheckpointError(f"'{weights_name}' changed while it was being read.", "Try opening it again.")
+    return payload
+
+
+def _read_exactly(f, size: int) -> bytes:
+    """``size`` bytes from ``f`` (fewer if it ends first): the one read of a model's tensors."""
+    return f.read(size)
+
+
+def _read_weights(weights_path: Path, sidecar: dict, model_cfg: ModelConfig) -> bytes:
     """The tensors the sidecar describes: from the weights file, or from the staged file of a save
-    that was interrupted after its commit (see the module docstring). Only ever reads complete files."""
-    payload = None
-    if weights_path.exists():
-        try:
-            payload = weights_path.read_bytes()
-        except OSError as err:
-            raise CheckpointError(f"'{weights_path.name}' cannot be read: {err.strerror}.") from err
-        if hashlib.sha256(payload).hexdigest() == expected_sha256:
-            return payload
+    that was interrupted after its commit (see the module docstring). Only ever reads complete files,
+    and each only after its header and size were checked (``_read_checked``)."""
+    expected_sha256 = sidecar.get("weights_sha256")
+    candidates = [weights_path]
     # Only a well-formed hash names a staged file: a damaged sidecar cannot point anywhere else.
     if isinstance(expected_sha256, str) and _SHA256.fullmatch(expected_sha256):
-        staged_path = staged_weights_path(weights_path, expected_sha256)
+        candidates.append(staged_weights_path(weights_path, expected_sha256))
+    problem = None  # what was wrong with the weights file itself, said if no staged file saves the day
+    for candidate in candidates:
         try:
-            staged = staged_path.read_bytes() if staged_path.is_file() else None
-        except OSError:
-            staged = None
-        if staged is not None and hashlib.sha256(staged).hexdigest() == expected_sha256:
-            return staged
-    if payload is None:
+            payload = _read_checked(candidate, sidecar, model_cfg, weights_path.name)
+        except FileNotFoundError:
+            continue
+        except PermissionError as err:
+            problem = problem or _unreadable(weights_path)
+            problem.__cause__ = err
+            continue
+        except IsADirectoryError:
+            continue
+        except OSError as err:
+            problem = problem or CheckpointError(f"'{weights_path.name}' cannot be read: {err.strerror or err}.")
+            continue
+        except CheckpointError as err:
+            problem = problem or err
+            continue
+        if hashlib.sha256(payload).hexdigest() == expected_sha256:
+            return payload
+        problem = problem or CheckpointError(
+            f"'{weights_path.name}' is damaged or incomplete: it does not match its description.",
+            "It may have been cut short while copying. Save the model again or use another copy.",
+        )
+    if problem is None:
         raise CheckpointError(f"'{weights_path.name}' does not exist.", "Choose a .safetensors model file.")
-    raise CheckpointError(
-        f"'{weights_path.name}' is damaged or incomplete: it does not match its description.",
-        "It may have been cut short while copying. Save the model again or use another copy.",
-    )
+    raise problem
 
 
 def _restore(template, prefix: str, tensors: dict, file_name: str, widen_half: bool = False):

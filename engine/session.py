@@ -23,8 +23,9 @@ later (the example session, ``assets/example_session.tesession``, is one: about 
 
 Saving builds the zip in memory and writes it with ``engine.checkpoint.write_atomically`` (hidden
 temporary file in the same folder, fsync, ``os.replace``, fsync of the folder), so the path holds the
-old session or the new one, never a mix. Temporary files left by a killed save are hidden
-``.partial`` files, removed by the next complete save.
+old session or the new one, never a mix. A saved session gets the permissions any editor gives a new
+file (0666 less the umask, or those of the file it replaces); the autosave stays its owner's (0600).
+Temporary files left by a killed save are hidden ``.partial`` files, removed by the next complete save.
 
 A session file may come from anyone, so opening trusts nothing. Before any entry is read it checks
 the zip's directory: entry names (nothing that could escape a folder: ``..``, absolute paths, drive
@@ -339,15 +340,19 @@ def session_bytes(contents: SessionContents, saved_at: datetime | None = None) -
     return buffer.getvalue()
 
 
-def save_session(contents: SessionContents, path) -> Path:
-    """Save ``contents`` as one session file at ``path``, atomically; returns the path. Raises SessionError."""
+def save_session(contents: SessionContents, path, *, private: bool = False) -> Path:
+    """Save ``contents`` as one session file at ``path``, atomically; returns the path. Raises SessionError.
+
+    The file gets the permissions any editor gives a new file (or those of the file it replaces), so a
+    session saved in a shared folder opens for the class; ``private`` keeps it to its owner (the autosave).
+    """
     from engine.checkpoint import write_atomically
 
     path = Path(path)
     data = session_bytes(contents)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, data)
+        write_atomically(path, data, private=private)
     except OSError as err:
         raise SessionError(f"The session could not be saved to '{_shown(path.parent)}': {err.strerror or err}.",
                            "Choose another folder, or free some disk space.") from err
@@ -587,7 +592,9 @@ def _open_archive(path: Path, action):
         raise _refused(path, "it is nested too deeply") from err
     except _ZIP_PROBLEMS as err:
         if isinstance(err, PermissionError):
-            raise SessionError(f"'{_shown(path.name)}' cannot be read: permission denied.") from err
+            raise SessionError(f"'{_shown(path.name)}' cannot be read: you do not have permission to open it.",
+                               "Ask whoever saved it to share it with you (or to save it again), "
+                               "or copy it to a folder of your own.") from err
         raise _refused(path, "it is damaged or not a zip file") from err
 
 
@@ -683,8 +690,12 @@ def autosave_path() -> Path:
 
 
 def autosave(contents: SessionContents) -> Path:
-    """Save ``contents`` over the previous autosave, atomically (a crash mid-save keeps the previous one)."""
-    return save_session(contents, autosave_path())
+    """Save ``contents`` over the previous autosave, atomically (a crash mid-save keeps the previous one).
+
+    Readable by its owner only: it sits in the user's own data folder, holds work never chosen to be shared,
+    and is replaced every minute.
+    """
+    return save_session(contents, autosave_path(), private=True)
 
 
 def find_autosave() -> AutosaveInfo | None:

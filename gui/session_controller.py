@@ -4,7 +4,10 @@ A session (``engine.session``) is one ``.tesession`` file holding every tab's wo
 reads the tabs' public state into a ``SessionContents`` and puts a reopened one back:
 
 - Data: what was loaded (``tabs["data"]``) and its curation settings (``curation``); the undo
-  history starts afresh.
+  history starts afresh. A session names a file or folder it loaded (Data's source, Pretraining's text
+  file) by its path; opening one asks "Read files named by this session?" before reading any of them,
+  since a session can come from anyone (the autosave, the app's own, does not ask). "Open without
+  them" restores everything else and leaves those two tabs' text as it was.
 - Pretraining: the current model (checkpoint ``pretraining``, its loss curve is its history), the
   corpus, tokenizer and model-size settings.
 - Instruction and Preference tuning: the pairs table (votes included; ``votes`` holds them too),
@@ -358,6 +361,37 @@ def _plan(contents: SessionContents) -> RestorePlan:
     )
 
 
+# Where a session's text comes from, when it is a file or folder on this computer (not the app's own text).
+PATH_KINDS = {"file": "the text file", "folder": "the folder", "jsonl": "the JSONL file"}
+READ_THEM, OPEN_WITHOUT_THEM = "Read them", "Open without them"
+NOT_READ = ("The files it names were not read: the Data and Pretraining tabs keep the text they had "
+            "(Load… in the Data tab reads a file you choose).")
+
+
+def files_named(plan: RestorePlan) -> list[tuple[str, str]]:
+    """The files and folders on this computer that restoring ``plan`` would read: (what, path), in words."""
+    named = []
+    if plan.request is not None and plan.request.kind in PATH_KINDS:
+        named.append((f"Data, {PATH_KINDS[plan.request.kind]}", plan.request.value))
+    kind, _, value = plan.corpus.partition(":")
+    if kind == "file":
+        named.append(("Pretraining, the text file", value))
+    return named
+
+
+def without_files(plan: RestorePlan) -> RestorePlan:
+    """``plan`` reading no file or folder: the Data tab and Pretraining's text stay as they are."""
+    request = None if plan.request is not None and plan.request.kind in PATH_KINDS else plan.request
+    corpus = "curated" if plan.corpus.startswith("file:") else plan.corpus  # "curated": leave Pretraining's text
+    return dataclasses.replace(plan, request=request, corpus=corpus)
+
+
+def _printable(text: str) -> str:
+    """A name from a file, safe to show on one line: no control characters, not endless."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 def _add_ratings(ratings: list[Rating]) -> str:
     """Add the session's ratings missing from the ratings file; a problem is returned in words, not raised."""
     if not ratings:
@@ -408,6 +442,7 @@ class SessionController(QObject):
         self._save_task = BackgroundTask("saving a session", self)
         self._save_task.succeeded.connect(self._on_saved)
         self._save_task.failed.connect(lambda _tag, error: self._report(plain_message(error)))
+        self.read_files_box: QMessageBox | None = None  # "Read files named by this session?", while it is open
         self._open_task = BackgroundTask("opening a session", self)
         self._open_task.succeeded.connect(self._on_opened)
         self._open_task.failed.connect(lambda _tag, error: self._report(plain_message(error)))
@@ -581,6 +616,45 @@ class SessionController(QObject):
         if self._running_stage():  # started while the file was being read
             self._report(f"The session was not opened: the {self._running_stage()} run started meanwhile.")
             return
+        # A session may come from anyone and name any file or folder here: never read one unasked. The
+        # autosave is the app's own, in the user's private data folder, and restores without asking.
+        named = [] if restored_from else files_named(plan)
+        if named:
+            self._ask_to_read(path, plan, named)
+            return
+        self._restore_opened(path, restored_from, plan)
+
+    def _ask_to_read(self, path: str, plan: RestorePlan, named: list[tuple[str, str]]) -> None:
+        """Ask, in a non-blocking dialog, before reading the files a session names; the tabs wait for the answer."""
+        self._show_status("")
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Read files named by this session?")
+        box.setText(f"The session '{_printable(Path(path).name)}' loads text from this computer:")
+        lines = "\n".join(f"• {what}: '{_printable(where)}'" for what, where in named)
+        box.setInformativeText(f"{lines}\n\nA session can name any file or folder. Read them only if you trust "
+                               "whoever made the session; otherwise it opens without them.")
+        box.read_button = box.addButton(READ_THEM, QMessageBox.ButtonRole.AcceptRole)
+        box.without_button = box.addButton(OPEN_WITHOUT_THEM, QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(box.without_button)  # Enter must not read someone's choice of folder
+        box.setEscapeButton(box.without_button)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def answered(button) -> None:
+            self.read_files_box = None
+            if self._running_stage():
+                self._report(f"The session was not opened: the {self._running_stage()} run started meanwhile.")
+                return
+            if button is box.read_button:
+                self._restore_opened(path, "", plan)
+            else:
+                self._restore_opened(path, "", without_files(plan), NOT_READ)
+
+        box.buttonClicked.connect(answered)
+        self.read_files_box = box
+        box.open()
+
+    def _restore_opened(self, path: str, restored_from: str, plan: RestorePlan, note: str = "") -> None:
         self.restore(plan)
         words = (f"Restored the session from {restored_from}." if restored_from
                  else f"Opened the session '{Path(path).name}'.")
@@ -594,7 +668,7 @@ class SessionController(QObject):
                     f"{stage} was still running then: its model from step {step:,} is back, with its loss curve"
                     + (" (a LoRA run cannot be continued: Start a new one from it)." if lora else
                        ", and Continue training goes on from there."))
-        self._front_bar().info(" ".join(filter(None, [words, *interrupted, plan.ratings_note])))
+        self._front_bar().info(" ".join(filter(None, [words, note, *interrupted, plan.ratings_note])))
         self._show_status("")
         self.opened.emit(path)
 

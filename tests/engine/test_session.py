@@ -23,7 +23,7 @@ import jax
 import numpy as np
 import pytest
 
-from engine.checkpoint import load_checkpoint, save_checkpoint
+from engine.checkpoint import load_checkpoint, save_checkpoint, settings_sha256
 from engine.config import ModelConfig, TrainConfig
 from engine.errors import PlainError, SessionError
 from engine.model import init_params
@@ -471,6 +471,39 @@ def test_a_missing_file_or_a_folder_is_refused_in_words(tmp_path):
         open_session(tmp_path)
 
 
+def test_a_session_without_read_permission_says_so(tmp_path, monkeypatch):
+    """Not 'the file may be damaged'. (Simulated: tests may run as root, whom chmod 000 does not stop.)"""
+    import engine.session
+
+    path = save_session(SessionContents(seeds={"version": 1}), tmp_path / "theirs.tesession")
+
+    def open_(file, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(file))
+
+    monkeypatch.setattr(engine.session, "open", open_, raising=False)  # the module's own open()
+    with pytest.raises(SessionError) as info:
+        open_session(path)
+    message = str(info.value)
+    assert "'theirs.tesession' cannot be read: you do not have permission to open it." in message
+    assert "damaged" not in message and "\n" not in message
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix permissions")
+def test_a_saved_session_follows_the_umask_and_the_autosave_stays_private(tmp_path):
+    old = os.umask(0o022)
+    try:
+        saved = save_session(SessionContents(), tmp_path / "lesson.tesession")
+        assert oct(os.stat(saved).st_mode & 0o777) == oct(0o644)  # the class can open it
+        os.chmod(saved, 0o660)
+        save_session(SessionContents(seeds={"version": 2}), saved)  # replacing it keeps its permissions
+        assert oct(os.stat(saved).st_mode & 0o777) == oct(0o660)
+        private = autosave(SessionContents())
+        assert oct(os.stat(private).st_mode & 0o777) == oct(0o600)  # in the user's own data folder
+    finally:
+        os.umask(old)
+        discard_autosave()
+
+
 def test_a_zip_bomb_is_refused_from_its_declared_sizes_before_anything_is_unpacked(good_entries, tmp_path,
                                                                                     monkeypatch):
     bomb = [(n, (b" " * 30_000_000 + b'{"data": {}}') if n == "tabs.json" else d) for n, d in good_entries]
@@ -573,9 +606,15 @@ def refuse_pickle_everywhere(good_entries, tmp_path: Path, protocol: int) -> Non
 def test_a_damaged_model_inside_is_refused_naming_it(good_entries, tmp_path):
     description = json.loads(dict(good_entries)["checkpoints/instruction.json"])
     description["model_config"]["n_layers"] = 1_000_000
-    entries = [(n, json.dumps(description).encode() if n == "checkpoints/instruction.json" else d)
-               for n, d in good_entries]
-    error = refused(tmp_path, forge(entries), "The model 'instruction'")
+
+    def with_description() -> list:
+        return [(n, json.dumps(description).encode() if n == "checkpoints/instruction.json" else d)
+                for n, d in good_entries]
+
+    error = refused(tmp_path, forge(with_description()), "The model 'instruction'")
+    assert "changed after the model was saved" in str(error)  # the settings' hash no longer matches
+    description["settings_sha256"] = settings_sha256(description)  # a forger who knows the format
+    error = refused(tmp_path, forge(with_description()), "The model 'instruction'")
     assert "does not fit its own settings" in str(error)
 
 

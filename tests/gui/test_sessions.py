@@ -364,3 +364,58 @@ def test_a_tuning_runs_model_so_far_is_what_it_vouches_for():
     assert jax.tree.structure(model.params) == jax.tree.structure(base.params)
     assert not _same_params(model, base)  # the adapters' change is in it
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(model.params))
+
+
+def test_a_session_naming_files_here_asks_before_reading_them(qtbot, make_window, trained_model, tmp_path,
+                                                                monkeypatch):
+    """A session can name any folder: opening one someone else made reads none unasked (issue 16)."""
+    import engine.data_sources
+    import gui.widgets.corpus_panel
+    from PySide6.QtWidgets import QMessageBox
+
+    folder = tmp_path / "someone's notes"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("The otters of Zarn swim at dawn. " * 40)
+    text_file = tmp_path / "story.txt"
+    text_file.write_text("Once upon a time in Zarn. " * 40)
+    reads = []
+    for module, name in ((engine.data_sources, "read_folder"), (gui.widgets.corpus_panel, "read_text_file")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name,
+                            lambda path, *a, _real=real, **k: reads.append(str(path)) or _real(path, *a, **k))
+    source = {"kind": "folder", "value": str(folder), "encoding": None, "text_field": "text", "world": None}
+    path = save_session(SessionContents(checkpoints={"pretraining": trained_model}, tabs={
+        "data": {"source": source}, "pretraining": {"model": "pretraining", "corpus": f"file:{text_file}"}}),
+        tmp_path / "shared.tesession")
+
+    def ask(window) -> QMessageBox:
+        window.session.open(path)
+        qtbot.waitUntil(lambda: window.session.read_files_box is not None, timeout=UI_TIMEOUT_MS)
+        box = window.session.read_files_box
+        assert box.isVisible() and "shared.tesession" in box.text()
+        assert str(folder) in box.informativeText() and str(text_file) in box.informativeText()
+        return box
+
+    # Open without them: the session's model comes back, the named files are never read.
+    window = make_window()
+    qtbot.waitUntil(lambda: _idle(window), timeout=UI_TIMEOUT_MS)
+    data_before = window.data_tab.state.source.request
+    box = ask(window)
+    assert box.defaultButton().text() == "Open without them"  # Enter never reads someone's choice of folder
+    with qtbot.waitSignal(window.session.opened, timeout=UI_TIMEOUT_MS):
+        next(b for b in box.buttons() if b.text() == "Open without them").click()
+    qtbot.waitUntil(lambda: _idle(window), timeout=UI_TIMEOUT_MS)
+    assert reads == []
+    assert window.pretraining_tab.controller.current_model.step == trained_model.step
+    assert window.data_tab.state.source.request == data_before
+    assert "were not read" in window.tabs.currentWidget().message_bar.text()
+
+    # Read them: both are read, as the user said.
+    window = make_window()
+    box = ask(window)
+    with qtbot.waitSignal(window.session.opened, timeout=UI_TIMEOUT_MS):
+        next(b for b in box.buttons() if b.text() == "Read them").click()
+    qtbot.waitUntil(lambda: _idle(window) and window.data_tab.state.source.request.value == str(folder),
+                    timeout=UI_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: str(text_file) in reads, timeout=UI_TIMEOUT_MS)
+    assert str(folder) in reads
