@@ -344,6 +344,7 @@ class PretrainingTab(QWidget):
         self.corpus_panel.set_editable(not running)
         self.settings_panel.set_editable(not running)
         if not running:
+            self.progress.run_ended()  # however it ended, no "Time left" stays beside it
             self._machine_task.submit(_measure_machine)  # a finished run refined the estimate
         self._update_buttons()
 
