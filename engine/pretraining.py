@@ -216,6 +216,8 @@ class PretrainingRun:
         train_seconds = 0.0  # time spent stepping, excluding evaluation, sampling and pauses
         busy_seconds = 0.0  # wall time since training started, excluding pauses (for the ETA)
         steps_timed = 0
+        # The machine's speed for the size menu's estimates, without the first step (it compiles).
+        warm_seconds, warm_steps = 0.0, 0
         mark = time.perf_counter()
         while step < train.total_steps:
             if control.stop_requested:
@@ -243,6 +245,9 @@ class PretrainingRun:
             train_seconds += now - mark
             busy_seconds += now - mark
             steps_timed += len(pending)
+            if not first:
+                warm_seconds += now - mark
+                warm_steps += len(pending)
             mark = now
             bad = np.flatnonzero(~np.isfinite(losses) | (losses > divergence_limit))
             if bad.size or not params_ok:
@@ -324,8 +329,9 @@ class PretrainingRun:
                 busy_seconds += now - mark
                 mark = now
 
-        if steps_timed and reason != "diverged":
-            record_training_speed(cfg, train, self.tokens_per_second)
+        if warm_steps and reason != "diverged":
+            warm_speed = warm_steps * train.batch_size * cfg.context_length / max(warm_seconds, 1e-9)
+            record_training_speed(cfg, train, warm_speed, warm_seconds)
         self.trained = TrainedModel(
             params=state.params,
             opt_state=state.opt_state,
