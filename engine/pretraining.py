@@ -176,7 +176,7 @@ class PretrainingRun:
 
         def sample(step: int, params) -> Sample:
             ids = written[step] = write(step, params, train.sample_tokens)
-            return Sample(step, prompt, tokenizer.decode(ids))
+            return Sample(step, prompt, tokenizer.display(ids))
 
         snapshot_every = time_lapse.snapshot_interval(train.total_steps, train.log_every)
         snapshot_tokens = min(time_lapse.SNAPSHOT_TOKENS, train.sample_tokens)
@@ -189,7 +189,7 @@ class PretrainingRun:
             probabilities = next_token_probabilities(params, cfg, tokenizer, prompt)
             train_loss = history.train_losses[-1] if history.train_steps and history.train_steps[-1] == step else None
             val_loss = history.val_losses[-1] if history.val_steps and history.val_steps[-1] == step else None
-            made = time_lapse.Snapshot(step, train_loss, val_loss, prompt, tokenizer.decode(ids[:snapshot_tokens]),
+            made = time_lapse.Snapshot(step, train_loss, val_loss, prompt, tokenizer.display(ids[:snapshot_tokens]),
                                        time_lapse.top_guesses(probabilities, tokenizer.token_label))
             snapshots.append(made)
             self.snapshot_seconds += time.perf_counter() - started_at
