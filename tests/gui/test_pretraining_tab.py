@@ -133,3 +133,11 @@ def test_the_time_lapse_of_a_saved_model_shows_partial_letters_as_the_mark(qtbot
     assert panel.partial_legend.isVisibleTo(panel) and "part of a letter" in panel.partial_legend.text()
     panel.show_step(0)
     assert not panel.partial_legend.isVisibleTo(panel)
+
+
+def test_answers_coloured_by_confidence_show_the_mark_too():
+    # The Evaluation tab colours each token of an answer; a token that is half a letter is one of them.
+    from gui.widgets.confidence_text import confidence_html
+
+    shown = confidence_html([("caf", 0.9), ("\ufffd", 0.2), ("\ufffd", 0.3)])
+    assert "\ufffd" not in shown and shown.count(PARTIAL_CHARACTER) == 2
