@@ -49,6 +49,7 @@ class SampleLog(QPlainTextEdit):
         self._count = 0
         self._partial = False  # a sample shown has PARTIAL_CHARACTER
         self._followed_at: int | None = None  # where following the newest sample last put the scroll bar
+        self._newest_heading = None  # the QTextBlock of the newest sample's "Step N"
         self._samples: deque[tuple[int, str, str]] = deque(maxlen=MAX_SAMPLES)  # (step, prompt, text)
         self._theme = themes.current_theme()
         self._heading = QTextCharFormat()
@@ -76,7 +77,7 @@ class SampleLog(QPlainTextEdit):
         scrollbar = self.verticalScrollBar()
         # Follow the newest sample, unless the user has scrolled up to read an older one.
         follow = scrollbar.value() >= scrollbar.maximum() - 2 or scrollbar.value() == self._followed_at
-        heading = self._write(step, prompt, text)
+        heading = self._newest_heading = self._write(step, prompt, text)
         self._samples.append((step, prompt, text))
         self._count += 1
         if PARTIAL_CHARACTER in prompt + text and not self._partial:
@@ -91,6 +92,7 @@ class SampleLog(QPlainTextEdit):
         self._samples.clear()
         self._count = 0
         self._followed_at = None
+        self._newest_heading = None
         if self._partial:
             self._partial = False
             self.setToolTip("")
@@ -105,6 +107,15 @@ class SampleLog(QPlainTextEdit):
             return False
         top = self.blockBoundingGeometry(block).translated(self.contentOffset()).top()
         return 0 <= top and top + self.fontMetrics().height() <= self.viewport().height()
+
+    def resizeEvent(self, event) -> None:
+        # Shorter (a message appeared above, the zoom grew): still the newest sample from its heading,
+        # down as far as it fits, rather than the same top line with the sample's end cut off.
+        scrollbar = self.verticalScrollBar()
+        following = self._followed_at is not None and scrollbar.value() == self._followed_at
+        super().resizeEvent(event)
+        if following and self._newest_heading is not None and self._newest_heading.isValid():
+            self._show_from(self._newest_heading)
 
     def _show_from(self, heading) -> None:
         """Scroll to the end, but never so far that ``heading`` (the newest sample's) leaves the top:
@@ -142,6 +153,7 @@ class SampleLog(QPlainTextEdit):
         heading = None
         for sample in self._samples:
             heading = self._write(*sample)
+        self._newest_heading = heading
         if following and heading is not None:
             self._show_from(heading)
         else:

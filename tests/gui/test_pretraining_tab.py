@@ -141,3 +141,21 @@ def test_answers_coloured_by_confidence_show_the_mark_too():
 
     shown = confidence_html([("caf", 0.9), ("\ufffd", 0.2), ("\ufffd", 0.3)])
     assert "\ufffd" not in shown and shown.count(PARTIAL_CHARACTER) == 2
+
+
+def test_a_log_made_shorter_still_shows_the_newest_sample_down_to_its_end(qtbot):
+    # The message "Stopped at step 60" appears above the log when a run stops, and the log gets shorter.
+    log = SampleLog(ZoomController(remember=False))
+    qtbot.addWidget(log)
+    line = log.fontMetrics().lineSpacing()
+    log.resize(600, line * 12)
+    log.show()
+    qtbot.waitExposed(log)
+    for step in (0, 20, 40):
+        log.add_sample(step, "The ", "king rode\n\nto the sea")
+    log.resize(600, line * 8)
+    qtbot.waitUntil(lambda: log.viewport().height() < line * 8)
+    assert log.heading_visible(40)
+    end = log.document().lastBlock()
+    bottom = log.blockBoundingGeometry(end).translated(log.contentOffset()).bottom()
+    assert bottom <= log.viewport().height() + 1  # its last line is in view too
