@@ -24,8 +24,8 @@ _VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 # of them U+FFFD ("�"), which reads as a broken program; shown text puts this mark there instead.
 PARTIAL_CHARACTER = "▯"
 PARTIAL_CHARACTER_MEANING = (
-    "▯ marks part of a letter: the model wrote some of the pieces a letter (é, an emoji) is made of, "
-    "but not a whole letter."
+    "A box ▯ marks part of a letter: the model wrote some of the pieces a letter (é, an emoji) is made "
+    "of, but not a whole letter."
 )
 MIN_BPE_VOCAB = 260  # the 256 byte values plus a few merges; below that BPE is pointless
 MAX_BPE_VOCAB = 32768
