@@ -199,7 +199,7 @@ def scored_answers(params, cfg: ModelConfig, tokenizer, prompts: Sequence[str],
             stop = ends[row] + 1 if ends[row] >= 0 else min(lengths[row] + max_new, width)
             ids = out[row, lengths[row]:stop].tolist()
             p = probs[row, lengths[row]:stop].astype(float).tolist()
-            text = tokenizer.decode(ids)
+            text = tokenizer.display(ids)  # shown in the tuning tabs: an unfinished letter as ▯, never �
             cut = text.find(END_OF_ANSWER)
             if cut >= 0:
                 text = text[:cut + len(END_OF_ANSWER)]

@@ -91,7 +91,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "tiny",
         "Tiny: a quick demo",
-        "Two small layers. Learns letters and common words in about a minute.",
+        "Two small layers. Learns letters and common words: the quickest to watch.",
         ModelConfig(n_layers=2, n_heads=4, d_model=64, context_length=64),
         TrainConfig(batch_size=16, learning_rate=2e-3, min_learning_rate=2e-4, warmup_steps=30,
                     total_steps=400, eval_every=50, sample_every=50),
@@ -99,7 +99,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "small",
         "Small: a lesson's worth",
-        "Four layers. Writes words and short phrases after a few minutes.",
+        "Four layers. Learns to write words and short phrases.",
         ModelConfig(n_layers=4, n_heads=4, d_model=128, context_length=128),
         TrainConfig(batch_size=16, learning_rate=2e-3, min_learning_rate=2e-4, warmup_steps=60,
                     total_steps=1000, eval_every=100, sample_every=100),

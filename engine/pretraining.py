@@ -176,7 +176,7 @@ class PretrainingRun:
 
         def sample(step: int, params) -> Sample:
             ids = written[step] = write(step, params, train.sample_tokens)
-            return Sample(step, prompt, tokenizer.decode(ids))
+            return Sample(step, prompt, tokenizer.display(ids))
 
         snapshot_every = time_lapse.snapshot_interval(train.total_steps, train.log_every)
         snapshot_tokens = min(time_lapse.SNAPSHOT_TOKENS, train.sample_tokens)
@@ -189,7 +189,7 @@ class PretrainingRun:
             probabilities = next_token_probabilities(params, cfg, tokenizer, prompt)
             train_loss = history.train_losses[-1] if history.train_steps and history.train_steps[-1] == step else None
             val_loss = history.val_losses[-1] if history.val_steps and history.val_steps[-1] == step else None
-            made = time_lapse.Snapshot(step, train_loss, val_loss, prompt, tokenizer.decode(ids[:snapshot_tokens]),
+            made = time_lapse.Snapshot(step, train_loss, val_loss, prompt, tokenizer.display(ids[:snapshot_tokens]),
                                        time_lapse.top_guesses(probabilities, tokenizer.token_label))
             snapshots.append(made)
             self.snapshot_seconds += time.perf_counter() - started_at
@@ -216,6 +216,8 @@ class PretrainingRun:
         train_seconds = 0.0  # time spent stepping, excluding evaluation, sampling and pauses
         busy_seconds = 0.0  # wall time since training started, excluding pauses (for the ETA)
         steps_timed = 0
+        # The machine's speed for the size menu's estimates, without the first step (it compiles).
+        warm_seconds, warm_steps = 0.0, 0
         mark = time.perf_counter()
         while step < train.total_steps:
             if control.stop_requested:
@@ -243,6 +245,9 @@ class PretrainingRun:
             train_seconds += now - mark
             busy_seconds += now - mark
             steps_timed += len(pending)
+            if not first:
+                warm_seconds += now - mark
+                warm_steps += len(pending)
             mark = now
             bad = np.flatnonzero(~np.isfinite(losses) | (losses > divergence_limit))
             if bad.size or not params_ok:
@@ -324,8 +329,9 @@ class PretrainingRun:
                 busy_seconds += now - mark
                 mark = now
 
-        if steps_timed and reason != "diverged":
-            record_training_speed(cfg, train, self.tokens_per_second)
+        if warm_steps and reason != "diverged":
+            warm_speed = warm_steps * train.batch_size * cfg.context_length / max(warm_seconds, 1e-9)
+            record_training_speed(cfg, train, warm_speed, warm_seconds)
         self.trained = TrainedModel(
             params=state.params,
             opt_state=state.opt_state,

@@ -91,7 +91,7 @@ def generate_ids(params: Params, cfg: ModelConfig, prompt_ids: list[int], max_ne
 def generate_from_params(params: Params, cfg: ModelConfig, tokenizer: Tokenizer, prompt: str,
                          max_new_tokens: int, temperature: float, top_k: int, key: jax.Array) -> str:
     new_ids = generate_ids(params, cfg, _prompt_ids(tokenizer, prompt), max_new_tokens, temperature, top_k, key)
-    return tokenizer.decode(new_ids)
+    return tokenizer.display(new_ids)  # for people to read: a letter left unfinished shows as ▯, never as �
 
 
 def generate_text(model: TrainedModel, prompt: str, max_new_tokens: int = 100, temperature: float = 0.8,

@@ -19,6 +19,14 @@ from engine.corpus import Corpus
 from engine.errors import ConfigError, CorpusTooShort
 
 _VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
+# Byte-level BPE can split one letter (é, an emoji) into several tokens; a text that stops, or a model
+# that wrote a byte, inside such a letter has bytes that are no whole character. Decoding makes each run
+# of them U+FFFD ("�"), which reads as a broken program; shown text puts this mark there instead.
+PARTIAL_CHARACTER = "▯"
+PARTIAL_CHARACTER_MEANING = (
+    "A box ▯ marks part of a letter: the model wrote some of the pieces a letter (é, an emoji) is made "
+    "of, but not a whole letter."
+)
 MIN_BPE_VOCAB = 260  # the 256 byte values plus a few merges; below that BPE is pointless
 MAX_BPE_VOCAB = 32768
 
@@ -35,6 +43,14 @@ class TokenizerSpec:
             raise ConfigError(f"Unknown tokenizer '{self.kind}'.")
         if self.kind == "bpe" and not MIN_BPE_VOCAB <= self.vocab_size <= MAX_BPE_VOCAB:
             raise ConfigError(f"The BPE vocabulary must be between {MIN_BPE_VOCAB} and {MAX_BPE_VOCAB} pieces.")
+
+
+def readable(text: str) -> str:
+    """``text`` as it may be shown: bytes that were no whole character (U+FFFD) become ``PARTIAL_CHARACTER``.
+
+    Also for texts saved before samples were decoded with ``display`` (a saved model's time-lapse).
+    """
+    return text.replace("\ufffd", PARTIAL_CHARACTER)
 
 
 def visible(text: str) -> str:
@@ -75,8 +91,12 @@ class CharTokenizer:
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in ids if 0 <= int(i) < len(self.chars))
 
+    def display(self, ids) -> str:
+        """The text of ``ids`` for a person to read (see ``readable``)."""
+        return readable(self.decode(ids))
+
     def token_label(self, token_id: int) -> str:
-        return visible(self.decode([token_id]))
+        return visible(self.display([token_id]))
 
     def pieces(self, text: str) -> list[str]:
         """``text`` cut where the tokens are: one character each (ones the corpus never had are left out)."""
@@ -126,14 +146,17 @@ class BpeTokenizer:
         return set()
 
     def decode(self, ids) -> str:
+        """The exact text of ``ids``; bytes that are no whole character come out as U+FFFD."""
         return self._tok.decode([int(i) for i in ids])
 
+    def display(self, ids) -> str:
+        """The text of ``ids`` for a person to read: a letter split across tokens and not finished
+        (at the end, or a stray byte in the middle) shows as ``PARTIAL_CHARACTER``, never as "�"."""
+        return readable(self.decode(ids))
+
     def token_label(self, token_id: int) -> str:
-        # A piece may be part of a multi-byte character; show its raw bytes' form in that case.
-        text = self.decode([token_id])
-        if "\ufffd" in text:
-            text = self._tok.id_to_token(int(token_id)) or text
-        return visible(text)
+        # A piece may be part of a multi-byte character: it shows as the partial-letter mark.
+        return visible(self.display([token_id]))
 
     def pieces(self, text: str) -> list[str]:
         """``text`` cut where the tokens are, for the token view; the pieces join back to ``text``.

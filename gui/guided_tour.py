@@ -140,7 +140,8 @@ TOUR_STEPS: tuple[TourStep, ...] = (
         "The model starts knowing nothing and reads your text over and over, each time adjusting its numbers "
         "(billions in real models, about a hundred thousand here) so that it guesses the next token a little "
         "better. This is where it picks up spelling, words and facts.",
-        "Keep the “Tiny” model size and press Start. It takes a minute or two; press Stop early if you like: "
+        "Keep the “Tiny” model size and press Start. The menu says how long it takes on this computer; "
+        "press Stop early if you like: "
         "the model trained so far is kept.",
         "Waiting for a training run to finish or be stopped…",
         "Done: you have a pretrained model. It continues text, but does not yet answer questions. Press Next.",

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import CorpusTooShort, PlainError
 from engine.events import Diverged, Finished, Sample, Status, TrainProgress, ValidationLoss
-from engine.tokenizer import TokenizerSpec, check_length
+from engine.tokenizer import PARTIAL_CHARACTER_MEANING, TokenizerSpec, check_length
 from engine.user_paths import models_dir
 from gui import export
 from gui.availability import first_reason, set_available, set_own_tooltip
@@ -137,12 +137,22 @@ class PretrainingTab(QWidget):
         upper_layout.addWidget(self.progress)
 
         self.sample_log = SampleLog(zoom)
+        # What ▯ means, under the log, once a sample has one (a letter a BPE model left unfinished).
+        self.sample_legend = QLabel(PARTIAL_CHARACTER_MEANING)
+        self.sample_legend.setWordWrap(True)
+        self.sample_legend.setVisible(False)
+        self.sample_log.partial_changed.connect(self.sample_legend.setVisible)
+        sample_page = QWidget()
+        sample_layout = QVBoxLayout(sample_page)
+        sample_layout.setContentsMargins(0, 0, 0, 0)
+        sample_layout.addWidget(self.sample_log, 1)
+        sample_layout.addWidget(self.sample_legend)
         self.predict_panel = PredictPanel(zoom, self.controller.latest_model)
         predict_scroll = QScrollArea()
         predict_scroll.setWidget(self.predict_panel)
         predict_scroll.setWidgetResizable(True)
         self.lower_tabs = QTabWidget()
-        self.lower_tabs.addTab(self.sample_log, "What the model writes now")
+        self.lower_tabs.addTab(sample_page, "What the model writes now")
         self.lower_tabs.addTab(predict_scroll, "Predict the next token")
         self.time_lapse = TimeLapsePanel(zoom)
         self.time_lapse_scroll = VerticalScrollArea()  # at 200 % zoom it scrolls up and down, never sideways
@@ -345,6 +355,7 @@ class PretrainingTab(QWidget):
         self.corpus_panel.set_editable(not running)
         self.settings_panel.set_editable(not running)
         if not running:
+            self.progress.run_ended()  # however it ended, no "Time left" stays beside it
             self._machine_task.submit(_measure_machine)  # a finished run refined the estimate
         self._update_buttons()
 

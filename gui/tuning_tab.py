@@ -226,6 +226,8 @@ class TuningTab(QWidget):
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
         c.running_changed.connect(lambda _running: self._update_buttons())
+        # However the run ended (finished, stopped, diverged, failed), no "Time left" stays beside it.
+        c.running_changed.connect(lambda running: None if running else self.progress.run_ended())
         self.open_button.clicked.connect(self.ask_open_model)
         self.start_button.clicked.connect(self.start)
         self.continue_button.clicked.connect(self.continue_training)

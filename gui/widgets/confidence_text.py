@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.tokenizer import visible
+from engine.tokenizer import readable, visible
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def confidence_html(tokens: tuple[tuple[str, float], ...] | list[tuple[str, floa
     spans = []
     for text, p in tokens:
         b = band(p)
-        shown = html.escape(visible(text)).replace("⏎", "⏎<br>")
+        shown = html.escape(visible(readable(text))).replace("⏎", "⏎<br>")  # part of a letter: ▯, never �
         spans.append(f'<span title="{p:.0%} sure" style="background-color:{b.fill}; color:{b.ink};">{shown}</span>')
     return '<p style="line-height:160%;">' + "".join(spans) + "</p>"
 

@@ -27,10 +27,18 @@ REDRAW_INTERVAL_MS = 100
 # (``gui.themes.curve_color``), keeping the hues.
 TRAIN_COLOR = "#1f66c1"
 VALIDATION_COLOR = "#e06c00"
+# A line through one point draws nothing: at step 1 the plot had axes and nothing in it. Until the
+# curve has this many points each one is also a small dot (smaller than validation's circles).
+MARKED_TRAIN_POINTS = 40
+TRAIN_MARKER_SIZE = 6
 
 
 class LossPlot(ZoomedPlotWidget):
-    """Train and validation loss against the step number, and the time-lapse's cursor."""
+    """Train and validation loss against the step number, and the time-lapse's cursor.
+
+    Training points carry a small dot while there are few of them (``MARKED_TRAIN_POINTS``), so a
+    lone first point is seen; validation points always have their circles.
+    """
 
     cursor_moved = Signal(float)  # the user is dragging the cursor: the step under it now
     cursor_released = Signal()  # the user let go of the cursor (the time-lapse snaps it to a snapshot)
@@ -49,6 +57,8 @@ class LossPlot(ZoomedPlotWidget):
         self._train_losses: list[float] = []
         self._val_steps: list[int] = []
         self._val_losses: list[float] = []
+        # Its markers come and go with the number of points.
+        self._train_style = next(line for line in self._lines if line.item is self._train_curve)
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
@@ -187,7 +197,22 @@ class LossPlot(ZoomedPlotWidget):
         if not self._redraw_timer.isActive():
             self._redraw_timer.start()
 
+    def train_marker(self) -> str | None:
+        """The marker on each training point now (None: the line alone)."""
+        return self._train_curve.opts["symbol"]
+
+    def _mark_train_points(self, marked: bool) -> None:
+        if marked == (self._train_style.symbol is not None):
+            return
+        self._train_style.symbol = "o" if marked else None
+        self._train_style.symbol_size = TRAIN_MARKER_SIZE
+        if marked:
+            self._style_line(self._train_style)  # markers at the zoom's size and the theme's colour
+        else:
+            self._train_curve.setSymbol(None)
+
     def _redraw(self) -> None:
+        self._mark_train_points(len(self._train_steps) < MARKED_TRAIN_POINTS)
         self._train_curve.setData(np.asarray(self._train_steps, float), np.asarray(self._train_losses, float))
         self._val_curve.setData(np.asarray(self._val_steps, float), np.asarray(self._val_losses, float))
         empty = not self._train_steps and not self._val_steps

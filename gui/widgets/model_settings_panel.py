@@ -62,6 +62,9 @@ FIELDS = (
     _Field("seed", "train", "Seed", "Starting point of every random choice: the same seed gives the same run.",
            0, 2**31 - 1),
 )
+_FIELD_BY_NAME = {f.name: f for f in FIELDS}
+# Fields a size preset keeps its name through: how long it trains and its seed.
+NOT_PART_OF_SIZE = ("total_steps", "seed")
 
 
 class ModelSettingsPanel(QWidget):
@@ -178,12 +181,12 @@ class ModelSettingsPanel(QWidget):
         key = self.preset_combo.itemData(index)
         preset = next((p for p in PRESETS if p.key == key), None)
         if preset is None:  # "Custom": keep the fields as they are
-            self.preset_explanation.setText("Your own settings, from the Advanced section below.")
+            self._explain_preset()
             return
         settings.write(settings.LAST_PRESET, preset.key)
-        self.preset_explanation.setText(preset.explanation)
         self._base_train = preset.train
         self._fill(preset.model, preset.train)
+        self._explain_preset()
         self._refresh()
 
     def _on_field_edited(self, *_args) -> None:
@@ -206,17 +209,29 @@ class ModelSettingsPanel(QWidget):
         key = "custom"
         for preset in PRESETS:
             same_model = replace_config(preset.model, vocab_size=model.vocab_size) == model
-            same_train = all(getattr(preset.train, f.name) == getattr(train, f.name) for f in FIELDS if f.owner == "train")
+            # How long it trains, and its seed, do not change what size of model it is: "Tiny" with
+            # 800 steps is still Tiny (it stays chosen, and the menu shows its time for 800 steps).
+            same_train = all(getattr(preset.train, f.name) == getattr(train, f.name)
+                             for f in FIELDS if f.owner == "train" and f.name not in NOT_PART_OF_SIZE)
             if same_model and same_train:
                 key = preset.key
                 break
         self.preset_combo.blockSignals(True)
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(key))
         self.preset_combo.blockSignals(False)
-        if key == "custom":
+        self._explain_preset()
+
+    def _explain_preset(self) -> None:
+        key = self.preset_combo.currentData()
+        preset = next((p for p in PRESETS if p.key == key), None)
+        if preset is None:
             self.preset_explanation.setText("Your own settings, from the Advanced section below.")
-        else:
-            self.preset_explanation.setText(next(p.explanation for p in PRESETS if p.key == key))
+            return
+        steps = self._value(_FIELD_BY_NAME["total_steps"])
+        text = preset.explanation
+        if steps != preset.train.total_steps:
+            text += f" Trains for {steps:,} steps (usually {preset.train.total_steps:,})."
+        self.preset_explanation.setText(text)
 
     def _refresh(self) -> None:
         """Re-check the settings and recompute the size, memory and time shown beside them."""
@@ -243,12 +258,16 @@ class ModelSettingsPanel(QWidget):
         self.changed.emit()
 
     def _update_preset_titles(self) -> None:
+        chosen = self.preset_combo.currentData()
         for index, preset in enumerate(PRESETS):
             model = replace_config(preset.model, vocab_size=self._vocab_size)
+            # The chosen size with the steps it will train for now, so that its title says the same
+            # time as the summary below it; the others with their own steps.
+            train = self.train_config() if preset.key == chosen else preset.train
             if self._flops_per_second is None:
                 estimate = MEASURING
             else:
-                estimate = formatting.rough_duration(estimate_seconds(model, preset.train, self._flops_per_second))
+                estimate = formatting.rough_duration(estimate_seconds(model, train, self._flops_per_second))
             self.preset_combo.setItemText(index, f"{preset.title} ({estimate})")
 
     def _value(self, field: _Field):

@@ -1,4 +1,8 @@
-"""Where the run is: "step N / M", time left, speed, time spent, and what it is doing right now."""
+"""Where the run is: "step N / M", time left, speed, time spent, and what it is doing right now.
+
+"Time left" is only shown while a run goes: once it has ended (finished, stopped, diverged or failed)
+the pace line keeps the speed and the time spent, and the tab calls ``run_ended`` to say so.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ class ProgressPanel(QWidget):
         layout.addWidget(self.pace)
         layout.addWidget(self.status)
         self._step = 0
+        self._pace: tuple[float, float] | None = None  # (tokens per second, time spent) of the last report
 
     @property
     def step(self) -> int:
@@ -42,10 +47,22 @@ class ProgressPanel(QWidget):
         self.bar.setFormat(f"step {step:,} / {total_steps:,}")
 
     def show_pace(self, eta_seconds: float, tokens_per_second: float, elapsed_seconds: float) -> None:
+        self._pace = (tokens_per_second, elapsed_seconds)
         self.pace.setText(
             f"Time left: {formatting.duration(eta_seconds)}   ·   "
             f"{formatting.rate(tokens_per_second)} tokens per second   ·   "
             f"Time spent: {formatting.duration(elapsed_seconds)}"
+        )
+
+    def run_ended(self) -> None:
+        """The run is over: no time is left, so drop "Time left" and keep what the run did."""
+        if self._pace is None:
+            self.pace.setText("")
+            return
+        tokens_per_second, elapsed_seconds = self._pace
+        self.pace.setText(
+            f"Time spent: {formatting.duration(elapsed_seconds)}   ·   "
+            f"{formatting.rate(tokens_per_second)} tokens per second"
         )
 
     def show_status(self, message: str) -> None:
@@ -53,4 +70,5 @@ class ProgressPanel(QWidget):
 
     def reset(self, total_steps: int, start_step: int = 0) -> None:
         self.show_steps(start_step, total_steps)
+        self._pace = None
         self.pace.setText("")

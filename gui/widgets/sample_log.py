@@ -1,5 +1,11 @@
 """"What the model writes now": every sample of the run, with its step, newest at the bottom.
 
+The log follows the newest sample, from its "Step N" heading: a sample taller than the view starts
+at the top of it (scrolling to the very end hid the heading of the text on screen). A user who has
+scrolled up to read an older one stays where they are. Letters the model left unfinished (byte-level
+BPE) show as ``engine.tokenizer.PARTIAL_CHARACTER``, never as "�"; ``partial_changed`` lets the tab
+explain the mark.
+
 Reading these in order is the most convincing view of learning there is: noise, then letters, then
 words, then phrases. The prompt is shown in grey so it is clear which part the model wrote.
 
@@ -13,10 +19,11 @@ from __future__ import annotations
 
 from collections import deque
 
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit
 
+from engine.tokenizer import PARTIAL_CHARACTER, PARTIAL_CHARACTER_MEANING, readable
 from gui import themes
 from gui.zoom import ZoomController
 
@@ -29,6 +36,8 @@ MIN_TEXT_CONTRAST = 4.5  # WCAG AA for ordinary text
 class SampleLog(QPlainTextEdit):
     """A read-only, monospace, scrolling log of ``engine.events.Sample`` events."""
 
+    partial_changed = Signal(bool)  # whether a sample in the log has the partial-letter mark (the tab explains it)
+
     def __init__(self, zoom: ZoomController, parent=None):
         super().__init__(parent)
         self.setReadOnly(True)
@@ -38,6 +47,9 @@ class SampleLog(QPlainTextEdit):
         self.setAccessibleName("What the model writes now")
         zoom.follow_zoom(self, zoom.monospace_font)
         self._count = 0
+        self._partial = False  # a sample shown has PARTIAL_CHARACTER
+        self._followed_at: int | None = None  # where following the newest sample last put the scroll bar
+        self._newest_heading = None  # the QTextBlock of the newest sample's "Step N"
         self._samples: deque[tuple[int, str, str]] = deque(maxlen=MAX_SAMPLES)  # (step, prompt, text)
         self._theme = themes.current_theme()
         self._heading = QTextCharFormat()
@@ -56,20 +68,63 @@ class SampleLog(QPlainTextEdit):
     def prompt_color(self) -> QColor:
         return self._prompt.foreground().color()
 
+    def partial_shown(self) -> bool:
+        """Whether a sample in the log has the partial-letter mark (the tab then explains it)."""
+        return self._partial
+
     def add_sample(self, step: int, prompt: str, text: str) -> None:
+        prompt, text = readable(prompt), readable(text)  # never "�", also from a model saved before
         scrollbar = self.verticalScrollBar()
         # Follow the newest sample, unless the user has scrolled up to read an older one.
-        follow = scrollbar.value() >= scrollbar.maximum() - 2
-        self._write(step, prompt, text)
+        follow = scrollbar.value() >= scrollbar.maximum() - 2 or scrollbar.value() == self._followed_at
+        heading = self._newest_heading = self._write(step, prompt, text)
         self._samples.append((step, prompt, text))
         self._count += 1
+        if PARTIAL_CHARACTER in prompt + text and not self._partial:
+            self._partial = True
+            self.setToolTip(PARTIAL_CHARACTER_MEANING)
+            self.partial_changed.emit(True)
         if follow:
-            scrollbar.setValue(scrollbar.maximum())
+            self._show_from(heading)
 
     def clear_samples(self) -> None:
         self.clear()
         self._samples.clear()
         self._count = 0
+        self._followed_at = None
+        self._newest_heading = None
+        if self._partial:
+            self._partial = False
+            self.setToolTip("")
+            self.partial_changed.emit(False)
+
+    def heading_visible(self, step: int) -> bool:
+        """Whether the "Step N" heading of sample ``step`` is inside the view now (tests)."""
+        block = self.document().lastBlock()
+        while block.isValid() and not (block.text() == f"Step {step:,}"):
+            block = block.previous()
+        if not block.isValid():
+            return False
+        top = self.blockBoundingGeometry(block).translated(self.contentOffset()).top()
+        return 0 <= top and top + self.fontMetrics().height() <= self.viewport().height()
+
+    def resizeEvent(self, event) -> None:
+        # Shorter (a message appeared above, the zoom grew): still the newest sample from its heading,
+        # down as far as it fits, rather than the same top line with the sample's end cut off.
+        scrollbar = self.verticalScrollBar()
+        following = self._followed_at is not None and scrollbar.value() == self._followed_at
+        super().resizeEvent(event)
+        if following and self._newest_heading is not None and self._newest_heading.isValid():
+            self._show_from(self._newest_heading)
+
+    def _show_from(self, heading) -> None:
+        """Scroll to the end, but never so far that ``heading`` (the newest sample's) leaves the top:
+        a sample longer than the view is read from its "Step N" down."""
+        scrollbar = self.verticalScrollBar()
+        scrollbar.setValue(scrollbar.maximum())
+        # The scroll bar counts lines from the top; the heading's line is where the view should start.
+        scrollbar.setValue(min(scrollbar.maximum(), heading.firstLineNumber()))
+        self._followed_at = scrollbar.value()
 
     # --- theme ------------------------------------------------------------------------------
 
@@ -92,20 +147,28 @@ class SampleLog(QPlainTextEdit):
     def _rewrite(self) -> None:
         """Write every remembered sample again in the current colours, keeping the reader's place."""
         scrollbar = self.verticalScrollBar()
-        at_end = scrollbar.value() >= scrollbar.maximum() - 2
+        following = scrollbar.value() >= scrollbar.maximum() - 2 or scrollbar.value() == self._followed_at
         fraction = scrollbar.value() / scrollbar.maximum() if scrollbar.maximum() else 0.0
         self.clear()
+        heading = None
         for sample in self._samples:
-            self._write(*sample)
-        scrollbar.setValue(scrollbar.maximum() if at_end else round(fraction * scrollbar.maximum()))
+            heading = self._write(*sample)
+        self._newest_heading = heading
+        if following and heading is not None:
+            self._show_from(heading)
+        else:
+            scrollbar.setValue(round(fraction * scrollbar.maximum()))
 
-    def _write(self, step: int, prompt: str, text: str) -> None:
+    def _write(self, step: int, prompt: str, text: str):
+        """Append one sample; returns its heading's block."""
         cursor = QTextCursor(self.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         if not self.document().isEmpty():
             cursor.insertBlock()
             cursor.insertBlock()
         cursor.insertText(f"Step {step:,}", self._heading)
+        heading = cursor.block()
         cursor.insertBlock()
         cursor.insertText(prompt, self._prompt)
         cursor.insertText(text, self._written)
+        return heading

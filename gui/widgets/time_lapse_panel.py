@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.time_lapse import TOP_K, nearest_index
+from engine.tokenizer import PARTIAL_CHARACTER, PARTIAL_CHARACTER_MEANING, readable
 from gui.availability import set_available
 from gui.widgets.next_token_bars import ProbabilityBar
 from gui.zoom import ZoomController
@@ -91,7 +92,11 @@ class TimeLapsePanel(QWidget):
         self.text_view = QPlainTextEdit()
         self.text_view.setReadOnly(True)
         self.text_view.setAccessibleName("What the model wrote then")
-        self.text_view.setToolTip("The model's own continuation of the prompt, written at this point of training.")
+        self.text_view.setToolTip("The model's own continuation of the prompt, written at this point of training. "
+                                  + PARTIAL_CHARACTER_MEANING)
+        # Shown only while the text or the guesses have the mark it explains.
+        self.partial_legend = QLabel(PARTIAL_CHARACTER_MEANING)
+        self.partial_legend.setWordWrap(True)
         self.text_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         zoom.follow_zoom(self.text_view, zoom.monospace_font)
         self._fit_text_height()
@@ -129,6 +134,7 @@ class TimeLapsePanel(QWidget):
         written = QVBoxLayout()
         written.addWidget(self.prompt_label)
         written.addWidget(self.text_view)
+        written.addWidget(self.partial_legend)
         written.addStretch(1)
         guesses = QVBoxLayout()
         guesses.addWidget(self.bars_label)
@@ -285,17 +291,23 @@ class TimeLapsePanel(QWidget):
         self.slider.setToolTip(f"Step {snapshot.step:,}. Slide through training: the model as it was at each "
                                "saved point. The dashed line on the loss plot follows; arrow keys step one point.")
         self.prompt_label.setText(f"From “{_visible(snapshot.prompt)}” it wrote:")
-        self.text_view.setPlainText(snapshot.prompt + snapshot.text)
+        # Saved models' snapshots may hold "�" from before samples were decoded for display.
+        text = readable(snapshot.prompt + snapshot.text)
+        self.text_view.setPlainText(text)
+        partial = PARTIAL_CHARACTER in text
         for row, (label, bar) in enumerate(zip(self.token_labels, self.bars)):
             shown = row < len(snapshot.top_tokens)
             label.setVisible(shown)
             bar.setVisible(shown)
             if shown:
                 token, probability = snapshot.top_tokens[row]
+                token = readable(token)
+                partial = partial or PARTIAL_CHARACTER in token
                 label.setText(token)
                 label.setToolTip(f"“{token}”: {probability:.1%} likely to come next at step {snapshot.step:,}")
                 bar.set_probability(probability)
                 bar.setAccessibleName(f"{token}: {probability:.1%}")
+        self.partial_legend.setVisible(partial)
 
     def side_by_side(self) -> bool:
         return self._body.direction() == QBoxLayout.Direction.LeftToRight

@@ -37,6 +37,7 @@ def test_a_tiny_run_draws_the_curve_and_finishes(qtbot, tab, tiny_configs):
     assert tab.plot.validation_point_count() >= 3  # steps 0, 10, 20, 30
     assert tab.progress.bar.text() == "step 30 / 30"
     assert "tokens per second" in tab.progress.pace.text()
+    assert "Time left" not in tab.progress.pace.text()  # nothing is left of a finished run
     assert tab.sample_log.sample_count() >= 3
     assert "Step 30" in tab.sample_log.toPlainText()
     model = tab.controller.current_model
@@ -73,6 +74,9 @@ def test_pause_holds_the_step_resume_continues_and_stop_keeps_a_model(qtbot, tab
     with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT_MS, check_params_cb=_finished_with("stopped")):
         tab.stop_button.click()
     qtbot.waitUntil(lambda: not controller.is_running, timeout=UI_TIMEOUT_MS)
+    # Issue 15: "Time left: 2 min 57 s" stayed beside "Stopped at step 10."
+    assert "Time left" not in tab.progress.pace.text() and "Time spent" in tab.progress.pace.text()
+    assert tab.progress.status.text().startswith("Stopped at step")
 
     model = controller.current_model
     assert model is not None and model.step > paused_at

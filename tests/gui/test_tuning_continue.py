@@ -59,6 +59,7 @@ def test_a_stopped_instruction_run_continues_where_it_stopped(qtbot, window, wor
     tab.controller.progress.disconnect(stop_past_ten)
     stopped = tab.tuned_model
     assert 10 <= stopped.step < 40 and tab.continue_button.isEnabled()
+    assert "Time left" not in tab.progress.pace.text() and "Time spent" in tab.progress.pace.text()
     assert f"now at step {stopped.step:,}" in tab.continue_button.toolTip()
 
     # Changed pairs: the engine refuses in words before any training, and the run stays as it was.

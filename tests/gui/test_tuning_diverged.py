@@ -73,6 +73,7 @@ def _check_diverged_tab(tab, event) -> None:
     assert tab.message_bar.level() == "error"
     assert "learning rate" in text and "lower" in text and "kept" in text and "Traceback" not in text
     assert f"The model from step {event.step:,} is kept" in tab.progress.status.text()
+    assert "Time left" not in tab.progress.pace.text()  # the run is over: no stale estimate beside it
 
     # The last good model is kept, finite and usable.
     kept = tab.tuned_model
