@@ -98,3 +98,31 @@ def test_char_tokenizer_skips_characters_it_never_saw():
 def test_preview_is_cached():
     corpus = load_bundled("fictional_world")
     assert preview(corpus, TokenizerSpec("char")) is preview(corpus, TokenizerSpec("char"))
+
+
+@pytest.mark.parametrize("spec", [TokenizerSpec("char"), TokenizerSpec("bpe", 300)])
+def test_encoding_a_batch_at_a_time_gives_the_same_tokens(spec, monkeypatch):
+    """Tokens are encoded a few kB at a time to bound the memory (benchmarks/corpus_memory.py); the
+    batches must not change them, even where a paragraph with no blank lines is cut after its lines."""
+    import engine.tokenizer as tokenizer_module
+
+    text = load_bundled("fictional_world").text[:20_000]
+    one_paragraph = text.replace("\n\n", "\n")  # no blank lines at all: one long paragraph
+    tokenizer = build_tokenizer(text, spec)
+    whole = [tokenizer.encode(t).tolist() for t in (text, one_paragraph)]
+    monkeypatch.setattr(tokenizer_module, "_ENCODE_BATCH_CHARS", 500)  # dozens of batches, each cut many times
+    for t, ids in zip((text, one_paragraph), whole):
+        batched = tokenizer.encode(t)
+        assert batched.dtype == np.int32 and batched.tolist() == ids
+        assert tokenizer.decode(batched) == t
+
+
+def test_a_paragraph_is_cut_after_line_ends_and_a_long_line_kept_whole():
+    from engine.tokenizer import _batches
+
+    para = "short line\n" * 10 + "x" * 50 + "\nend"
+    batches = list(_batches(para, 30))
+    pieces = [p for batch in batches for p in batch]
+    assert "".join(pieces) == para
+    assert all(p.endswith("\n") for p in pieces[:-1]) and "x" * 50 + "\n" in pieces
+    assert all(sum(map(len, b)) <= 30 for b in batches if len(b) > 1)
