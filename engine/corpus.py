@@ -33,8 +33,9 @@ DEFAULT_CORPUS_KEY = "fictional_world"
 # encoding), per byte of file plus a fixed part for the tokenizers' batches. benchmarks/corpus_memory.py
 # measured the peak at 13.2 bytes per byte on tinyshakespeare copied 16 times (18 MB; BPE with the
 # smallest vocabulary, the most tokens; characters 12.5) and 35 MB on it once (1.1 MB, 31.6 bytes per
-# byte: there the batches' fixed part shows). 1.5 times both, rounded up, leaves room for the app's own
-# copies (undo history, a few cached tokenisations) and text whose bytes make more tokens than English.
+# byte: there the batches' fixed part shows). 20 per byte is 1.5 times the first; with 64 MB fixed, the
+# 1.1 MB file is allowed 86 MB, over twice the second. The margin leaves room for the app's own copies
+# (undo history, a few cached tokenisations) and text whose bytes make more tokens than English.
 # Training's own needs (the model, the tokens on the device) are checked again when it starts.
 MEMORY_BYTES_PER_FILE_BYTE = 20
 MEMORY_FIXED_BYTES = 64 * 2**20
