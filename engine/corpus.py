@@ -3,7 +3,7 @@
 A corpus is just text plus where it came from. Reading a user's file is where most things go wrong
 (empty, binary, not UTF-8, too big), so every failure here raises a ``CorpusError`` whose message
 tells the user what happened and what to try. Besides single text files, the user can open a
-folder of .txt/.md/.py files (unreadable ones are skipped and listed) or a JSONL file with one
+folder of .txt/.md/.py files (what cannot be read is skipped and listed with why) or a JSONL file with one
 document per line (a malformed line is named by file and line number, without echoing the row).
 These loaders only read and raise: they never touch what the user has already curated, so a bad
 load loses nothing. Nothing in this file imports JAX.
@@ -12,10 +12,12 @@ load loses nothing. Nothing in this file imports JAX.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,14 +29,24 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CORPORA_DIR = REPO_ROOT / "sample_corpora"
 DEFAULT_CORPUS_KEY = "fictional_world"
 
-# Training needs the text, its tokens (int32, up to 4 bytes per character) and a copy on the device;
-# a generous 12 bytes of memory per byte of file keeps us clear of swapping.
-MEMORY_BYTES_PER_FILE_BYTE = 12
+# Memory to read a text, split it into documents, curate it and tokenise it (learning BPE, then
+# encoding), per byte of file plus a fixed part for the tokenizers' batches. benchmarks/corpus_memory.py
+# measured the peak at 13.2 bytes per byte on tinyshakespeare copied 16 times (18 MB; BPE with the
+# smallest vocabulary, the most tokens; characters 12.5) and 35 MB on it once (1.1 MB, 31.6 bytes per
+# byte: there the batches' fixed part shows). 20 per byte is 1.5 times the first; with 64 MB fixed, the
+# 1.1 MB file is allowed 86 MB, over twice the second. The margin leaves room for the app's own copies
+# (undo history, a few cached tokenisations) and text whose bytes make more tokens than English.
+# Training's own needs (the model, the tokens on the device) are checked again when it starts.
+MEMORY_BYTES_PER_FILE_BYTE = 20
+MEMORY_FIXED_BYTES = 64 * 2**20
 # Larger than any corpus a 2-core CPU can train on in minutes; bigger loads are refused with this named.
 MAX_CORPUS_BYTES = 50 * 2**20
 FOLDER_SUFFIXES = (".txt", ".md", ".py")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: JSON can write one, UTF-8 cannot
 _SNIFF_BYTES = 64 * 1024
+# UTF-32's marks first: little-endian UTF-32's (FF FE 00 00) starts with little-endian UTF-16's (FF FE).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 def text_fingerprint(text: str) -> str:
@@ -124,85 +136,164 @@ def available_memory_bytes() -> int | None:
         return None
 
 
+def memory_needed_bytes(size: int) -> int:
+    """Memory that loading and tokenising ``size`` bytes of text may take (see MEMORY_BYTES_PER_FILE_BYTE)."""
+    return MEMORY_FIXED_BYTES + size * MEMORY_BYTES_PER_FILE_BYTE
+
+
+def _check_fits_in_memory(what: str, size: int, hint: str) -> None:
+    """Refuse, from its size alone, text that would not fit in the memory this computer has free."""
+    free = available_memory_bytes()
+    needed = memory_needed_bytes(size)
+    if free is not None and needed > free:
+        raise TooLargeForMemory(
+            f"{what} is {_human_size(size)}; training on it would need about {_human_size(needed)} of "
+            f"memory, and this computer has {_human_size(free)} free.", hint)
+
+
+def _bom_encoding(raw: bytes) -> str | None:
+    """"utf-32" or "utf-16" when ``raw`` starts with that encoding's mark (BOM)."""
+    return next((encoding for bom, encoding in _BOMS if raw.startswith(bom)), None)
+
+
 def _looks_binary(head: bytes) -> bool:
-    """NUL bytes or many control characters mean it is not text (UTF-16 aside, handled by its BOM)."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return False
+    """NUL bytes or many control characters mean it is not text (UTF-16 and UTF-32 aside)."""
     if b"\x00" in head:
         return True
     control = sum(1 for b in head if b < 9 or 13 < b < 32)
     return control > max(8, len(head) // 50)
 
 
+def _unmarked_utf16_or_32(head: bytes) -> str | None:
+    """"utf-16-le", "utf-16-be", "utf-32-le" or "utf-32-be" when the NUL bytes fall where that encoding
+    puts them for mostly Latin text, and the start reads cleanly that way; None otherwise."""
+    n = len(head) - len(head) % 4
+    if n < 8:
+        return None
+    zeros = [head[i:n:4].count(0) / (n // 4) for i in range(4)]  # share of NULs at each place of four
+    high, low = 0.6, 0.1
+    patterns = {"utf-32-le": (low, high, high, high), "utf-32-be": (high, high, high, low),
+                "utf-16-le": (low, high, low, high), "utf-16-be": (high, low, high, low)}
+    for encoding, pattern in patterns.items():
+        if all(z >= p if p == high else z <= p for z, p in zip(zeros, pattern)):
+            try:
+                text = codecs.getincrementaldecoder(encoding)().decode(head[:n], final=False)
+            except UnicodeDecodeError:
+                return None
+            return encoding if "\x00" not in text and sum(c.isprintable() or c in "\t\n\r" for c in text) \
+                >= 0.95 * len(text) else None
+    return None
+
+
+def _plain_encoding(encoding: str) -> str:
+    """"utf-16-le" as "UTF-16 (little-endian)"."""
+    return encoding.upper().replace("-LE", " (little-endian)").replace("-BE", " (big-endian)")
+
+
+def _why_unreadable(err: OSError) -> str:
+    """Why the system would not let us read a file, in words."""
+    if isinstance(err, PermissionError):
+        return "this user account is not allowed to open it"
+    return (err.strerror or str(err)).rstrip(".").lower() or "the system would not say why"
+
+
+def _refused(err: CorpusError, reason: str) -> CorpusError:
+    """``err`` with a few words (``reason``) that a folder load lists beside the file it skipped."""
+    err.reason = reason
+    return err
+
+
 def read_text_file(path: str | os.PathLike, encoding: str | None = None,
                    max_bytes: int | None = None) -> Corpus:
     """Read a text file as a corpus, or raise a CorpusError that says what is wrong.
 
-    ``encoding`` is None for "UTF-8, please" (the only guess we make silently); the user can then
-    choose one of ``EncodingProblem.suggested_encodings`` and we read it again with that.
+    ``encoding`` is None for "UTF-8, please" (the only guess we make silently, besides an encoding the
+    file itself names with a byte-order mark); the user can then choose one of
+    ``EncodingProblem.suggested_encodings`` and we read it again with that. A file a folder load skips
+    raises an error whose ``reason`` says why in a few words.
     """
     path = Path(path)
     name = _shown(path.name)  # for messages; the corpus keeps the real name
-    if not path.exists():
-        raise CorpusError(f"The file '{name}' does not exist (any more).", "Choose another file.")
-    if path.is_dir():
-        raise CorpusError(f"'{name}' is a folder, not a text file.", "Choose a .txt file.")
     try:
+        if not path.exists():
+            raise _refused(CorpusError(f"The file '{name}' does not exist (any more).", "Choose another file."),
+                           "gone")
+        if path.is_dir():
+            raise _refused(CorpusError(f"'{name}' is a folder, not a text file.", "Choose a .txt file."), "a folder")
         size = path.stat().st_size
-    except OSError as err:
-        raise CorpusError(f"The file '{name}' cannot be read: {err.strerror}.") from err
+    except OSError as err:  # a folder on the way that this account may not open, say
+        raise _unreadable(name, err) from err
     if size == 0:
-        raise CorpusError(f"The file '{name}' is empty.", "Choose a file with some text in it.")
+        raise _refused(CorpusError(f"The file '{name}' is empty.", "Choose a file with some text in it."), "empty")
     max_bytes = MAX_CORPUS_BYTES if max_bytes is None else max_bytes  # read now, so tests can lower it
     if size > max_bytes:
-        raise _size_limit_error(f"The file '{name}'", size, max_bytes)
-    free = available_memory_bytes()
-    if free is not None and size * MEMORY_BYTES_PER_FILE_BYTE > free:
-        raise TooLargeForMemory(
-            f"The file '{name}' is {size / 2**20:.0f} MB; training on it would need about "
-            f"{size * MEMORY_BYTES_PER_FILE_BYTE / 2**30:.1f} GB of memory, and this computer has "
-            f"{free / 2**30:.1f} GB free.",
-            "Use a shorter part of the file.",
-        )
+        raise _refused(_size_limit_error(f"The file '{name}'", size, max_bytes), "too large")
+    try:
+        _check_fits_in_memory(f"The file '{name}'", size, "Use a shorter part of the file.")
+    except TooLargeForMemory as err:
+        raise _refused(err, "too large for this computer's memory") from None
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise CorpusError(f"The file '{name}' cannot be read: {err.strerror}.") from err
+        raise _unreadable(name, err) from err
     except MemoryError as err:
-        raise TooLargeForMemory(f"The file '{name}' is too large to load on this computer.") from err
-    if encoding is None and _looks_binary(raw[:_SNIFF_BYTES]):
-        raise CorpusError(
-            f"'{name}' is not a text file (it looks like a program, picture or other binary data).",
-            "Choose a plain text file (.txt).",
-        )
+        raise _refused(TooLargeForMemory(f"The file '{name}' is too large to load on this computer."),
+                       "too large for this computer's memory") from err
+    if encoding is None and _bom_encoding(raw) is None and _looks_binary(raw[:_SNIFF_BYTES]):
+        unmarked = _unmarked_utf16_or_32(raw[:_SNIFF_BYTES])
+        if unmarked:
+            raise _refused(EncodingProblem(
+                f"'{name}' looks like text saved as {_plain_encoding(unmarked)}, but without the mark at its "
+                f"start that says so.",
+                f"Choose to read it as {unmarked}, or save it as UTF-8 in a text editor.",
+                suggested_encodings=(unmarked,)), "not UTF-8")
+        raise _not_text(name)
     text = _decode(raw, name, encoding)
+    if "\x00" in text:  # past the start checked above, or in text read with an encoding the user chose
+        where = len(text[:text.index("\x00")].encode("utf-8", "replace"))
+        raise _not_text(name, f", from about {_human_size(where)} into it" if where >= _SNIFF_BYTES else "")
     if not text.strip():
-        raise CorpusError(f"The file '{name}' contains only blank space.", "Choose a file with some text in it.")
+        raise _refused(CorpusError(f"The file '{name}' contains only blank space.",
+                                   "Choose a file with some text in it."), "only blank space")
     return Corpus(path.name, text, str(path))
+
+
+def _unreadable(name: str, err: OSError) -> CorpusError:
+    why = _why_unreadable(err)
+    hint = "Ask whoever manages this computer for access, or copy the file somewhere you can open it." \
+        if isinstance(err, PermissionError) else "Check that the disk or network drive is still there."
+    return _refused(CorpusError(f"The file '{name}' cannot be read: {why}.", hint), f"cannot be read: {why}")
+
+
+def _not_text(name: str, where: str = "") -> CorpusError:
+    return _refused(CorpusError(
+        f"'{name}' is not a text file (it looks like a program, picture or other binary data{where}).",
+        "Choose a plain text file (.txt)."), "not text")
 
 
 def _decode(raw: bytes, name: str, encoding: str | None) -> str:
     if encoding is None:
-        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            encoding = "utf-16"
-        else:
+        encoding = _bom_encoding(raw)
+        if encoding is None:
             try:
                 return _normalise(raw.decode("utf-8-sig"))
             except UnicodeDecodeError as err:
-                raise EncodingProblem(
+                raise _refused(EncodingProblem(
                     f"'{name}' is not written in UTF-8, the usual text encoding "
                     f"(byte {err.start} could not be read).",
                     "It may be an older Western European (Latin-1) or a UTF-16 file: choose one to try.",
                     suggested_encodings=("latin-1", "utf-16"),
-                ) from err
+                ), "not UTF-8") from err
     try:
         return _normalise(raw.decode(encoding))
     except (UnicodeDecodeError, LookupError) as err:
-        raise EncodingProblem(
-            f"'{name}' could not be read as {encoding} either.",
+        problem = (f"'{name}' starts with the mark of {encoding} text, but could not be read as {encoding}."
+                   if _bom_encoding(raw) == encoding else f"'{name}' could not be read as {encoding} either.")
+        raise _refused(EncodingProblem(
+            problem,
             "Try another encoding, or save the file as UTF-8 in a text editor.",
             suggested_encodings=tuple(e for e in ("utf-8", "latin-1", "utf-16") if e != encoding),
-        ) from err
+        ), f"not {encoding}") from err
 
 
 def _normalise(text: str) -> str:
@@ -220,13 +311,19 @@ class LoadedDocuments:
     corpus: Corpus  # the documents joined by blank lines, ready for tokenizing
     documents: tuple[Document, ...] = field(repr=False)  # one per paragraph, program or JSONL row
     skipped: tuple[str, ...] = ()  # files left out of a folder load, relative to the folder, sorted
+    reasons: tuple[str, ...] = ()  # why each was left out, in a few words ("not text"), in the same order
 
     @property
     def skipped_message(self) -> str:
-        """E.g. "3 files skipped: a.bin, b.dat, c.txt" (empty when nothing was skipped)."""
+        """E.g. "3 files skipped: a.bin, b.dat (not a .txt, .md or .py file); c.txt (empty)." (empty when
+        nothing was skipped): the first eight names, each group followed by why it was left out."""
         if not self.skipped:
             return ""
-        shown = ", ".join(_shown(name) for name in self.skipped[:8])
+        groups: dict[str, list[str]] = {}
+        for name, reason in zip(self.skipped[:8], self.reasons[:8] or ("",) * 8):
+            groups.setdefault(reason, []).append(_shown(name))
+        shown = "; ".join(", ".join(names) + (f" ({_shown(reason)})" if reason else "")
+                          for reason, names in groups.items())
         more = f" and {len(self.skipped) - 8} more" if len(self.skipped) > 8 else ""
         noun = "file" if len(self.skipped) == 1 else "files"
         return f"{len(self.skipped)} {noun} skipped: {shown}{more}."
@@ -242,8 +339,8 @@ def _shown(name: str) -> str:
 
 
 def _human_size(n: int) -> str:
-    """1.5 MB, 200 KB or 50 bytes, with no needless ".0"."""
-    for unit, scale in (("MB", 2**20), ("KB", 2**10)):
+    """2.1 GB, 1.5 MB, 200 KB or 50 bytes, with no needless ".0"."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
         if n >= scale:
             return f"{n / scale:.1f}".removesuffix(".0") + f" {unit}"
     return f"{n} bytes"
@@ -260,48 +357,65 @@ def read_folder(path: str | os.PathLike, max_bytes: int | None = None) -> Loaded
     """Every .txt, .md and .py file under ``path`` (hidden ones aside), in name order, as one corpus.
 
     Files of other kinds, binary files, empty files and files that are not UTF-8 are skipped and
-    listed, not fatal: a folder of notes often holds a picture or two. Text files are split into
-    paragraphs; each program stays whole, since a blank line inside code does not end it.
+    listed with the reason, not fatal: a folder of notes often holds a picture or two. So are links
+    that loop or lead outside the folder, links to folders (never followed) and folders inside that
+    cannot be opened. Text files are split into paragraphs; each program stays whole, since a blank
+    line inside code does not end it.
     """
     folder = Path(path)
     shown_folder = _shown(folder.name)
-    if not folder.is_dir():
-        raise CorpusError(f"'{shown_folder}' is not a folder (any more).", "Choose a folder.")
     try:
+        if not folder.is_dir():
+            raise CorpusError(f"'{shown_folder}' is not a folder (any more).", "Choose a folder.")
         inside = folder.resolve(strict=True)
-        # rglob does not descend into linked folders, so a link looping back cannot make it go round.
-        files = sorted(p for p in folder.rglob("*") if p.is_file()
-                       and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     except (OSError, RuntimeError) as err:  # RuntimeError: a link loop met while resolving
-        raise CorpusError(f"The folder '{shown_folder}' cannot be read: {getattr(err, 'strerror', None) or err}.",
-                          "Choose another folder.") from err
-    wanted, skipped, sizes = [], [], {}
-    for p in files:
-        relative = p.relative_to(folder).as_posix()
-        if p.suffix.lower() not in FOLDER_SUFFIXES:
-            skipped.append(relative)
-            continue
-        try:
-            # A link to a file outside the folder is left out: opening a folder must not pull in,
-            # say, a private file that a shared folder links to.
-            if p.is_symlink() and not p.resolve(strict=True).is_relative_to(inside):
-                skipped.append(relative)
+        raise _folder_unreadable(shown_folder, err) from err
+    wanted, sizes = [], {}
+    left_out: dict[str, str] = {}  # relative name -> why it was left out
+
+    def unopened(err: OSError) -> None:  # os.walk met a folder it could not list
+        if err.filename is None or Path(err.filename) == folder:
+            raise _folder_unreadable(shown_folder, err) from err
+        left_out[Path(err.filename).relative_to(folder).as_posix() + "/"] = \
+            f"a folder that cannot be opened: {_why_unreadable(err)}"
+
+    for top, folders, names in os.walk(folder, onerror=unopened):  # never follows links to folders
+        top = Path(top)
+        folders[:] = sorted(d for d in folders if not d.startswith("."))
+        for d in list(folders):
+            if (top / d).is_symlink():
+                folders.remove(d)
+                left_out[(top / d).relative_to(folder).as_posix() + "/"] = _linked_folder_reason(top / d)
+        for file_name in names:
+            if file_name.startswith("."):
                 continue
+            p = top / file_name
+            relative = p.relative_to(folder).as_posix()
+            reason = _unwanted_file_reason(p, inside)
+            if reason:
+                left_out[relative] = reason
+            else:
+                wanted.append(p)
+    wanted.sort()  # folder by folder, as a file manager lists a tree: "a/x.txt" before "a.txt"
+    readable = []
+    for p in wanted:
+        try:
             sizes[p] = p.stat().st_size
-        except (OSError, RuntimeError):  # gone, or a link loop: listed as skipped
-            skipped.append(relative)
+        except OSError as err:  # gone since listing, say
+            left_out[p.relative_to(folder).as_posix()] = f"cannot be read: {_why_unreadable(err)}"
             continue
-        wanted.append(p)
-    total = sum(sizes.values())
+        readable.append(p)
+    total = sum(sizes[p] for p in readable)
     max_bytes = MAX_CORPUS_BYTES if max_bytes is None else max_bytes
     if total > max_bytes:
         raise _size_limit_error(f"The text in '{shown_folder}'", total, max_bytes)
+    _check_fits_in_memory(f"The text in '{shown_folder}'", total, "Choose a folder with fewer or shorter files.")
     documents: list[Document] = []
-    for p in wanted:
+    for p in readable:
         try:
             text = read_text_file(p).text
-        except CorpusError:  # binary, not UTF-8, empty or unreadable: listed below instead
-            skipped.append(p.relative_to(folder).as_posix())
+        except CorpusError as err:  # binary, not UTF-8, empty or unreadable: listed below instead
+            left_out[p.relative_to(folder).as_posix()] = getattr(err, "reason", "cannot be used")
             continue
         if p.suffix.lower() == ".py":
             # Blank lines separate documents in the corpus, so a program loses its blank lines.
@@ -309,13 +423,58 @@ def read_folder(path: str | os.PathLike, max_bytes: int | None = None) -> Loaded
             documents.append(Document(code, "code", "code"))  # symbols are normal in code, not junk
         else:
             documents += documents_from_text(text, "file")
-    skipped.sort()
+    skipped = tuple(sorted(left_out))
+    reasons = tuple(left_out[name] for name in skipped)
     if not documents:
-        listing = LoadedDocuments(Corpus("", "", ""), (), tuple(skipped)).skipped_message
+        listing = LoadedDocuments(Corpus("", "", ""), (), skipped, reasons).skipped_message
         raise CorpusError(f"The folder '{shown_folder}' has no readable .txt, .md or .py files. {listing}".strip(),
                           "Choose a folder with text files in it.")
     corpus = Corpus(folder.name, documents_text(documents), str(folder))
-    return LoadedDocuments(corpus, tuple(documents), tuple(skipped))
+    return LoadedDocuments(corpus, tuple(documents), skipped, reasons)
+
+
+def _folder_unreadable(shown_folder: str, err: OSError | RuntimeError) -> CorpusError:
+    why = _why_unreadable(err) if isinstance(err, OSError) else "a link on its way loops back on itself"
+    return CorpusError(f"The folder '{shown_folder}' cannot be read: {why}.", "Choose another folder.")
+
+
+def _linked_folder_reason(link: Path) -> str:
+    """Why a link to a folder is left out: links to folders are never followed (one back up would loop)."""
+    try:
+        target = link.resolve(strict=True)
+        parent = link.parent.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return "a link that loops back on itself"
+    if parent.is_relative_to(target):
+        return "a link back to a folder it is in"
+    return "a link to a folder (links to folders are not followed)"
+
+
+def _unwanted_file_reason(p: Path, inside: Path) -> str:
+    """Why the file at ``p`` is left out before reading it, or "" to read it."""
+    try:
+        if p.is_symlink():
+            try:
+                target = p.resolve(strict=True)
+            except RuntimeError:  # Python 3.11 reports a loop this way; later ones as OSError ELOOP
+                return "a link that loops back on itself"
+            except FileNotFoundError:
+                return "a link to something that is not there"
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    return "a link that loops back on itself"
+                return f"a link that cannot be followed: {_why_unreadable(err)}"
+            # A link to a file outside the folder is left out: opening a folder must not pull in,
+            # say, a private file that a shared folder links to.
+            if not target.is_relative_to(inside):
+                return "a link to a file outside this folder"
+        if p.suffix.lower() not in FOLDER_SUFFIXES:
+            return f"not a {', '.join(FOLDER_SUFFIXES[:-1])} or {FOLDER_SUFFIXES[-1]} file"
+        if not stat.S_ISREG(p.stat().st_mode):  # a named pipe would wait forever for a writer
+            return "not an ordinary file"
+    except OSError as err:
+        return f"cannot be read: {_why_unreadable(err)}"
+    return ""
 
 
 def _kind(value: object) -> str:
@@ -336,21 +495,26 @@ def read_jsonl(path: str | os.PathLike, text_field: str = "text",
     """
     path = Path(path)
     name = _shown(path.name)
-    if not path.is_file():
-        raise CorpusError(f"The file '{name}' does not exist (any more).", "Choose another file.")
     try:
+        if not path.is_file():
+            raise CorpusError(f"The file '{name}' does not exist (any more).", "Choose another file.")
         size = path.stat().st_size
         max_bytes = MAX_CORPUS_BYTES if max_bytes is None else max_bytes  # read now, so tests can lower it
         if size > max_bytes:
             raise _size_limit_error(f"The file '{name}'", size, max_bytes)
+        _check_fits_in_memory(f"The file '{name}'", size, "Use a shorter part of the file.")
         raw = path.read_bytes()
-    except OSError as err:
-        raise CorpusError(f"The file '{name}' cannot be read: {err.strerror or err}.") from err
+    except OSError as err:  # no permission, on the file or a folder on its way; a disk error
+        raise _unreadable(name, err) from err
     except MemoryError as err:
         raise TooLargeForMemory(f"The file '{name}' is too large to load on this computer.") from err
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        marked = _bom_encoding(raw)
+        if marked:  # the whole file is in another encoding: say so, rather than blame line 1
+            raise CorpusError(f"{name}:1: this file is saved as {marked.upper()}, but JSONL files must be UTF-8.",
+                              "Save the file as UTF-8 and open it again.") from err
         line = raw[: err.start].count(b"\n") + 1
         raise CorpusError(f"{name}:{line}: this line is not UTF-8 text, which JSONL files must be.",
                           "Save the file as UTF-8 and open it again.") from err
@@ -362,6 +526,11 @@ def read_jsonl(path: str | os.PathLike, text_field: str = "text",
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
+            unmarked = _unmarked_utf16_or_32(raw[:_SNIFF_BYTES])
+            if unmarked:  # NUL bytes between the letters: the file is UTF-16 or UTF-32 with no mark saying so
+                raise CorpusError(f"{where}: this line is not valid JSON, because the file looks saved as "
+                                  f"{_plain_encoding(unmarked)}, but JSONL files must be UTF-8.",
+                                  "Save the file as UTF-8 and open it again.") from err
             raise CorpusError(f"{where}: this line is not valid JSON ({err.msg} at column {err.colno}).",
                               "Each line must be one JSON object, such as {\"text\": \"...\"}.") from err
         except (ValueError, RecursionError) as err:  # a number of thousands of digits; nesting thousands deep

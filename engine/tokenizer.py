@@ -29,6 +29,7 @@ PARTIAL_CHARACTER_MEANING = (
 )
 MIN_BPE_VOCAB = 260  # the 256 byte values plus a few merges; below that BPE is pointless
 MAX_BPE_VOCAB = 32768
+_ENCODE_BATCH_CHARS = 64 * 1024  # text per call to the Rust encoder
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,16 @@ class CharTokenizer:
 
     def encode(self, text: str) -> np.ndarray:
         """Ids of ``text``; characters the corpus never had are skipped (see ``unknown``)."""
-        # Vectorised: a 1 MB corpus encodes in milliseconds instead of a second of Python looping.
-        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        ids = np.searchsorted(self._codepoints, points)
-        ids = np.minimum(ids, len(self._codepoints) - 1)
-        known = self._codepoints[ids] == points
-        return ids[known].astype(np.int32)
+        # Vectorised: a 1 MB corpus encodes in milliseconds instead of a second of Python looping. A
+        # million characters at a time: the whole text at once held about 30 bytes per character.
+        parts, step = [np.zeros(0, dtype=np.int32)], _ENCODE_BATCH_CHARS * 16
+        for start in range(0, len(text), step):
+            points = np.frombuffer(text[start:start + step].encode("utf-32-le"), dtype=np.uint32)
+            ids = np.searchsorted(self._codepoints, points)
+            ids = np.minimum(ids, len(self._codepoints) - 1)
+            known = self._codepoints[ids] == points
+            parts.append(ids[known].astype(np.int32))
+        return np.concatenate(parts)
 
     def unknown(self, text: str) -> set[str]:
         return {c for c in text if c not in self._index}
@@ -138,9 +143,13 @@ class BpeTokenizer:
     def encode(self, text: str) -> np.ndarray:
         # Paragraph by paragraph: the batch call uses every core (2.5x faster on 1 MB). Runs of blank
         # lines at paragraph ends may split differently from one long call; decoding is exact either way.
-        pieces = self._tok.encode_batch(list(_paragraphs(text)))
-        ids = [i for enc in pieces for i in enc.ids]
-        return np.asarray(ids, dtype=np.int32)
+        # About 64 kB of text per call, each call's ids packed into int32 at once: one call for the whole
+        # text held every token's string, offsets and masks at the same time, about 140 bytes of memory
+        # per byte of text at the smallest vocabulary (benchmarks/corpus_memory.py).
+        parts = [np.zeros(0, dtype=np.int32)]
+        for batch in _batches(text, _ENCODE_BATCH_CHARS):
+            parts += [np.asarray(enc.ids, dtype=np.int32) for enc in self._tok.encode_batch_fast(batch)]
+        return np.concatenate(parts)
 
     def unknown(self, text: str) -> set[str]:
         return set()
@@ -197,6 +206,39 @@ def _paragraphs(text: str):
             end += 1
         yield text[start:end]
         start = end
+
+
+def _batches(text: str, limit: int):
+    """The paragraphs of ``text`` in lists of about ``limit`` characters, for encoding a batch at a time.
+
+    A paragraph longer than ``limit`` (a file with no blank lines is one paragraph) is cut after line
+    ends, so no batch holds much more than ``limit`` unless one line does. Like the paragraphs, a cut
+    can change the tokens only where the next line starts with blank space; decoding stays exact."""
+    batch, size = [], 0
+    for para in _paragraphs(text):
+        pieces = [para] if len(para) <= limit else _lines(para, limit)
+        for piece in pieces:
+            if batch and size + len(piece) > limit:
+                yield batch
+                batch, size = [], 0
+            batch.append(piece)
+            size += len(piece)
+    if batch:
+        yield batch
+
+
+def _lines(text: str, limit: int) -> list[str]:
+    """``text`` cut after line ends into pieces of at most ``limit`` characters where lines allow."""
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        cut = text.rfind("\n", start, start + limit) + 1
+        if cut <= start:  # one line longer than the limit: up to its end
+            cut = text.find("\n", start + limit) + 1 or len(text)
+        pieces.append(text[start:cut])
+        start = cut
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
 
 
 def build_tokenizer(text: str, spec: TokenizerSpec) -> Tokenizer:

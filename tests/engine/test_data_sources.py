@@ -46,7 +46,7 @@ def test_file_folder_and_jsonl_sources(tmp_path):
     (folder / "b.bin").write_bytes(bytes(range(256)))
     source = load_source(SourceRequest("folder", str(folder)))
     assert [d.text for d in source.documents] == ["Some words in a file."]
-    assert source.skipped == ("b.bin",) and source.skipped_message == "1 file skipped: b.bin."
+    assert source.skipped == ("b.bin",) and source.skipped_message == "1 file skipped: b.bin (not a .txt, .md or .py file)."
 
     rows = tmp_path / "rows.jsonl"
     rows.write_text(json.dumps({"text": "A dated row.", "year": 2001, "topic": "news"}) + "\n")

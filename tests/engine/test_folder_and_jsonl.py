@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +33,10 @@ def folder(tmp_path):
 def test_folder_reads_text_files_and_lists_the_skipped_ones(folder):
     loaded = read_folder(folder)
     assert loaded.skipped == ("broken.txt", "data.dat", "empty.txt", "latin.md", "picture.bin")
-    assert loaded.skipped_message == "5 files skipped: broken.txt, data.dat, empty.txt, latin.md, picture.bin."
+    assert loaded.reasons == ("not text", "not a .txt, .md or .py file", "empty", "not UTF-8",
+                              "not a .txt, .md or .py file")
+    assert loaded.skipped_message == ("5 files skipped: broken.txt (not text); data.dat, picture.bin (not a .txt, "
+                                      ".md or .py file); empty.txt (empty); latin.md (not UTF-8).")
     texts = [d.text for d in loaded.documents]
     assert texts == ["First paragraph about hills.", "Second paragraph about rivers.", "# Heading",
                      "Some markdown text here.", "def f(x):\n    return x + 1\nprint(f(2))"]
@@ -51,7 +56,8 @@ def test_a_long_skip_list_is_shortened(tmp_path):
 
 def test_folder_without_text_files_says_so(tmp_path):
     (tmp_path / "a.bin").write_bytes(b"\x00" * 10)
-    with pytest.raises(CorpusError, match=r"no readable .txt, .md or .py files\. 1 file skipped: a.bin\."):
+    listed = r"1 file skipped: a.bin \(not a .txt, .md or .py file\)\."
+    with pytest.raises(CorpusError, match=r"no readable .txt, .md or .py files\. " + listed):
         read_folder(tmp_path)
     with pytest.raises(CorpusError, match="is not a folder"):
         read_folder(tmp_path / "missing")
@@ -119,3 +125,147 @@ def test_jsonl_that_is_not_utf8_or_has_no_text(tmp_path):
         read_jsonl(empty)
     with pytest.raises(CorpusError, match="does not exist"):
         read_jsonl(tmp_path / "missing.jsonl")
+
+
+# --- Issue 16: links that loop, folders and files that cannot be opened, other encodings, memory ----------
+
+
+def test_looping_links_and_linked_folders_are_listed_with_the_reason(tmp_path):
+    """They vanished from the load without a word, although the code said they were listed."""
+    root = tmp_path / "notes"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("Some real text.\n")
+    (root / "self.txt").symlink_to(root / "self.txt")
+    (root / "ping.txt").symlink_to(root / "pong.txt")
+    (root / "pong.txt").symlink_to(root / "ping.txt")
+    (root / "sub" / "up").symlink_to(root, target_is_directory=True)
+    (root / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    (tmp_path / "elsewhere").mkdir()
+    (root / "other").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    loaded = read_folder(root)
+    assert [d.text for d in loaded.documents] == ["Some real text."]
+    assert dict(zip(loaded.skipped, loaded.reasons)) == {
+        "gone.md": "a link to something that is not there",
+        "other/": "a link to a folder (links to folders are not followed)",
+        "ping.txt": "a link that loops back on itself",
+        "pong.txt": "a link that loops back on itself",
+        "self.txt": "a link that loops back on itself",
+        "sub/up/": "a link back to a folder it is in",
+    }
+    assert loaded.skipped_message == (
+        "6 files skipped: gone.md (a link to something that is not there); other/ (a link to a folder (links to "
+        "folders are not followed)); ping.txt, pong.txt, self.txt (a link that loops back on itself); sub/up/ (a "
+        "link back to a folder it is in).")
+
+
+def test_a_folder_inside_that_cannot_be_opened_is_listed_with_the_reason(tmp_path, monkeypatch):
+    """Simulated (tests may run as root): it was skipped without a word."""
+    (tmp_path / "a.txt").write_text("Some real text.\n")
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "diary.txt").write_text("Never read.\n")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == tmp_path / "private":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    loaded = read_folder(tmp_path)
+    assert [d.text for d in loaded.documents] == ["Some real text."]
+    assert loaded.skipped_message == ("1 file skipped: private/ (a folder that cannot be opened: this user account "
+                                      "is not allowed to open it).")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root opens any folder")
+def test_a_folder_without_permission_is_listed(tmp_path):
+    (tmp_path / "a.txt").write_text("Some real text.\n")
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private").chmod(0)
+    try:
+        assert read_folder(tmp_path).skipped == ("private/",)
+    finally:
+        (tmp_path / "private").chmod(0o700)
+
+
+def test_a_file_in_a_folder_that_cannot_be_read_is_listed_with_why(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("Some real text.\n")
+    (tmp_path / "b.txt").write_text("Private text.\n")
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == "b.txt":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    loaded = read_folder(tmp_path)
+    assert loaded.skipped_message == ("1 file skipped: b.txt (cannot be read: this user account is not allowed to "
+                                      "open it).")
+
+
+@pytest.mark.timeout(20)
+def test_a_named_pipe_is_listed_not_waited_on(tmp_path):
+    (tmp_path / "a.txt").write_text("Some real text.\n")
+    os.mkfifo(tmp_path / "pipe.txt")  # opening it for reading would wait for a writer forever
+    loaded = read_folder(tmp_path)
+    assert loaded.skipped == ("pipe.txt",) and loaded.reasons == ("not an ordinary file",)
+
+
+def test_nul_bytes_utf32_and_unmarked_utf16_in_a_folder(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"Clean text.\n" * 6000 + b"\x00tail\n")  # NUL past the first 64 kB
+    (tmp_path / "b.txt").write_bytes("Wide text.\n".encode("utf-32"))
+    (tmp_path / "c.txt").write_bytes("Unmarked wide text.\n".encode("utf-16-le") * 5)
+    loaded = read_folder(tmp_path)
+    assert [d.text for d in loaded.documents] == ["Wide text."]
+    assert dict(zip(loaded.skipped, loaded.reasons)) == {"a.txt": "not text", "c.txt": "not UTF-8"}
+
+
+@pytest.mark.parametrize("raw, problem", [
+    ('{"text": "hello"}\n'.encode("utf-16"), "rows.jsonl:1: this file is saved as UTF-16, but JSONL files must"),
+    ('{"text": "hello"}\n'.encode("utf-32"), "rows.jsonl:1: this file is saved as UTF-32, but JSONL files must"),
+    ('{"text": "hello"}\n'.encode("utf-16-le") * 3,
+     "rows.jsonl:1: this line is not valid JSON, because the file looks saved as UTF-16 (little-endian), but JSONL"),
+])
+def test_jsonl_in_another_encoding_says_which(tmp_path, raw, problem):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(raw)
+    with pytest.raises(CorpusError) as err:
+        read_jsonl(path)
+    assert str(err.value).startswith(problem) and "Save the file as UTF-8" in str(err.value)
+
+
+@pytest.mark.parametrize("method", ["read_bytes", "stat"])
+def test_a_jsonl_file_this_account_may_not_read_says_so(tmp_path, monkeypatch, method):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"text": "hello"}\n')
+    real = getattr(Path, method)
+
+    def denied(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, method, denied)
+    with pytest.raises(CorpusError, match=r"^The file 'rows.jsonl' cannot be read: this user account is not allowed"):
+        read_jsonl(path)
+
+
+def test_folders_and_jsonl_too_large_for_free_memory_are_refused_before_reading(tmp_path, monkeypatch):
+    """Only single text files were checked against free memory; a folder's total and a JSONL file were not."""
+    from engine import corpus as corpus_module
+    from engine.errors import TooLargeForMemory
+
+    (tmp_path / "notes").mkdir()
+    for i in range(3):
+        (tmp_path / "notes" / f"{i}.txt").write_text("A line of text.\n" * 2000)  # 32 kB each
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"text": "A line of text."}) + "\n")
+    needed = corpus_module.memory_needed_bytes(3 * 32_000)
+    monkeypatch.setattr(corpus_module, "available_memory_bytes", lambda: needed - 1)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} was read"))
+    with pytest.raises(TooLargeForMemory, match=r"^The text in 'notes' is 93.8 KB; training on it would need about"):
+        read_folder(tmp_path / "notes")
+    monkeypatch.setattr(corpus_module, "available_memory_bytes", lambda: 1000)
+    with pytest.raises(TooLargeForMemory, match=r"^The file 'rows.jsonl' is \d+ bytes; training on it would need"):
+        read_jsonl(rows)

@@ -197,7 +197,8 @@ def test_a_folder_with_binary_files_lists_what_was_skipped(qtbot, window, monkey
     (folder / "old.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))  # not UTF-8
     _choose_through_the_menu(qtbot, window, monkeypatch, "folder", folder)
     bar = data.message_bar
-    assert bar.level() == "warning" and bar.text() == "3 files skipped: data.txt, old.txt, photo.jpg."
+    assert bar.level() == "warning" and bar.text() == (
+        "3 files skipped: data.txt (not text); old.txt (not UTF-8); photo.jpg (not a .txt, .md or .py file).")
     assert data.state.source.title == "notes (folder)"
     assert [d.text for d in data.curated_documents] == [
         "The first note has a few words.", "A second paragraph.", "# Title", "Markdown words here."]

@@ -1,5 +1,6 @@
 """Promise 5, corpus files: whatever bytes a user opens, ``read_text_file`` returns a Corpus or raises
-a ``CorpusError`` (or a subclass) with a one-line message. Nothing else, no hang, no file written.
+a ``CorpusError`` (or a subclass) with a one-line message. Nothing else, no hang, no file written, and
+a loaded corpus never holds a NUL character (the mark of binary data, wherever it is in the file).
 
 Hypothesis generates random bytes, text in mixed encodings (with and without byte-order marks),
 huge lines and NUL bytes, and reads each file with no encoding (the silent UTF-8 path) and with one a
@@ -26,7 +27,8 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None
 ENCODINGS = ["utf-8", "utf-8-sig", "latin-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "shift_jis",
              "koi8-r"]
 CHOSEN = st.sampled_from([None, None, "utf-8", "latin-1", "utf-16", "cp1252", "no-such-encoding"])
-BOMS = st.sampled_from([b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE])
+BOMS = st.sampled_from([b"", codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
+                        codecs.BOM_UTF32_BE])
 
 
 @st.composite
@@ -75,6 +77,7 @@ def read_fuzzed(raw: bytes, encoding: str | None, name: str = "fuzzed.txt"):
     else:
         assert isinstance(result, Corpus) and isinstance(result.text, str)
         assert result.text.strip() and "\r" not in result.text  # line endings are normalised
+        assert "\x00" not in result.text
         assert result.name == name
     return result
 

@@ -24,6 +24,11 @@ Bugs found and fixed (``engine/corpus.py``):
   into the corpus; it is now skipped and listed. A folder that could not be listed escaped as a bare
   ``PermissionError``; it is now "The folder '…' cannot be read". (A file that vanishes between listing
   and sizing, a race no test here makes, also escaped as ``OSError``; it is now skipped.)
+- (Issue 16) Links that loop, links to nothing and links to folders vanished from a folder load
+  without being listed; so did folders inside that could not be opened. Every link but one to a file
+  inside is now listed, with why, and the oracle checks the words. A file starting with UTF-32's
+  byte-order mark was read as UTF-16; a NUL past the first 64 kB loaded. The oracle now reads UTF-32
+  first and counts a NUL anywhere as not text.
 - A .py file ending (or starting) with a line of spaces kept it, though a program loses its blank
   lines so that it stays one document: the corpus then held "code\\n \\n\\n", which splits differently.
 """
@@ -269,7 +274,7 @@ def test_a_jsonl_file_that_cannot_be_read_is_refused_in_words(tmp_path, monkeypa
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(Path, "read_bytes", no_permission)
-    with pytest.raises(CorpusError, match="cannot be read: Permission denied") as caught:
+    with pytest.raises(CorpusError, match="cannot be read: this user account is not allowed to open it") as caught:
         read_jsonl(path)
     assert_plain(caught.value)
 
@@ -297,6 +302,8 @@ CONTENTS = st.one_of(
     st.binary(min_size=1, max_size=100).map(lambda b: b"\x00" + b),  # binary
     st.just("café crème".encode("latin-1")),  # not UTF-8
     st.text(max_size=40).map(lambda t: codecs.BOM_UTF16_LE + (t or "x").encode("utf-16-le")),
+    st.text(max_size=40).map(lambda t: codecs.BOM_UTF32_LE + (t or "x").encode("utf-32-le")),
+    st.text(max_size=40).map(lambda t: codecs.BOM_UTF32_BE + (t or "x").encode("utf-32-be")),
 )
 FILE_NAMES = st.sampled_from(["a", "b", "Z", "notes", "é", "line\nbreak", "sp ace", "x" * 60])
 SUFFIXES = st.sampled_from([".txt", ".md", ".py", ".TXT", ".bin", ".png", ".json", ""])
@@ -312,14 +319,16 @@ def in_name_order(relative: str) -> list[str]:
 def expected_text(raw: bytes) -> str | None:
     """The text of a file the load may read (None: it must be skipped), decoded independently."""
     try:
-        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE starts both
+            text = raw.decode("utf-32")
+        elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             text = raw.decode("utf-16")
         else:
             text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text if text.strip() else None
+    return text if text.strip() and "\x00" not in text else None  # a NUL anywhere: not text
 
 
 def expected_documents(relative: str, text: str) -> list[tuple[str, str, None]]:
@@ -395,11 +404,16 @@ def load_folder(files: dict, links: dict, unreadable: set) -> None:
 
         # The independent reading: what each listed file holds, in name order.
         visible = {r: raw for r, raw in files.items() if not any(p.startswith(".") for p in r.split("/"))}
+        link_reasons = {}  # what each link left out is listed as, and words its reason must hold
         for name, kind in links.items():
             if kind == "inside-file" and files:
                 visible[name] = files[sorted(files)[0]]  # read through the link, even if its target is hidden
-            elif kind == "outside-file":
+            elif kind in ("outside-folder", "loop-folder"):  # links to folders are listed, never followed
+                link_reasons[name + "/"] = "a link"
+            elif kind != "inside-file":
                 visible[name] = None  # must be skipped
+                link_reasons[name] = {"outside-file": "outside this folder", "self-loop": "loops back on itself",
+                                      "dangling": "not there"}[kind]
         docs, must_skip, may_read = [], set(), {}
         for relative in sorted(visible, key=in_name_order):
             raw = visible[relative]
@@ -418,8 +432,15 @@ def load_folder(files: dict, links: dict, unreadable: set) -> None:
         return
     skipped = set(result.skipped)
     assert not clean & skipped, (clean, skipped)
-    assert list(result.skipped) == sorted(result.skipped) and skipped <= set(visible), (result.skipped, visible)
-    assert must_skip <= skipped, (must_skip, skipped)
+    assert list(result.skipped) == sorted(result.skipped) and skipped <= set(visible) | set(link_reasons), \
+        (result.skipped, visible)
+    assert must_skip | set(link_reasons) <= skipped, (must_skip, link_reasons, skipped)
+    reasons = dict(zip(result.skipped, result.reasons))
+    assert len(result.reasons) == len(result.skipped) and all(reasons.values()), reasons
+    assert all(words in reasons[name] for name, words in link_reasons.items()), (link_reasons, reasons)
+    denied = {name for name in unreadable if name in visible and files[name]  # an empty file is never opened
+              and os.path.splitext(name)[1].lower() in (".txt", ".md", ".py")}
+    assert all(reasons[name].startswith("cannot be read: ") for name in denied), (denied, reasons)
     for relative in sorted(visible, key=in_name_order):
         if relative not in skipped:
             docs += expected_documents(relative, may_read[relative])
@@ -453,8 +474,15 @@ def test_a_folder_that_cannot_be_listed_is_refused_in_words(tmp_path, monkeypatc
     def no_permission(self, pattern):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "rglob", no_permission)
-    with pytest.raises(CorpusError, match="cannot be read: Permission denied") as caught:
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == tmp_path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(CorpusError, match="cannot be read: this user account is not allowed to open it") as caught:
         read_folder(tmp_path)
     assert_plain(caught.value)
 
@@ -463,4 +491,5 @@ def test_names_that_break_lines_are_shown_on_one_line(tmp_path):
     (tmp_path / "good.txt").write_text("Some real text.\n")
     (tmp_path / "two\nlines.png").write_bytes(b"\x89PNG")
     loaded = read_folder(tmp_path)
-    assert loaded.skipped == ("two\nlines.png",) and loaded.skipped_message == "1 file skipped: two?lines.png."
+    assert loaded.skipped == ("two\nlines.png",)
+    assert loaded.skipped_message == "1 file skipped: two?lines.png (not a .txt, .md or .py file)."

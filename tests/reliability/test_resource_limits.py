@@ -17,7 +17,7 @@ from engine.errors import TooLargeForMemory
 def test_a_file_over_the_memory_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
     path = tmp_path / "big.txt"
     path.write_text("a perfectly good line of text\n" * 4000)  # 120 kB
-    monkeypatch.setattr(corpus_module, "available_memory_bytes", lambda: 2**20)  # 1 MB free: needs ~1.4 MB
+    monkeypatch.setattr(corpus_module, "available_memory_bytes", lambda: 2**20)  # 1 MB free: needs ~66 MB
 
     def no_reading(self, *args, **kwargs):
         raise AssertionError(f"{self} was read although it is too large")
