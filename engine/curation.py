@@ -226,6 +226,10 @@ def coverage_sentence(rows: list[tuple[str, int, int]]) -> str:
     return f"The model sees least about {label.lower()}: expect it to know that topic worst."
 
 
+def _documents_are(n: int) -> str:
+    return "1 document is" if n == 1 else f"{n:,} documents are"
+
+
 def explanations(stats: CorpusStats, before: CorpusStats | None = None) -> dict[str, str]:
     """One plain sentence per chart saying what the numbers mean for the model.
 
@@ -238,9 +242,9 @@ def explanations(stats: CorpusStats, before: CorpusStats | None = None) -> dict[
         out["coverage"] = coverage_sentence(coverage_rows(stats, before or stats))
     notes = []
     if stats.duplicates:
-        notes.append(f"{stats.duplicates} documents are exact repeats: the model will memorise them word for word.")
+        notes.append(f"{_documents_are(stats.duplicates)} exact repeats: the model will memorise them word for word.")
     if stats.junk:
-        notes.append(f"{stats.junk} documents are junk: the model will learn to write junk too.")
+        notes.append(f"{_documents_are(stats.junk)} junk: the model will learn to write junk too.")
     out["quality"] = " ".join(notes) or "No repeated or junk documents."
     if stats.answers:
         total = sum(stats.answers.values())

@@ -27,7 +27,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from engine.documents import Document, documents_text
+from engine.documents import Document
 
 # (lowest, highest + 1 or None, label): length bands in characters.
 LENGTH_BANDS = (
@@ -113,14 +113,16 @@ def length_band(n: int) -> int:
 def text_profile(documents: list[Document]) -> TextProfile:
     """Count everything the real-text charts show, in one pass over the documents."""
     bands = [0] * len(LENGTH_BANDS)
-    words: Counter[str] = Counter()
-    lines: Counter[str] = Counter()
-    chars: Counter[str] = Counter()
     for d in documents:
         bands[length_band(len(d.text))] += 1
-        chars.update(d.text)
-        words.update(_WORD.findall(d.text.lower()))
-        lines.update(s for s in (line.strip() for line in d.text.split("\n")) if s)
+    # One pass over the texts joined by newlines: no word or line crosses a newline, so the counts are
+    # those of the documents one by one, minus the joining newlines themselves.
+    text = "\n".join(d.text for d in documents)
+    chars = Counter(text)
+    if len(documents) > 1:
+        chars["\n"] -= len(documents) - 1
+    words = Counter(_WORD.findall(text.lower()))
+    lines = Counter(s for s in (line.strip() for line in text.split("\n")) if s)
     kinds = dict.fromkeys(CHARACTER_KINDS, 0)
     for c, n in chars.items():
         kind = character_kind(c)
@@ -129,9 +131,10 @@ def text_profile(documents: list[Document]) -> TextProfile:
     return TextProfile(
         documents=len(documents),
         length_bands=tuple(bands),
-        characters=sum(chars.values()),
+        characters=len(text) - max(len(documents) - 1, 0),
         character_kinds=kinds,
-        distinct_characters=len(set(documents_text(documents))),
+        # The corpus text adds blank lines between documents and a final newline (documents_text).
+        distinct_characters=len({c for c, n in chars.items() if n > 0} | ({"\n"} if documents else set())),
         words=words,
         lines=lines,
     )
@@ -187,6 +190,10 @@ def _line_label(line: str) -> str:
     return f"“{line}”" if len(line) <= LINE_LABEL_CHARS else f"“{line[:LINE_LABEL_CHARS - 1].rstrip()}…”"
 
 
+def _lines(n: int) -> str:
+    return "1 line repeats" if n == 1 else f"{n:,} lines repeat"
+
+
 def repeated_lines_chart(now: TextProfile, before: TextProfile) -> Chart:
     """The loaded text's most repeated lines, with how often each comes after curation."""
     rows = tuple(ChartRow(_line_label(line), now.lines.get(line, 0), f"{now.lines.get(line, 0):,}×", b)
@@ -196,7 +203,7 @@ def repeated_lines_chart(now: TextProfile, before: TextProfile) -> Chart:
     if not repeats:
         return Chart(rows, "No line comes twice, so no line is learned word for word by repetition.")
     if top is None or top.value < 2:
-        return Chart(rows, f"{repeats:,} lines repeat an earlier line, though none of the lines shown here "
+        return Chart(rows, f"{_lines(repeats)} an earlier line, though none of the lines shown here "
                            "comes twice any more.")
-    return Chart(rows, f"{repeats:,} lines repeat an earlier line; the commonest, {top.label}, comes "
+    return Chart(rows, f"{_lines(repeats)} an earlier line; the commonest, {top.label}, comes "
                        f"{top.value:,} times: the model will learn to write lines like it word for word.")
