@@ -112,7 +112,10 @@ class _Restoring:
 
 def _profiles(curated: list[Document], loaded: list[Document] | None) -> tuple[TextProfile, TextProfile | None]:
     """The text profiles of the curated documents and (unless already known) the loaded ones; on a worker."""
-    return text_profile(curated), None if loaded is None else text_profile(loaded)
+    now = text_profile(curated)
+    if loaded is None:
+        return now, None
+    return now, now if loaded == curated else text_profile(loaded)  # nothing curated yet: count once
 
 
 class DataTab(QWidget):
