@@ -3,9 +3,11 @@
 Times (medians of ``--repeats`` runs, in seconds): generating the default world's documents,
 counting everything the charts show, one curation edit (cutoff + dropping duplicates) with its
 recount, and learning BPE on the corpus. Sizes: characters, documents, and tokens with characters,
-BPE-512 and BPE-768 (the vocabulary the later stages use for facts).
+BPE-512 and BPE-768 (the vocabulary the later stages use for facts). With ``--book PATH`` (a real
+text file), also the book's chart counts on the GUI thread (``corpus_stats``) and its real-text
+charts' counts on the worker thread (``text_profile``).
 
-    python benchmarks/data_stage.py [--repeats 5]
+    python benchmarks/data_stage.py [--repeats 5] [--book PATH]
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.curation import CurationSettings, corpus_stats, curate, curated_corpus  # noqa: E402
-from engine.data_sources import default_world_request, load_source  # noqa: E402
+from engine.data_sources import SourceRequest, default_world_request, load_source  # noqa: E402
+from engine.text_profile import text_profile  # noqa: E402
 from engine.tokenizer import TokenizerSpec, build_tokenizer  # noqa: E402
 
 
@@ -69,6 +72,7 @@ def gui_edit_seconds(repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--book", help="a real text file to time the real-text charts on")
     args = parser.parse_args()
 
     generate_s, source = timed(lambda: load_source(default_world_request()), args.repeats)
@@ -91,6 +95,12 @@ def main() -> None:
         figures[f"vocab_{key}"] = tokenizer.vocab_size
         figures[f"learn_tokenizer_{key}_s"] = round(learn_s, 4)
     figures["gui_edit_to_charts_s"] = round(gui_edit_seconds(args.repeats), 4)
+    if args.book:
+        book = list(load_source(SourceRequest("file", args.book)).documents)
+        figures["book_characters"] = corpus_stats(book).characters
+        figures["book_documents"] = len(book)
+        figures["book_chart_counts_s"] = round(timed(lambda: corpus_stats(book), args.repeats)[0], 4)
+        figures["book_text_profile_s"] = round(timed(lambda: text_profile(book), args.repeats)[0], 4)
     figures["repeats"] = args.repeats
     print(json.dumps(figures))
 

@@ -192,20 +192,59 @@ def curated_corpus(documents: list[Document], name: str, source: str) -> Corpus:
     return Corpus(name, documents_text(documents), source)
 
 
-def explanations(stats: CorpusStats) -> dict[str, str]:
-    """One plain sentence per chart saying what the numbers mean for the model."""
+def topic_label(topic: str) -> str:
+    """The short name a chart gives a topic: "Countries" for "countries", "Program code" for "code"."""
+    return TOPICS.get(topic, topic).split(" (")[0]
+
+
+def coverage_rows(stats: CorpusStats, before: CorpusStats) -> list[tuple[str, int, int]]:
+    """(topic label, characters now, characters before curation) for every topic of the loaded text.
+
+    A topic that curation emptied stays, with 0 characters now: the coverage bars and their sentence
+    (``coverage_sentence``) both come from these rows, so they always name the same topics.
+    """
+    return [(topic_label(topic), stats.topic_characters.get(topic, 0), n)
+            for topic, n in before.topic_characters.items()]
+
+
+def _names(labels: list[str]) -> str:
+    labels = [label.lower() for label in labels]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+
+
+def coverage_sentence(rows: list[tuple[str, int, int]]) -> str:
+    """What the coverage bars mean, from the bars' own numbers: an empty topic first, else the smallest."""
+    if not rows:
+        return ""
+    empty = [label for label, now, _before in rows if now == 0]
+    if len(empty) == len(rows):
+        return "No text is left on any topic."
+    if empty:
+        return (f"Nothing about {_names(empty)} is left: the model will know nothing about "
+                f"{'it' if len(empty) == 1 else 'them'}.")
+    label = min(rows, key=lambda row: row[1])[0]
+    return f"The model sees least about {label.lower()}: expect it to know that topic worst."
+
+
+def _documents_are(n: int) -> str:
+    return "1 document is" if n == 1 else f"{n:,} documents are"
+
+
+def explanations(stats: CorpusStats, before: CorpusStats | None = None) -> dict[str, str]:
+    """One plain sentence per chart saying what the numbers mean for the model.
+
+    ``before`` is the loaded text's stats (the topics the coverage chart lists); by default ``stats``.
+    """
     out = {}
     if stats.latest_year is not None:
         out["years"] = f"The model will know nothing that happened after {stats.latest_year}."
-    if stats.topic_characters:
-        smallest = min(stats.topic_characters, key=stats.topic_characters.get)
-        label = TOPICS.get(smallest, smallest).split(" (")[0]
-        out["coverage"] = f"The model sees least about {label.lower()}: expect it to know that topic worst."
+    if stats.topic_characters or (before is not None and before.topic_characters):
+        out["coverage"] = coverage_sentence(coverage_rows(stats, before or stats))
     notes = []
     if stats.duplicates:
-        notes.append(f"{stats.duplicates} documents are exact repeats: the model will memorise them word for word.")
+        notes.append(f"{_documents_are(stats.duplicates)} exact repeats: the model will memorise them word for word.")
     if stats.junk:
-        notes.append(f"{stats.junk} documents are junk: the model will learn to write junk too.")
+        notes.append(f"{_documents_are(stats.junk)} junk: the model will learn to write junk too.")
     out["quality"] = " ".join(notes) or "No repeated or junk documents."
     if stats.answers:
         total = sum(stats.answers.values())

@@ -52,6 +52,9 @@ SOURCES = {
 }
 # A line shorter than this (not counting blank lines) counts as "very short" in the quality signals.
 SHORT_LINE_CHARS = 12
+# Text made of at most this many different words, each used three times or more on average, is junk
+# (menu word soup such as "Home | Login | Search | Home | Login | Search").
+JUNK_HANDFUL = 8
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,14 @@ def documents_text(documents: list[Document]) -> str:
 
 
 def looks_like_junk(text: str) -> bool:
-    """True for noise or boilerplate: mostly symbols, a line repeated 3+ times, or a handful of words repeated.
+    """True for noise or boilerplate: mostly symbols, one line making up half the lines (3+ times), or a
+    handful of words repeated.
 
     Used to flag junk in text the user brings, where no generator flags it for us; the planted junk
     below is written so that this test catches all of it (tested), and no clean generated text trips it.
+    "A handful" is at most JUNK_HANDFUL different words: a long paragraph of ordinary prose repeats
+    its common words far more than three times each on average, but it uses many different words,
+    so it is never junk for that reason (tested with generated prose, and with a real book).
     """
     visible = [c for c in text if not c.isspace()]
     if not visible:
@@ -97,10 +104,13 @@ def looks_like_junk(text: str) -> bool:
     if sum(c.isalpha() for c in visible) < 0.6 * len(visible):
         return True
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) >= 3 and Counter(lines).most_common(1)[0][1] >= 3:
-        return True
+    if len(lines) >= 3:
+        repeats = Counter(lines).most_common(1)[0][1]
+        if repeats >= 3 and 2 * repeats >= len(lines):  # a play's speaker names come often, but not half the lines
+            return True
     words = re.findall(r"[a-z]+", text.lower())
-    return len(words) >= 6 and len(set(words)) * 3 <= len(words)
+    distinct = len(set(words))
+    return len(words) >= 6 and distinct <= JUNK_HANDFUL and distinct * 3 <= len(words)
 
 
 def documents_from_text(text: str, source: str = "file") -> list[Document]:

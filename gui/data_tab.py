@@ -1,7 +1,7 @@
 """The Data stage: load a corpus, see what is in it, curate it, and hand the result to Pretraining.
 
 Orange's anatomy: controls on the left (what text, the generated world's knobs, curation), results
-on the right (sizes and fingerprint, four charts with a plain sentence each, and the token view),
+on the right (sizes and fingerprint, charts with a plain sentence each, and the token view),
 a message bar on top. "Data is destiny": every chart says what its numbers mean for the model.
 
 How it works:
@@ -14,6 +14,11 @@ How it works:
 - The curated corpus, with its fingerprint, is published with ``curated_changed``; the main
   window hands it to Pretraining, which shows which curated corpus it trains on. An empty result
   is published as None with the reason, which blocks training.
+- Which charts: the generated world's documents carry topics, years and answers, so it gets coverage,
+  recency, quality and the bias meter. Text without them (a book, your notes) gets charts that can
+  say something true about any text (``engine.text_profile``: lengths, frequent words, characters
+  outside the alphabet, repeated lines) beside quality. Those counts grow with the text, so they are
+  made on a worker thread and drawn when they arrive; each sentence comes from its chart's own numbers.
 - Token counts and the token view use the tokenizer chosen here, which is the same one Pretraining
   uses (the main window keeps the two in step). BPE is learned on a worker thread.
 """
@@ -40,10 +45,28 @@ from PySide6.QtWidgets import (
 )
 
 from engine.corpus import Corpus
-from engine.curation import CorpusStats, CurationSettings, corpus_stats, curate, curated_corpus, explanations
+from engine.curation import (
+    CorpusStats,
+    CurationSettings,
+    corpus_stats,
+    coverage_rows,
+    curate,
+    curated_corpus,
+    explanations,
+)
 from engine.data_sources import DataSource, SourceRequest, bundled_requests, default_world_request, load_source
-from engine.documents import TOPICS, Document
+from engine.documents import Document
 from engine.errors import CorpusError, EncodingProblem
+from engine.text_profile import (
+    Chart,
+    TextProfile,
+    characters_chart,
+    has_world_labels,
+    lengths_chart,
+    repeated_lines_chart,
+    text_profile,
+    words_chart,
+)
 from engine.tokenizer import MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerSpec, preview
 from gui import export, formatting, settings
 from gui.availability import bind_undo_buttons
@@ -86,6 +109,14 @@ class _Restoring:
     request: SourceRequest  # what to load
     curation: CurationSettings  # applied at once, not as an undoable step
     chosen_now: bool  # publish the curated corpus as if the user had just curated it
+
+
+def _profiles(curated: list[Document], loaded: list[Document] | None) -> tuple[TextProfile, TextProfile | None]:
+    """The text profiles of the curated documents and (unless already known) the loaded ones; on a worker."""
+    now = text_profile(curated)
+    if loaded is None:
+        return now, None
+    return now, now if loaded == curated else text_profile(loaded)  # nothing curated yet: count once
 
 
 class DataTab(QWidget):
@@ -169,7 +200,7 @@ class DataTab(QWidget):
         self.fingerprint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.export_button = QPushButton("Save charts…")
         self.export_button.setAutoDefault(False)
-        self.export_button.setToolTip(f"Save the four charts as one {export.PROJECTOR_SIZE[0]} × "
+        self.export_button.setToolTip(f"Save the charts as one {export.PROJECTOR_SIZE[0]} × "
                                       f"{export.PROJECTOR_SIZE[1]} PNG picture, e.g. for slides. Right-click a "
                                       "chart to save it alone.")
         summary_row = QHBoxLayout()
@@ -193,11 +224,22 @@ class DataTab(QWidget):
         years_layout.addWidget(self.years_title)
         years_layout.addWidget(self.year_histogram, 1)
         years_layout.addWidget(self.years_explanation)
+        # Text with no topics or years (a book, your notes) gets the charts that can say something true about it.
+        self.lengths_chart = HorizontalBarChart("Length of documents, in characters")
+        self.words_chart = HorizontalBarChart("Most frequent words")
+        self.characters_chart = HorizontalBarChart("Characters outside the alphabet")
+        self.lines_chart = HorizontalBarChart("Repeated lines")
+        self.profile: TextProfile | None = None  # counts behind those charts, from a worker thread
+        self._loaded_profile: tuple[object, TextProfile] | None = None  # (source, its profile before curation)
         self.charts = QWidget()
         self._chart_grid = QGridLayout(self.charts)
         self._chart_grid.setContentsMargins(0, 0, 0, 0)
-        self._chart_boxes = [self.coverage_chart, years_box, self.quality_chart, self.bias_chart]
+        self._world_boxes = [self.coverage_chart, years_box, self.quality_chart, self.bias_chart]
+        self._text_boxes = [self.lengths_chart, self.words_chart, self.characters_chart, self.lines_chart,
+                            self.quality_chart]
+        self._chart_boxes = self._world_boxes
         self._chart_columns = 0
+        self._arranged = None
         self._arrange_charts(2)
 
         self.tokenizer_combo = QComboBox()
@@ -272,6 +314,9 @@ class DataTab(QWidget):
         self._tokenizer_task = BackgroundTask("data tokenizer", self)
         self._tokenizer_task.succeeded.connect(self._on_tokenized)
         self._tokenizer_task.failed.connect(self._on_tokenize_failed)
+        self._profile_task = BackgroundTask("data text profile", self)
+        self._profile_task.succeeded.connect(self._on_profiled)
+        self._profile_task.failed.connect(self._on_profile_failed)
         self._document_index = 0
 
         self.source_combo.activated.connect(self._on_source_chosen)
@@ -294,7 +339,7 @@ class DataTab(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._loader.busy or self._tokenizer_task.busy
+        return self._loader.busy or self._tokenizer_task.busy or self._profile_task.busy
 
     def load(self, request: SourceRequest, *, undoable: bool = True) -> None:
         """Load documents in the background; on success they replace the current ones (undoably)."""
@@ -424,21 +469,30 @@ class DataTab(QWidget):
             self._loaded_stats = {id(source): corpus_stats(list(source.documents))}
         return self._loaded_stats[id(source)]
 
+    @property
+    def world_charts(self) -> bool:
+        """True when the loaded text has topics or years to chart (the generated world), else the text's own."""
+        return self._chart_boxes is self._world_boxes
+
     def _draw_charts(self) -> None:
         stats, before = self.stats, self.loaded_stats()
-        notes = explanations(stats)
+        world = has_world_labels(self.state.source.documents)
+        self._chart_boxes = self._world_boxes if world else self._text_boxes
+        self._arrange_charts(self._chart_columns)
+        notes = explanations(stats, before)
         total = max(stats.characters, 1)
         self.coverage_chart.set_rows(
-            [BarRow(TOPICS.get(topic, topic).split(" (")[0], stats.topic_characters.get(topic, 0),
-                    f"{formatting.count(stats.topic_characters.get(topic, 0))} "
-                    f"({100 * stats.topic_characters.get(topic, 0) / total:.0f} %)", chars)
-             for topic, chars in before.topic_characters.items()],
+            [BarRow(label, now, f"{formatting.count(now)} ({100 * now / total:.0f} %)", was)
+             for label, now, was in coverage_rows(stats, before)],
             notes.get("coverage", ""))
         planted = self.state.source.request.kind == "world"
         self.quality_chart.set_rows(
             [BarRow(label, getattr(stats, name), formatting.count(getattr(stats, name)), getattr(before, name))
              for name, label in QUALITY_ROWS if planted or name not in ("typos", "corrupted")],
             notes.get("quality", ""))
+        if not world:
+            self._count_text()
+            return
         answers_total = max(sum(stats.answers.values()), 1)
         self.bias_chart.set_rows(
             [BarRow(answer, stats.answers.get(answer, 0),
@@ -451,6 +505,35 @@ class DataTab(QWidget):
             self.years_explanation.setText(notes.get("years", "No dated documents are left."))
         else:
             self.years_explanation.setText("This text has no dates, so the model cannot tell old news from new.")
+
+    def _count_text(self) -> None:
+        """Count the real-text charts' numbers on a worker (they grow with the text); ``_on_profiled`` draws."""
+        source = self.state.source
+        known = self._loaded_profile is not None and self._loaded_profile[0] is source
+        if not known:
+            self.profile = None
+            for chart in self._text_boxes[:4]:
+                chart.set_rows([], "Counting…")
+        self._profile_task.submit(_profiles, list(self.curated_documents), None if known else list(source.documents),
+                                  tag=(source, self.state.settings))
+
+    def _on_profiled(self, tag, profiles: tuple[TextProfile, TextProfile | None]) -> None:
+        source, settings = tag
+        now, loaded = profiles
+        if loaded is not None:
+            self._loaded_profile = (source, loaded)
+        if self.state is None or source is not self.state.source or settings != self.state.settings:
+            return  # an answer to an older question; the newer one is on its way
+        before = self._loaded_profile[1]
+        self.profile = now
+        for chart, make in ((self.lengths_chart, lengths_chart), (self.words_chart, words_chart),
+                            (self.characters_chart, characters_chart), (self.lines_chart, repeated_lines_chart)):
+            drawn: Chart = make(now, before)
+            chart.set_rows([BarRow(r.label, r.value, r.text, r.before) for r in drawn.rows], drawn.sentence)
+
+    def _on_profile_failed(self, tag, error: Exception) -> None:
+        if self.state is not None and tag == (self.state.source, self.state.settings):
+            self.message_bar.error(plain_message(error))
 
     def _show_summary(self) -> None:
         stats = self.stats
@@ -488,7 +571,7 @@ class DataTab(QWidget):
             self.export_charts(path)
 
     def export_charts(self, path: str | Path, size: tuple[int, int] = export.PROJECTOR_SIZE) -> Path | None:
-        """The four charts as one PNG of ``size`` in the current theme (``gui.export``); None if it failed."""
+        """The charts as one PNG of ``size`` in the current theme (``gui.export``); None if it failed."""
         return export.export_png(self.charts, path, size)
 
     # --- tokens ---------------------------------------------------------------------------------
@@ -576,14 +659,21 @@ class DataTab(QWidget):
         return index
 
     def _arrange_charts(self, columns: int) -> None:
-        """Two charts side by side when they fit, one above the other when zoomed in (they scroll)."""
-        if columns == self._chart_columns:
+        """Two charts side by side when they fit, one above the other when zoomed in (they scroll).
+
+        Only the charts of the current kind of text are placed (``_chart_boxes``); an odd last one spans both
+        columns.
+        """
+        if columns == self._chart_columns and self._arranged == (self._chart_boxes, columns):
             return
         self._chart_columns = columns
-        for box in self._chart_boxes:
+        self._arranged = (self._chart_boxes, columns)
+        for box in self._world_boxes + self._text_boxes:
             self._chart_grid.removeWidget(box)
+            box.setVisible(box in self._chart_boxes)
         for i, box in enumerate(self._chart_boxes):
-            self._chart_grid.addWidget(box, i // columns, i % columns)
+            span = columns if i == len(self._chart_boxes) - 1 and i % columns == 0 else 1
+            self._chart_grid.addWidget(box, i // columns, i % columns, 1, span)
         for c in range(2):
             self._chart_grid.setColumnStretch(c, 1 if c < columns else 0)
 
@@ -625,4 +715,5 @@ class DataTab(QWidget):
     def shutdown(self, timeout_s: float = 30.0) -> bool:
         loader_done = self._loader.shutdown(timeout_s)
         tokenizer_done = self._tokenizer_task.shutdown(timeout_s)
-        return loader_done and tokenizer_done
+        profile_done = self._profile_task.shutdown(timeout_s)
+        return loader_done and tokenizer_done and profile_done

@@ -10,10 +10,13 @@ import re
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.curation import (
     CurationSettings,
     corpus_stats,
+    coverage_rows,
     curate,
     curated_corpus,
     explanations,
@@ -22,6 +25,7 @@ from engine.curation import (
 from engine.documents import SHORT_LINE_CHARS, SOURCES, TOPICS, documents_from_text, documents_text, looks_like_junk
 from engine.errors import ConfigError, CorpusError
 from engine.world import WorldSettings, corpus_text, generate_world, held_out_countries, world_documents
+from tests.real_text import prose, real_book
 
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 NOISY = WorldSettings(error_rate=0.2, typo_rate=0.3, duplicate_rate=0.1, junk_rate=0.05)
@@ -274,3 +278,68 @@ def test_user_text_becomes_documents_with_junk_flagged():
                                       "Another fine paragraph here."]
     assert [d.junk for d in docs] == [False, True, False]
     assert corpus_stats(docs).junk == 1
+
+
+# --- the junk rule on real prose ----------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(paragraphs=st.lists(prose, min_size=1, max_size=4))
+def test_junk_rule_keeps_long_ordinary_prose(paragraphs):
+    words = re.findall(r"[a-z]+", paragraphs[0].lower())
+    assert len(words) >= 90  # long: each common word comes many times (the old rule called that junk)
+    docs = documents_from_text("\n\n".join(paragraphs))
+    assert [d.text for d in docs] == paragraphs and not any(d.junk for d in docs)
+    assert curate(docs, CurationSettings(drop_junk=True)) == docs  # "Remove junk" keeps every paragraph
+
+
+def test_junk_rule_still_catches_word_soup_boilerplate_and_noise():
+    junk = ["Home | Login | Search | Home | Login | Search | Home | Login | Search",
+            "Accept all cookies\nAccept all cookies\nAccept all cookies",
+            "#### $$ 404 ~~~ ||| %% 0x3f ==>",
+            "buy now buy now buy now cheap cheap cheap"]
+    fine = ["No one was there.", "The old man walked to the house in the morning. He looked at the garden, "
+            "then at the river, and thought of the village where he was born."]
+    docs = documents_from_text("\n\n".join(junk + fine))
+    assert [d.junk for d in docs] == [True] * len(junk) + [False] * len(fine)
+
+
+def test_a_real_book_keeps_its_paragraphs_when_junk_is_removed():
+    speeches = real_book().read_text(encoding="utf-8").split("\n\n")
+    # Ten speeches at a time make long paragraphs of real English (the speakers' names come again and again).
+    text = "\n\n".join("\n".join(speeches[i:i + 10]) for i in range(0, len(speeches), 10))
+    docs = documents_from_text(text)
+    assert len(docs) > 500 and min(len(d.text) for d in docs[:-1]) > 300
+    assert [d for d in docs if d.junk] == []
+    assert curate(docs, CurationSettings(drop_junk=True)) == docs
+
+
+# --- the coverage chart's sentence names what its bars show ----------------------------------------
+
+def test_coverage_sentence_at_a_1994_cutoff_names_the_empty_topic(docs):
+    before = corpus_stats(docs)
+    stats = corpus_stats(curate(docs, CurationSettings(cutoff_year=1994)))
+    rows = coverage_rows(stats, before)
+    empty = [label for t, label in ((t, TOPICS[t].split(" (")[0]) for t in before.topic_characters)
+             if stats.topic_characters.get(t, 0) == 0]
+    assert "Program code" in empty and [r[0] for r in rows if r[1] == 0] == empty
+    sentence = explanations(stats, before)["coverage"]
+    assert sentence.startswith("Nothing about ") and "program code" in sentence and "sees least" not in sentence
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(cutoff=st.one_of(st.none(), st.integers(1900, 2030)),
+       topics=st.one_of(st.none(), st.sets(st.sampled_from(sorted(TOPICS)), min_size=1)))
+def test_coverage_sentence_agrees_with_the_bars(docs, cutoff, topics):
+    before = corpus_stats(docs)
+    stats = corpus_stats(curate(docs, CurationSettings(cutoff_year=cutoff,
+                                                       topics=None if topics is None else frozenset(topics))))
+    bars = {TOPICS[t].split(" (")[0].lower(): stats.topic_characters.get(t, 0) for t in before.topic_characters}
+    sentence = explanations(stats, before)["coverage"]
+    named = {label for label in bars if label in sentence}
+    empty = {label for label, n in bars.items() if n == 0}
+    if empty == set(bars):
+        assert sentence == "No text is left on any topic."
+    elif empty:
+        assert sentence.startswith("Nothing about ") and named == empty
+    else:
+        assert named == {min(bars, key=bars.get)} and "sees least" in sentence

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -15,6 +16,7 @@ from engine.data_sources import SourceRequest
 from engine.documents import TOPICS, documents_text
 from engine.world import WorldSettings
 from tests.gui.conftest import UI_TIMEOUT_MS
+from tests.real_text import paragraph, real_book
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -258,3 +260,85 @@ def test_charts_can_be_saved_as_a_picture(qtbot, window, data, tmp_path):
     written = data.export_charts(tmp_path / "charts")
     assert written is not None and written.suffix == ".png" and written.stat().st_size > 1000
     assert documents_text(data.curated_documents) == data.corpus.text
+
+
+def _visible_sentences(data) -> str:
+    from PySide6.QtWidgets import QLabel
+
+    return " ".join(label.text() for label in data.charts.findChildren(QLabel) if label.isVisibleTo(data))
+
+
+def test_real_text_gets_charts_that_say_something_true(qtbot, window, monkeypatch, tmp_path, data):
+    parts = [[(i % 8, (i * 3) % 8, (i * 5) % 8, j % 8) for j in range(20)] for i in range(6)]
+    paragraphs = [paragraph(p) for p in parts] + ["CHORUS:\nSing on.", "CHORUS:\nSing again."]
+    path = tmp_path / "novel.txt"
+    path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    _choose_through_the_menu(qtbot, window, monkeypatch, "file", path)
+    assert data.state.source.title.startswith("novel")
+    assert not data.world_charts
+    for chart in (data.coverage_chart, data.year_histogram, data.bias_chart):
+        assert not chart.isVisibleTo(data)
+    for chart in (data.lengths_chart, data.words_chart, data.characters_chart, data.lines_chart,
+                  data.quality_chart):
+        assert chart.isVisibleTo(data)
+    sentences = _visible_sentences(data)
+    assert "other text" not in sentences and "no dates" not in sentences and "Counting" not in sentences
+
+    # Each chart counted again here, and its sentence quoting those numbers.
+    lengths = Counter("Under 100" if len(p) < 100 else "500 to 1,999" if 500 <= len(p) < 2000 else "?"
+                      for p in paragraphs)
+    assert {k: v for k, v in data.lengths_chart.values().items() if v} == dict(lengths)
+    assert "(6 of 8 documents)" in data.lengths_chart.explanation_label.text()
+    words = Counter(w for p in paragraphs for w in re.findall(r"[a-z]+", p.lower()))
+    assert next(iter(data.words_chart.values())) == "the"
+    assert data.words_chart.values()["the"] == words["the"]
+    assert f"of the {sum(words.values()):,} words" in data.words_chart.explanation_label.text()
+    lines = Counter(line for p in paragraphs for line in p.split("\n"))
+    assert data.lines_chart.values()["“CHORUS:”"] == lines["CHORUS:"] == 2
+    repeats = sum(n - 1 for n in lines.values())
+    assert data.lines_chart.explanation_label.text().startswith(f"{repeats} lines repeat an earlier line; "
+                                                                "the commonest, ")
+    punctuation = sum(c in ".:" for p in paragraphs for c in p)
+    assert data.characters_chart.values()["Punctuation"] == punctuation
+
+    # "Remove junk" keeps every paragraph of ordinary prose.
+    data.curation_panel.junk_box.setChecked(True)
+    _settle(qtbot, window)
+    assert [d.text for d in data.curated_documents] == paragraphs
+    # Halving the text: the bars count what is kept, the pale ghosts what was loaded.
+    data.curate_with(CurationSettings(drop_junk=True, mix=(("file", 0.5),)))
+    _settle(qtbot, window)
+    kept = data.curated_documents
+    assert 0 < len(kept) < len(paragraphs)
+    assert data.lines_chart.values()["“CHORUS:”"] == sum(d.text.startswith("CHORUS:") for d in kept)
+    assert data.words_chart.values()["the"] == sum(re.findall(r"[a-z]+", d.text.lower()).count("the") for d in kept)
+    assert next(r.ghost for r in data.words_chart.rows() if r.label == "the") == words["the"]
+
+    # Back to the world (undo the halving, the junk box and the load): its own charts again.
+    for _ in range(3):
+        data.undo_stack.undo()
+    _settle(qtbot, window)
+    assert data.world_charts and data.coverage_chart.isVisibleTo(data) and not data.words_chart.isVisibleTo(data)
+
+
+def test_a_real_book_says_nothing_about_topics_or_years(qtbot, window, monkeypatch, data):
+    _choose_through_the_menu(qtbot, window, monkeypatch, "file", real_book())
+    assert not data.world_charts and not data.year_histogram.isVisibleTo(data)
+    sentences = _visible_sentences(data)
+    assert "other text" not in sentences and "know that topic worst" not in sentences
+    assert "different characters, so a character tokenizer needs" in sentences
+    assert "ROMEO" in " ".join(data.lines_chart.values())
+    loaded = len(data.state.source.documents)
+    data.curation_panel.junk_box.setChecked(True)
+    _settle(qtbot, window)
+    assert loaded - len(data.curated_documents) <= 5  # a real play loses at most a shout to "Remove junk"
+
+
+def test_coverage_sentence_agrees_with_its_bars_at_a_1994_cutoff(qtbot, window, data):
+    data.curate_with(CurationSettings(cutoff_year=1994))
+    _settle(qtbot, window)
+    empty = [label for label, value in data.coverage_chart.values().items() if value == 0]
+    assert "Program code" in empty
+    sentence = data.coverage_chart.explanation_label.text()
+    assert sentence.startswith("Nothing about ") and all(label.lower() in sentence for label in empty)
+    assert "sees least" not in sentence
