@@ -155,12 +155,13 @@ def _check_length(where: str, key: str, value: str) -> None:
             "Shorten it, or delete the line.")
 
 
-def check_row_lengths(items: Sequence[InstructionExample | PreferencePair]) -> None:
+def check_row_lengths(items: Sequence[InstructionExample | PreferencePair], start: int = 1) -> None:
     """Refuse a pair with a field longer than ``MAX_FIELD_CHARS``, naming the pair and the field.
 
     For pairs that did not come through a loader (typed or pasted into a table): a run calls this
-    before it tokenizes anything."""
-    for number, item in enumerate(items, start=1):
+    before it tokenizes anything, and so does the Instruction tab's token view. ``start`` is the number
+    of the first item's row."""
+    for number, item in enumerate(items, start=start):
         fields = INSTRUCTION_FIELDS if isinstance(item, InstructionExample) else PREFERENCE_FIELDS
         for key in fields:
             _check_length(f"Row {number} of the pairs", key, getattr(item, key))
