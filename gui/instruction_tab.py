@@ -15,6 +15,7 @@ never in a pair) are answered by the base model and the tuned one, side by side.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
@@ -137,6 +138,9 @@ class InstructionTab(TuningTab):
         self._tokens_task.succeeded.connect(self._on_tokens)
         self._tokens_task.failed.connect(self._on_tokens_failed)
         self._tokens_asked = 0  # the latest request: an answer to an older one is ignored
+        self._import_task = BackgroundTask("reading instruction pairs", self)
+        self._import_task.succeeded.connect(self._on_imported)
+        self._import_task.failed.connect(lambda _tag, error: self.message_bar.error(plain_message(error)))
         self._compare_task = BackgroundTask("comparing before and after", self)
         self._compare_task.succeeded.connect(lambda _tag, result: self.comparison.set_rows(*result))
         self._compare_task.failed.connect(lambda _tag, error: self.comparison.show_message(plain_message(error)))
@@ -210,17 +214,17 @@ class InstructionTab(TuningTab):
         if path:
             self.import_jsonl(path)
 
-    def import_jsonl(self, path) -> bool:
-        """Replace the table with a JSONL file's pairs (undoable); a bad file changes nothing."""
-        try:
-            examples = load_instructions(path)
-        except PlainError as err:
-            self.message_bar.error(str(err))
-            return False
+    def import_jsonl(self, path) -> None:
+        """Replace the table with a JSONL file's pairs (undoable); a bad file changes nothing.
+
+        The file is read and checked on a worker (up to 20 MB); the table changes when it is done."""
+        self.message_bar.info(f"Reading '{Path(path).name}'…")
+        self._import_task.submit(load_instructions, path)
+
+    def _on_imported(self, _tag, examples: list[InstructionExample]) -> None:
         self.pairs.set_rows([{"prompt": e.prompt, "completion": e.completion} for e in examples],
                             f"Import {len(examples)} pairs")
         self.message_bar.info(f"Imported {len(examples):,} pairs.")
-        return True
 
     def ask_export(self) -> None:
         path, _filter = QFileDialog.getSaveFileName(self, "Export instruction pairs",
@@ -239,8 +243,9 @@ class InstructionTab(TuningTab):
 
     @property
     def busy(self) -> bool:
-        return super().busy or self._compare_task.busy or self._tokens_task.busy
+        return super().busy or self._compare_task.busy or self._tokens_task.busy or self._import_task.busy
 
     def shutdown(self, timeout_s: float = 60.0) -> bool:
         done = super().shutdown(timeout_s)
-        return all([self._tokens_task.shutdown(timeout_s), self._compare_task.shutdown(timeout_s), done])
+        return all([self._tokens_task.shutdown(timeout_s), self._import_task.shutdown(timeout_s),
+                    self._compare_task.shutdown(timeout_s), done])

@@ -109,22 +109,47 @@ def test_a_row_over_the_limit_is_named_in_the_token_view_and_never_tokenized(qtb
     qtbot.waitUntil(lambda: "count in the loss" in tab.tokens_view.toPlainText(), timeout=UI_TIMEOUT_MS)
 
 
-def test_a_bad_jsonl_names_the_line_and_keeps_the_table(tab, tmp_path):
+def test_a_bad_jsonl_names_the_line_and_keeps_the_table(qtbot, tab, tmp_path):
     path = tmp_path / "pairs.jsonl"
     path.write_text(json.dumps({"prompt": "User: a?\nAssistant:", "completion": " b."}) + "\n"
                     + json.dumps({"prompt": "User: secret question?\nAssistant:"}) + "\n")
     before = tab.pairs.rows()
-    assert not tab.import_jsonl(path)
-    assert tab.message_bar.level() == "error" and "pairs.jsonl:2" in tab.message_bar.text()
+    tab.import_jsonl(path)
+    qtbot.waitUntil(lambda: tab.message_bar.level() == "error", timeout=UI_TIMEOUT_MS)
+    assert "pairs.jsonl:2" in tab.message_bar.text()
     assert "secret question" not in tab.message_bar.text()
     assert tab.pairs.rows() == before
 
 
-def test_export_then_import_round_trips(tab, tmp_path):
+def test_a_file_with_a_huge_row_is_read_by_a_worker_and_refused_in_words(qtbot, monkeypatch, tab, tmp_path):
+    """Issue 16: the file with a 200,000-character answer is refused, naming its line, field and length;
+    it is read off the GUI thread, and the table stays as it was."""
+    import gui.instruction_tab as module
+
+    readers = []
+    original = module.load_instructions
+    monkeypatch.setattr(module, "load_instructions",
+                        lambda path: readers.append(threading.current_thread()) or original(path))
+    rows = [{"prompt": f"User: Question {i}?\nAssistant:", "completion": f" Answer {i}."} for i in range(20)]
+    rows[2]["completion"] = " secret" * 28_571 + "..."
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    before = tab.pairs.rows()
+    tab.import_jsonl(path)
+    qtbot.waitUntil(lambda: tab.message_bar.level() == "error", timeout=UI_TIMEOUT_MS)
+    message = tab.message_bar.text()
+    assert message.startswith("pairs.jsonl:3: the 'completion' field is 200,000 characters long")
+    assert f"{MAX_FIELD_CHARS:,}" in message and "secret" not in message
+    assert readers and threading.main_thread() not in readers
+    assert tab.pairs.rows() == before
+
+
+def test_export_then_import_round_trips(qtbot, tab, tmp_path):
     written = tab.export_jsonl(tmp_path / "out.jsonl")
     before = tab.pairs.rows()
     tab.pairs.reset_rows(before[:20])
-    assert tab.import_jsonl(written)
+    tab.import_jsonl(written)
+    qtbot.waitUntil(lambda: tab.message_bar.text() == f"Imported {len(before):,} pairs.", timeout=UI_TIMEOUT_MS)
     assert tab.pairs.rows() == before
     tab.pairs.undo_button.click()
     assert tab.pairs.row_count() == 20
