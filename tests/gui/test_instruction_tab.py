@@ -6,9 +6,11 @@ import json
 import threading
 
 import pytest
+from PySide6.QtWidgets import QStyleOptionViewItem
 
 from engine.tuning_data import END_OF_ANSWER, MAX_FIELD_CHARS, MIN_PAIRS, token_pieces
 from gui.instruction_tab import MAX_DRAWN_TOKENS
+from gui.widgets.pairs_table import MAX_CELL_CHARS
 from tests.gui.conftest import RUN_TIMEOUT_MS, UI_TIMEOUT_MS
 
 pytestmark = pytest.mark.timeout(300)
@@ -91,7 +93,8 @@ def test_a_long_example_is_tokenized_by_a_worker_and_drawn_in_part(qtbot, monkey
 
 
 def test_a_row_over_the_limit_is_named_in_the_token_view_and_never_tokenized(qtbot, monkeypatch, tab, world_base):
-    """A row pasted over the length limit: the view names it and the limit; no tokenizer runs at all."""
+    """A row pasted over the length limit: the view names it and the limit; no tokenizer runs at all, and
+    its table cell draws only its beginning."""
     tab.set_base_model(world_base)
     qtbot.waitUntil(lambda: not tab.busy, timeout=UI_TIMEOUT_MS)
     calls = _record_calls(monkeypatch, world_base.tokenizer)
@@ -105,6 +108,11 @@ def test_a_row_over_the_limit_is_named_in_the_token_view_and_never_tokenized(qtb
     assert shown.startswith("Row 2 of the pairs: the 'completion' field is 700,000 characters long")
     assert f"{MAX_FIELD_CHARS:,}" in shown and "secret" not in shown
     assert not any(isinstance(arg, str) and "secret" in arg for _thread, arg in calls)
+    # The table draws the beginning of the cell only (Qt laid out all of it at every repaint), and keeps it all.
+    option = QStyleOptionViewItem()
+    tab.pairs.table.itemDelegate().initStyleOption(option, tab.pairs.table.model().index(1, 1))
+    assert option.text == (" secret" * 100_000)[:MAX_CELL_CHARS] + "…"
+    assert tab.pairs.table.item(1, 1).text() == tab.pairs.rows()[1]["completion"] == " secret" * 100_000
     tab.pairs.table.setCurrentCell(0, 1)  # the next row is shown as usual
     qtbot.waitUntil(lambda: "count in the loss" in tab.tokens_view.toPlainText(), timeout=UI_TIMEOUT_MS)
 
