@@ -16,6 +16,15 @@ the tabs are switched every couple of seconds, as a user on a projector would. P
 ``--profile`` also times the GUI-thread work the run triggers (plot updates, progress text, sample log,
 layout on resize) and adds per-slot totals and maxima to the JSON, to find what blocks the loop.
 The issue's target: p99 ≤ 50 ms during training.
+
+``--huge-row CHARS`` measures something else: the Instruction tab with the shipped pretrained model, where
+a pair whose answer is CHARS characters long is put at the top of the table (as a paste would) and
+selected, so the tab shows its tokens. The same 10 ms probe records the longest wait of the GUI thread
+until the token view has been filled, and one JSON line says it:
+
+    {"case": "huge_row", "chars": 200000, "max_stall_ms": 5600.0, "filled_s": 5.7, "rss_growth_mb": 515, ...}
+
+(issue 16: before the token view moved to a worker, a 200,000-character answer froze the window 5.6 s).
 """
 
 from __future__ import annotations
@@ -200,6 +209,86 @@ def measure(preset_key: str, steps: int | None, profile: bool, resize_window: bo
     return result
 
 
+def measure_huge_row(chars: int) -> dict:
+    """The GUI thread's longest wait while a pair with a ``chars``-character answer is selected."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(ROOT))
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from engine.shipped_models import load_shipped
+    from gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(persist_state=False)
+    window.resize(1280, 800)
+    window.show()
+    tab = window.instruction_tab
+    window.tabs.setCurrentWidget(tab)
+    tab.set_base_model(load_shipped("pretraining"))
+    rows = tab.pairs.rows()
+    words = " ".join(r["completion"].strip() for r in rows)  # real answers, so BPE splits them as usual
+    answer = " " + (words * (chars // len(words) + 1))[: chars - 1]
+    rows.insert(0, {"prompt": "User: Tell me everything you know.\nAssistant:", "completion": answer})
+    for _ in range(20):
+        app.processEvents()
+
+    clock = QElapsedTimer()
+    gaps_ms: list[float] = []
+    last = [0]
+    result: dict = {"case": "huge_row", "chars": len(answer)}
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def probe():
+        now = clock.nsecsElapsed()
+        if last[0]:
+            gaps_ms.append(max(0.0, (now - last[0]) / 1e6 - PROBE_MS))
+        last[0] = now
+
+    def shown() -> bool:  # the token view describes the huge pair, and no worker is still at it
+        task = getattr(tab, "_tokens_task", None)
+        return (task is None or not task.busy) and "tokens" in tab.tokens_view.toPlainText()
+
+    def select():
+        selected[0] = time.perf_counter()
+        result["selected_at_s"] = round(selected[0] - started, 2)
+        tab.pairs.reset_rows(rows)  # what pasting the pair, or importing it before issue 16, did
+        tab.pairs.table.setCurrentCell(0, 1)
+
+    selected = [None]
+
+    def watch():
+        if selected[0] is not None and shown():
+            if "filled_s" not in result:
+                result["filled_s"] = round(time.perf_counter() - selected[0], 2)
+                QTimer.singleShot(500, app.quit)  # and half a second more of probing
+
+    probe_timer = QTimer()
+    probe_timer.setTimerType(Qt.TimerType.PreciseTimer)
+    probe_timer.timeout.connect(probe)
+    watcher = QTimer()
+    watcher.timeout.connect(watch)
+    QTimer.singleShot(300, select)
+    QTimer.singleShot(5 * 60_000, app.quit)  # never hang a benchmark
+    clock.start()
+    started = time.perf_counter()
+    probe_timer.start(PROBE_MS)
+    watcher.start(20)
+    app.exec()
+    probe_timer.stop()
+    watcher.stop()
+    result.update({
+        "ticks": len(gaps_ms),
+        "max_stall_ms": round(max(gaps_ms), 1),
+        "p99_ms": round(percentile(gaps_ms, 99), 2),
+        "over_50ms": sum(1 for x in gaps_ms if x > 50),
+        "token_view": tab.tokens_view.toPlainText().split("\n")[0][:120],
+        "rss_growth_mb": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1),
+    })
+    window.close()
+    return result
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="tiny")
@@ -208,9 +297,14 @@ def main(argv=None) -> int:
     parser.add_argument("--no-resize", action="store_true", help="switch tabs only; never resize the window")
     parser.add_argument("--same-priority", action="store_true",
                         help="leave the training threads at the GUI thread's priority (the app lowers them)")
+    parser.add_argument("--huge-row", type=int, default=None, metavar="CHARS",
+                        help="instead: select a pair with an answer this long in the Instruction tab")
     args = parser.parse_args(argv)
     # A private home folder: no settings or saved models of the user's are touched.
     os.environ.setdefault("TRAINING_EXPLORER_HOME", tempfile.mkdtemp(prefix="te-bench-"))
+    if args.huge_row:
+        print(json.dumps(measure_huge_row(args.huge_row)), flush=True)
+        return 0
     print(json.dumps(measure(args.preset, args.steps, args.profile, not args.no_resize, not args.same_priority)), flush=True)
     return 0
 

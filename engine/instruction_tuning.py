@@ -27,8 +27,8 @@ from engine.config import TrainConfig, replace
 from engine.events import Event, RunControl, ValidationLoss
 from engine.lora import METHOD_FULL, METHOD_LORA, LoraConfig
 from engine.trained_model import STAGE_INSTRUCTION, TrainedModel
-from engine.tuning_data import (InstructionExample, check_enough_pairs, check_tokenizer, split_held_out,
-                                tokenize_examples)
+from engine.tuning_data import (InstructionExample, check_enough_pairs, check_row_lengths, check_tokenizer,
+                                split_held_out, tokenize_examples)
 from engine.tuning_run import TuningRun, map_rows, token_losses
 
 RESPONSE_ONLY_EXPLANATION = ("The model is graded only on the answer's tokens, never on the question's, "
@@ -77,6 +77,7 @@ class InstructionTuningRun(TuningRun):
     def _prepare(self) -> tuple[dict, dict]:
         examples = self.examples
         check_enough_pairs(len(examples), "Instruction tuning")
+        check_row_lengths(examples)  # before anything is tokenized: a huge pasted row costs gigabytes
         check_tokenizer(self.tokenizer, (text for e in examples for text in (e.prompt, e.completion)))
         self._set_data_fingerprint(t for e in examples for t in (e.prompt, e.completion))
         train_ex, val_ex = split_held_out(examples, self.train_config.val_fraction, self.train_config.seed)

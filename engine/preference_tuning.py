@@ -47,7 +47,8 @@ from engine.errors import ConfigError
 from engine.events import AlignmentTax, Event, PreferenceMetrics, RunControl, ValidationLoss
 from engine.lora import METHOD_FULL, METHOD_LORA, LoraConfig
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, TrainedModel
-from engine.tuning_data import PreferencePair, check_enough_pairs, check_tokenizer, split_held_out, tokenize_examples
+from engine.tuning_data import (PreferencePair, check_enough_pairs, check_row_lengths, check_tokenizer, split_held_out,
+                                tokenize_examples)
 from engine.tuning_run import TuningRun, map_rows, token_losses
 
 BETA_EXPLANATION = ("Beta sets how strongly the model is held to the instruction-tuned model it starts from: "
@@ -183,6 +184,7 @@ class PreferenceTuningRun(TuningRun):
                 "Run instruction tuning first, then tune preferences on its model.")
         pairs = self.pairs
         check_enough_pairs(len(pairs), "Preference tuning")
+        check_row_lengths(pairs)  # before anything is tokenized: a huge pasted row costs gigabytes
         check_tokenizer(self.tokenizer, (t for p in pairs for t in (p.prompt, p.chosen, p.rejected)))
         self._set_data_fingerprint(t for p in pairs for t in (p.prompt, p.chosen, p.rejected))
         train_pairs, val_pairs = split_held_out(pairs, self.train_config.val_fraction, self.train_config.seed)

@@ -5,7 +5,10 @@
 - the evaluation helpers read the benchmark and red-team sets.
 
 Every malformed or incomplete row stops the load with ``"file.jsonl:LINE: the problem"`` and never
-the row itself, which may be long or private. Before any training, ``check_enough_pairs`` and
+the row itself, which may be long or private. So does a field longer than ``MAX_FIELD_CHARS``: far more
+than a model that reads a few hundred tokens at a time can use, and tokenizing a megabyte-long answer
+took seconds and gigabytes. Rows typed into the app's tables are held to the same limit when a run
+starts (``check_row_lengths``), before anything is tokenized. Before any training, ``check_enough_pairs`` and
 ``check_tokenizer`` refuse a set that is too small to hold pairs back, or that uses characters the
 model's tokenizer cannot write (a character-level model knows only its pretraining text's letters).
 
@@ -40,6 +43,10 @@ END_OF_ANSWER = "\nUser:"
 # Fewer pairs than this cannot teach a pattern and still leave a few held back to check it with.
 MIN_PAIRS = 16
 MAX_TUNING_FILE_BYTES = 20 * 2**20  # far more pairs than a CPU can tune on in minutes
+# The longest prompt or answer a pair may have, in characters. The bundled ones are under 110; the
+# largest context a model can have is 4,096 tokens, and the presets read 64 to 128, so a longer field
+# would only be cut off. (A 1 MB answer froze the window for 39 s and took 2.6 GB to tokenize.)
+MAX_FIELD_CHARS = 4_000
 # Sequence lengths are rounded up to a multiple of this, so similar sets reuse one compiled program.
 LENGTH_STEP = 16
 
@@ -131,12 +138,33 @@ def _read_rows(path: str | os.PathLike, required: Sequence[str], what: str, exam
             if not value.strip():
                 raise TuningDataError(f"{where}: the '{key}' field is empty.",
                                       "Fill it in, or delete the line.")
+            _check_length(where, key, value)
         if check_row is not None:
             check_row(where, row)
         rows.append((where, row))
     if not rows:
         raise TuningDataError(f"'{name}' has no rows.", shape)
     return rows
+
+
+def _check_length(where: str, key: str, value: str) -> None:
+    if len(value) > MAX_FIELD_CHARS:
+        raise TuningDataError(
+            f"{where}: the '{key}' field is {len(value):,} characters long, more than the {MAX_FIELD_CHARS:,} a "
+            "field may have (the models read a few hundred tokens at a time, so the rest could never be used).",
+            "Shorten it, or delete the line.")
+
+
+def check_row_lengths(items: Sequence[InstructionExample | PreferencePair], start: int = 1) -> None:
+    """Refuse a pair with a field longer than ``MAX_FIELD_CHARS``, naming the pair and the field.
+
+    For pairs that did not come through a loader (typed or pasted into a table): a run calls this
+    before it tokenizes anything, and so does the Instruction tab's token view. ``start`` is the number
+    of the first item's row."""
+    for number, item in enumerate(items, start=start):
+        fields = INSTRUCTION_FIELDS if isinstance(item, InstructionExample) else PREFERENCE_FIELDS
+        for key in fields:
+            _check_length(f"Row {number} of the pairs", key, getattr(item, key))
 
 
 def _meta(row: dict, skip: Sequence[str]) -> dict:

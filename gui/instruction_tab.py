@@ -3,7 +3,10 @@
 The examples are instruction → response pairs in an editable table (the bundled set to begin with;
 rows can be added, edited, deleted and undone; JSONL can be imported and exported). The chat
 template is shown plainly, and the selected example is drawn token by token with the tokens that
-count in the loss (the response) highlighted: the model is graded on the answer only.
+count in the loss (the response) highlighted: the model is graded on the answer only. The tokens are
+worked out on a worker thread (a long example takes a while), and at most ``MAX_DRAWN_TOKENS`` of
+those the model reads are drawn; a row over ``MAX_FIELD_CHARS`` is not tokenized at all but named in
+the view, with the limit (issue 16: a 200,000-character answer froze the window for 5.6 s).
 
 After a run, the same held-out benchmark questions (facts the model read only in pretraining text,
 never in a pair) are answered by the base model and the tuned one, side by side.
@@ -12,6 +15,7 @@ never in a pair) are answered by the base model and the tuned one, side by side.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
@@ -23,6 +27,7 @@ from engine.tuning_data import (
     InstructionExample,
     bundled_instructions,
     check_enough_pairs,
+    check_row_lengths,
     export_jsonl,
     load_benchmark,
     load_instructions,
@@ -40,6 +45,9 @@ JSONL_FILTER = "JSONL files (*.jsonl);;All files (*)"
 COMPARED_QUESTIONS = 24  # held-out questions shown side by side (the rates use all of them)
 IN_LOSS_COLOR = "#bfe8b5"  # the answer: graded
 PROMPT_COLOR = "#e6e6e6"  # the question: only read
+# The most tokens the view draws: more than the presets' whole context (64 to 128 tokens); a model with a
+# longer one shows the beginning and the end of what it reads, with the number left out in between.
+MAX_DRAWN_TOKENS = 300
 
 
 def benchmark_summary(before: dict, after: dict) -> str:
@@ -77,6 +85,35 @@ def _example(row: dict) -> InstructionExample:
     return InstructionExample(row.get("prompt", ""), row.get("completion", ""))
 
 
+def _span(piece) -> str:
+    color = IN_LOSS_COLOR if piece.in_loss else PROMPT_COLOR
+    weight = "bold" if piece.in_loss else "normal"
+    return (f'<span style="background-color:{color}; color:#111111; font-weight:{weight};">'
+            f'{html.escape(piece.label).replace("⏎", "⏎<br>")}</span>')
+
+
+def tokens_html(tokenizer, row: int, example: InstructionExample, context_length: int) -> str:
+    """The example's tokens as the view draws them (worker thread: the cost grows with the example).
+
+    A field over the length limit is refused by name before anything is tokenized; only the tokens that
+    fit the context are drawn, and at most ``MAX_DRAWN_TOKENS`` of them."""
+    check_row_lengths([example], start=row + 1)
+    pieces = token_pieces(tokenizer, example.prompt, example.completion, context_length)
+    read = [p for p in pieces if p.in_context]
+    counted = sum(p.in_loss for p in pieces)
+    lines = [f"<p>{counted} of {len(pieces)} tokens count in the loss:</p>"]
+    if len(read) < len(pieces):
+        lines.append(f"<p>{len(pieces) - len(read):,} tokens do not fit the model's context of {context_length:,} "
+                     "tokens: they are cut off, and not shown.</p>")
+    if len(read) > MAX_DRAWN_TOKENS:
+        half = MAX_DRAWN_TOKENS // 2
+        gap = f'<br><i>… {len(read) - 2 * half:,} more tokens, not drawn …</i><br>'
+        spans = "".join(map(_span, read[:half])) + gap + "".join(map(_span, read[-half:]))
+    else:
+        spans = "".join(map(_span, read))
+    return "".join(lines) + f"<p>{spans}</p>"
+
+
 class InstructionTab(TuningTab):
     stage_title = "Instruction tuning"
     base_stages = (STAGE_PRETRAINING,)
@@ -112,6 +149,13 @@ class InstructionTab(TuningTab):
         self.add_page(examples_page, "Examples")
         self.add_page(self.comparison, "Before and after")
 
+        self._tokens_task = BackgroundTask("tokenizing the selected example", self)
+        self._tokens_task.succeeded.connect(self._on_tokens)
+        self._tokens_task.failed.connect(self._on_tokens_failed)
+        self._tokens_asked = 0  # the latest request: an answer to an older one is ignored
+        self._import_task = BackgroundTask("reading instruction pairs", self)
+        self._import_task.succeeded.connect(self._on_imported)
+        self._import_task.failed.connect(lambda _tag, error: self.message_bar.error(plain_message(error)))
         self._compare_task = BackgroundTask("comparing before and after", self)
         self._compare_task.succeeded.connect(lambda _tag, result: self.comparison.set_rows(*result))
         self._compare_task.failed.connect(lambda _tag, error: self.comparison.show_message(plain_message(error)))
@@ -158,6 +202,8 @@ class InstructionTab(TuningTab):
     # --- examples ---------------------------------------------------------------------------------
 
     def _show_tokens(self, row: int) -> None:
+        """Ask a worker for the selected example's tokens; the view shows them when they come."""
+        self._tokens_asked += 1
         if self.base_model is None:
             self.tokens_view.setPlainText("Open or train a model to see how it reads an example, token by token.")
             return
@@ -167,34 +213,33 @@ class InstructionTab(TuningTab):
         if not rows:
             self.tokens_view.clear()
             return
-        example = _example(rows[row])
-        pieces = token_pieces(self.base_model.tokenizer, example.prompt, example.completion,
-                              self.base_model.model_config.context_length)
-        spans = []
-        for piece in pieces:
-            color = IN_LOSS_COLOR if piece.in_loss else PROMPT_COLOR
-            weight = "bold" if piece.in_loss else "normal"
-            spans.append(f'<span style="background-color:{color}; color:#111111; font-weight:{weight};">'
-                         f'{html.escape(piece.label).replace("⏎", "⏎<br>")}</span>')
-        counted = sum(p.in_loss for p in pieces)
-        self.tokens_view.setHtml(f"<p>{counted} of {len(pieces)} tokens count in the loss:</p><p>{''.join(spans)}</p>")
+        self._tokens_task.submit(tokens_html, self.base_model.tokenizer, row, _example(rows[row]),
+                                 self.base_model.model_config.context_length, tag=self._tokens_asked)
+
+    def _on_tokens(self, asked: int, text: str) -> None:
+        if asked == self._tokens_asked:
+            self.tokens_view.setHtml(text)
+
+    def _on_tokens_failed(self, asked: int, error: Exception) -> None:
+        if asked == self._tokens_asked:
+            self.tokens_view.setPlainText(plain_message(error))
 
     def ask_import(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(self, "Import instruction pairs", str(models_dir()), JSONL_FILTER)
         if path:
             self.import_jsonl(path)
 
-    def import_jsonl(self, path) -> bool:
-        """Replace the table with a JSONL file's pairs (undoable); a bad file changes nothing."""
-        try:
-            examples = load_instructions(path)
-        except PlainError as err:
-            self.message_bar.error(str(err))
-            return False
+    def import_jsonl(self, path) -> None:
+        """Replace the table with a JSONL file's pairs (undoable); a bad file changes nothing.
+
+        The file is read and checked on a worker (up to 20 MB); the table changes when it is done."""
+        self.message_bar.info(f"Reading '{Path(path).name}'…")
+        self._import_task.submit(load_instructions, path)
+
+    def _on_imported(self, _tag, examples: list[InstructionExample]) -> None:
         self.pairs.set_rows([{"prompt": e.prompt, "completion": e.completion} for e in examples],
                             f"Import {len(examples)} pairs")
         self.message_bar.info(f"Imported {len(examples):,} pairs.")
-        return True
 
     def ask_export(self) -> None:
         path, _filter = QFileDialog.getSaveFileName(self, "Export instruction pairs",
@@ -213,8 +258,9 @@ class InstructionTab(TuningTab):
 
     @property
     def busy(self) -> bool:
-        return super().busy or self._compare_task.busy
+        return super().busy or self._compare_task.busy or self._tokens_task.busy or self._import_task.busy
 
     def shutdown(self, timeout_s: float = 60.0) -> bool:
         done = super().shutdown(timeout_s)
-        return self._compare_task.shutdown(timeout_s) and done
+        return all([self._tokens_task.shutdown(timeout_s), self._import_task.shutdown(timeout_s),
+                    self._compare_task.shutdown(timeout_s), done])

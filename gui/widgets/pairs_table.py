@@ -8,6 +8,10 @@ does, when training starts, and says in plain words what is wrong with which row
 The buttons sit in two rows above the table, editing (Add, Delete, Undo, Redo) and then files (a
 tab's Import/Export, added with ``add_file_buttons``) with the row count: six buttons in one row did
 not fit a 1280-pixel projector at 200 % zoom. Tab goes through them in that order, then the table.
+
+A cell draws at most ``MAX_CELL_CHARS`` of its text, with "…" (the whole text is kept, edited and
+exported): Qt lays out a cell's whole text at every repaint, and a pasted 200,000-character answer
+held the window for 0.2 s each time (issue 16).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -27,6 +32,18 @@ from PySide6.QtWidgets import (
 )
 
 from gui.availability import bind_undo_buttons
+
+
+MAX_CELL_CHARS = 600  # more than a cell shows at any zoom; the loaders allow 4,000 per field
+
+
+class _ShortCellDelegate(QStyledItemDelegate):
+    """Draws (and sizes) a cell from the beginning of its text only; the editor still gets all of it."""
+
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        if len(option.text) > MAX_CELL_CHARS:
+            option.text = option.text[:MAX_CELL_CHARS] + "…"
 
 
 class _RowsChange(QUndoCommand):
@@ -60,6 +77,7 @@ class PairsTable(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(True)
         self.table.setAlternatingRowColors(True)
+        self.table.setItemDelegate(_ShortCellDelegate(self.table))
         self.count_label = QLabel()
         self.add_button = QPushButton("Add row")
         self.delete_button = QPushButton("Delete rows")

@@ -14,11 +14,11 @@ import pytest
 from engine.behaviour import greedy_answers, judge
 from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.config import param_count
-from engine.errors import ConfigError, NotEnoughPairs, TokenizerMismatch
+from engine.errors import ConfigError, NotEnoughPairs, TokenizerMismatch, TuningDataError
 from engine.events import Diverged, Finished, RunControl, Sample, Status, TrainProgress, ValidationLoss
 from engine.instruction_tuning import InstructionTuningRun
 from engine.lora import LoraConfig, adapter_count, init_adapters, merge
-from engine.tuning_data import END_OF_ANSWER, InstructionExample
+from engine.tuning_data import END_OF_ANSWER, MAX_FIELD_CHARS, InstructionExample, PreferencePair, check_row_lengths
 from tests.engine.tuning_fixtures import instructions, tiny_base, tiny_schedule
 
 
@@ -108,6 +108,29 @@ def test_bad_data_and_settings_are_refused_before_training():
     with pytest.raises(ConfigError, match="rank"):
         list(InstructionTuningRun(base, instructions(), tiny_schedule(), method="lora",
                                   lora=LoraConfig(rank=64)).events())
+
+
+def test_a_huge_pasted_row_is_refused_before_anything_is_tokenized(monkeypatch):
+    """Rows typed or pasted into a tab's table skip the file loader: the run holds them to the same
+    limit before tokenizing (a 10 MB answer took 15.6 s and 3.7 GB to tokenize at the start)."""
+    base = tiny_base()
+    encoded = []
+    original = base.tokenizer.encode
+    monkeypatch.setattr(base.tokenizer, "encode", lambda text: encoded.append(len(text)) or original(text))
+    examples = instructions()
+    examples[2] = InstructionExample(examples[2].prompt, " a" * 500_000)
+    events = InstructionTuningRun(base, examples, tiny_schedule()).events()
+    assert next(events).phase == "preparing"
+    with pytest.raises(TuningDataError) as refused:
+        next(events)
+    assert str(refused.value).startswith("Row 3 of the pairs: the 'completion' field is 1,000,000 characters long")
+    assert f"{MAX_FIELD_CHARS:,}" in str(refused.value)
+    assert not encoded  # refused before the tokenizer saw any of it
+    # Preference pairs are held to it field by field; a pair at the limit passes.
+    pair = PreferencePair("User: Hi?\nAssistant:", " Hello.", " Go.")
+    check_row_lengths([pair, PreferencePair(pair.prompt, pair.chosen, "r" * MAX_FIELD_CHARS)])
+    with pytest.raises(TuningDataError, match="^Row 2 of the pairs: the 'rejected' field is 4,001 characters"):
+        check_row_lengths([pair, PreferencePair(pair.prompt, pair.chosen, "r" * (MAX_FIELD_CHARS + 1))])
 
 
 def test_stop_keeps_the_model_and_pause_holds():

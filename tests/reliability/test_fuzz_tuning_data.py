@@ -8,6 +8,9 @@ Each file goes through all four loaders, and each answer is checked against an i
 of the same bytes: a load must return exactly the rows that reading finds, and a refusal must name
 the first line that reading finds wrong.
 
+A required field longer than ``MAX_FIELD_CHARS`` is a bad line like any other (the oracle knows the
+limit); ``test_a_field_over_the_length_limit_is_refused_in_words`` checks the sentence itself.
+
 Bug found and fixed: a whole number of more than 4300 digits (``{"prompt": 1111…}``) made Python's
 JSON reader raise a plain ``ValueError``, which escaped as a crash instead of "file:line: not valid JSON".
 """
@@ -25,7 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import PlainError, TuningDataError
-from engine.tuning_data import (BENCHMARK_FIELDS, INSTRUCTION_FIELDS, MAX_TUNING_FILE_BYTES, PREFERENCE_FIELDS,
+from engine.tuning_data import (BENCHMARK_FIELDS, INSTRUCTION_FIELDS, MAX_FIELD_CHARS, MAX_TUNING_FILE_BYTES,
+                                PREFERENCE_FIELDS,
                                 RED_TEAM_FIELDS, InstructionExample, PreferencePair, load_benchmark,
                                 load_instructions, load_preferences, load_red_team)
 from tests.reliability.file_access import files_opened
@@ -58,6 +62,8 @@ def expected(raw: bytes, required, distinct: bool):
         except Exception:  # noqa: BLE001 - the oracle only needs to know the line is not JSON
             return "line", number
         if not isinstance(row, dict) or not all(isinstance(row.get(k), str) and row[k].strip() for k in required):
+            return "line", number
+        if any(len(row[k]) > MAX_FIELD_CHARS for k in required):
             return "line", number
         if distinct and row["chosen"].strip() == row["rejected"].strip():
             return "line", number
@@ -243,6 +249,32 @@ def test_mixed_encodings(raw):
 ], ids=lambda raw: repr(raw[:12]))
 def test_edge_cases_get_a_plain_error_or_load(raw):
     load_fuzzed(raw)
+
+
+@settings(FUZZ, max_examples=30)
+@given(loader=st.sampled_from([load_instructions, load_preferences]), data=st.data(),
+       extra=st.sampled_from([-1, 0, 1, 2, 200_000]), unit=st.sampled_from(["a", "é", "日", "🙂"]))
+def test_a_field_over_the_length_limit_is_refused_in_words(loader, data, extra, unit):
+    """A prompt or answer over the limit stops the load naming the line, the field, its length and the
+    limit (a 200,000-character answer froze the Instruction tab for 5.6 s); one at the limit loads."""
+    required = LOADERS[loader][0]
+    field = data.draw(st.sampled_from(required))
+    length = MAX_FIELD_CHARS + extra
+    good = {"prompt": "User: Hi?\nAssistant:", "completion": " Hello.", "chosen": " Hello.", "rejected": " Go."}
+    long_row = {**good, field: "Secret " + unit * (length - len("Secret "))}
+    with tempfile.TemporaryDirectory(prefix="te-fuzz-jsonl-") as folder:
+        path = Path(folder) / NAME
+        path.write_text(json.dumps(good) + "\n" + json.dumps(long_row, ensure_ascii=data.draw(st.booleans())) + "\n",
+                        encoding="utf-8")
+        if extra <= 0:
+            assert len(loader(path)) == 2
+            return
+        with pytest.raises(TuningDataError) as refused:
+            loader(path)
+    message = str(refused.value)
+    assert message.startswith(f"{NAME}:2: the '{field}' field is {length:,} characters long")
+    assert f"{MAX_FIELD_CHARS:,}" in message and "Shorten it" in message
+    assert "Secret" not in message and len(message) < 400
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path):
