@@ -47,7 +47,7 @@ from engine.documents import SOURCES, TOPICS
 from engine.errors import ConfigError, PlainError
 from engine.events import (Diverged, Finished, PreferenceMetrics, RunControl, Sample, Status, TrainProgress,
                            ValidationLoss)
-from engine.lora import METHOD_FULL, METHODS, LoraConfig
+from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
 from engine.preference_tuning import PreferenceConfig
 from engine.tokenizer import TokenizerSpec, visible
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
@@ -299,7 +299,9 @@ def load_config(path: str | Path, output: str | None = None, stages: str | None 
     except OSError as err:
         raise ConfigError(f"The config file '{path}' cannot be read: {err.strerror}.") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        # "utf-8-sig": Windows editors (Notepad) start a UTF-8 file with a byte-order mark, which TOML
+        # itself does not allow; it is dropped here rather than reported as a mistake at line 1.
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError(f"The config file '{path}' is not UTF-8 text.", "Save it as UTF-8.") from None
     except tomllib.TOMLDecodeError as err:
@@ -519,7 +521,10 @@ def _check_before_training(cfg: CliConfig, base, corpus, data: dict) -> None:
             check_enough_pairs(len(rows), TITLE[stage])
             check_tokenizer(tokenizer, (getattr(row, f) for row in rows for f in fields))
             sequences = len(fields) - 1  # a preference pair's model reads two answers per example
-            train = getattr(cfg, stage).train
+            settings = getattr(cfg, stage)
+            if settings.method == METHOD_LORA:  # the run checks the rank against the model's width
+                _validated(stage, lambda: settings.lora.validate(model))
+            train = settings.train
             needs.append((stage, estimate_memory_bytes(model, replace(train, batch_size=sequences * train.batch_size))))
     stage, needed = max(needs, key=lambda n: n[1])
     hint = "Choose a smaller model.preset, or lower n_layers, d_model, context_length or batch_size."
