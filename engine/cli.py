@@ -12,8 +12,10 @@ It runs the same engine code as the app (``PretrainingRun``, ``InstructionTuning
 made in this run, else from ``--from``, else from the previous stage's file in the output folder.
 
 Everything a user can get wrong is checked before any training and reported in one plain sentence
-(exit code 2), never a traceback: unknown keys (with the valid ones listed), wrong types, missing
-files, a model too big for this computer's memory, a model file that would be overwritten.
+(exit code 2), never a traceback: unknown keys (with the valid ones listed), wrong types, a number
+outside its range (``engine.config.RANGES``, which the runs and the app check too), missing files, a
+model too big for this computer's memory, a model file that would be overwritten. A model that cannot
+be saved where asked (a full disk) is saved in another folder instead (``save_model``), never lost.
 Progress goes to stderr as a bar with ETA (one line per 10% when stderr is a log file, not a
 terminal); ``--json`` prints one line of metrics per stage on stdout. Ctrl+C stops at the next step
 and saves the model so far; a second Ctrl+C quits at once. Exit codes: 0 done, 1 a stage's loss blew
@@ -44,7 +46,7 @@ from engine.corpus import REPO_ROOT, available_memory_bytes, bundled_corpora
 from engine.curation import CurationSettings
 from engine.data_sources import KINDS, SourceRequest
 from engine.documents import SOURCES, TOPICS
-from engine.errors import ConfigError, PlainError
+from engine.errors import CheckpointError, ConfigError, PlainError
 from engine.events import (Diverged, Finished, PreferenceMetrics, RunControl, Sample, Status, TrainProgress,
                            ValidationLoss)
 from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
@@ -588,6 +590,67 @@ def _run_stage(stage: str, run, bar: ProgressBar) -> dict:
     return metrics
 
 
+# When a model cannot be saved where asked (a full disk, a folder that went away), it is saved to these
+# folders instead, and when none of them takes it, every place is tried again this often, this many times.
+SAVE_RETRY_SECONDS = 30.0
+SAVE_RETRIES = 20
+
+
+def _fallback_folders() -> list[Path]:
+    """Other places a model can go: the app's own models folder (what *Open model…* shows first), then
+    the system's temporary folder (often another disk, or memory)."""
+    import tempfile
+
+    from engine.user_paths import models_dir
+
+    folders = []
+    try:
+        folders.append(models_dir())
+    except OSError:
+        pass
+    folders.append(Path(tempfile.gettempdir()))
+    return folders
+
+
+def save_model(model, path: Path, say) -> Path:
+    """Save a stage's model to ``path``; returns its weights file. Minutes of training are never thrown
+    away because one folder cannot take them: if the save fails (no space left, no permission), the model
+    is saved under a new name in another folder and ``say`` tells where; if no folder takes it, every
+    place is tried again every ``SAVE_RETRY_SECONDS`` (freeing some space lets it through) before a
+    ``CheckpointError`` gives up. The model stays in memory all the while."""
+    from engine import checkpoint
+
+    try:
+        return checkpoint.save_checkpoint(model, path)
+    except PlainError as err:
+        failure = err
+    say(f"{failure.message} Saving it somewhere else instead…")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(SAVE_RETRIES + 1):
+        if attempt:
+            time.sleep(SAVE_RETRY_SECONDS)
+            try:
+                return checkpoint.save_checkpoint(model, path)
+            except PlainError:
+                pass
+        for folder in _fallback_folders():
+            candidate, n = folder / f"{path.name}-{stamp}", 1
+            while any(p.exists() for p in checkpoint_paths(candidate)):  # never replace another model
+                candidate, n = folder / f"{path.name}-{stamp}-{n}", n + 1
+            try:
+                weights = checkpoint.save_checkpoint(model, candidate)
+            except PlainError:
+                continue
+            say(f"The model was saved to '{weights}' instead (with its '{checkpoint_paths(weights)[1].name}'). "
+                "Move both files where you want them; the app's Open model… opens them from there.")
+            return weights
+        if attempt == 0:
+            say(f"No other folder could take it either. Free some disk space: every place is tried again every "
+                f"{SAVE_RETRY_SECONDS:g} seconds, {SAVE_RETRIES} times (Ctrl+C gives up and loses this model).")
+    raise CheckpointError(f"{failure.message} No other folder could take it either, so this stage's model "
+                          "is lost.", "Free some disk space, then run the stage again.")
+
+
 def run_pipeline(cfg: CliConfig, start_from: Path | None = None, devices: int | None = None,
                  overwrite: bool = False, as_json: bool = False, check_only: bool = False,
                  stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -609,7 +672,6 @@ def run_pipeline(cfg: CliConfig, start_from: Path | None = None, devices: int | 
         return EXIT_OK
     if base is not None:
         say(f"Starting from the {base.stage} model in '{checkpoint_paths(base_path)[0]}' (step {base.step}).")
-    from engine.checkpoint import save_checkpoint
 
     with StopOnCtrlC(stderr) as ctrl_c:
         model = base
@@ -625,7 +687,7 @@ def run_pipeline(cfg: CliConfig, start_from: Path | None = None, devices: int | 
             metrics.update(steps=trained.step if trained else first_step, steps_run=steps_run,
                            devices=n_devices if stage == "pretrain" else 1, checkpoint=None)
             if steps_run > 0:  # a stage stopped before its first step made nothing worth keeping
-                weights = save_checkpoint(trained, cfg.output / CHECKPOINT_NAME[stage])
+                weights = save_model(trained, cfg.output / CHECKPOINT_NAME[stage], say)
                 metrics["checkpoint"] = str(weights)
                 say(f"{stage}: saved the model (step {trained.step}) to '{weights}'.")
             if as_json:
