@@ -130,8 +130,7 @@ def _shown(value) -> str:
     return repr(float(value))
 
 
-MAX_STEPS = 10_000_000
-MAX_INTERVAL = 10**9  # an interval this long means "never", as the lessons use it
+MAX_STEPS = 10**9  # a billion steps: "never" as an interval (the lessons' eval_every), any step plausible
 MAX_SEED = 2**31 - 1  # numpy's and JAX's generators take it on every platform
 
 # Every numeric setting's range, by section: the one place the CLI's --check, each run's start, a
@@ -157,10 +156,10 @@ RANGES: dict[str, dict[str, Range]] = {
         "beta2": Range("AdamW's memory of gradient size", 0, 1, high_open=True),
         "grad_clip": Range("the largest allowed gradient size", 0, low_open=True),
         "seed": Range("the seed of every random choice", 0, MAX_SEED, whole=True),
-        "log_every": Range("steps between loss readings", 1, MAX_INTERVAL, whole=True, unit="steps"),
-        "eval_every": Range("steps between held-out checks", 1, MAX_INTERVAL, whole=True, unit="steps"),
+        "log_every": Range("steps between loss readings", 1, MAX_STEPS, whole=True, unit="steps"),
+        "eval_every": Range("steps between held-out checks", 1, MAX_STEPS, whole=True, unit="steps"),
         "eval_batches": Range("batches averaged for one held-out loss", 1, 10_000, whole=True, unit="batches"),
-        "sample_every": Range("steps between samples (0: never)", 0, MAX_INTERVAL, whole=True, unit="steps"),
+        "sample_every": Range("steps between samples (0: never)", 0, MAX_STEPS, whole=True, unit="steps"),
         "sample_tokens": Range("the length of each sample", 1, 100_000, whole=True, unit="tokens"),
         "val_fraction": Range("the share of the text held out for checking", 0.001, 0.5, high_open=True),
     },
