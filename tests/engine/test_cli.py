@@ -243,6 +243,8 @@ def test_a_stage_with_no_model_to_start_from_says_which_file_is_missing(tmp_path
     ("[model]\npreset = \"huge\"\n", ["'model.preset' cannot be \"huge\"", "tiny, small, nanogpt, medium"]),
     ("stages = [\"pretrain\", \"prefer\"]\n", ["stages must follow one another"]),
     ("[pretrain]\nlearning_rate = -1\n", ["In [pretrain]:", "'learning_rate' (the learning rate) must be a number above 0"]),
+    ("[corpus]\nkind = \"world\"\n[corpus.world]\nrecency = nan\n",
+     ["In [corpus.world]: 'recency'", "must be a number from 0 to 1,000; it is nan (not a number)"]),
     ("seed = \n", ["is not valid TOML", "line 1"]),
 ])
 def test_a_mistake_in_the_config_is_named_plainly_with_exit_code_2(tmp_path, text, expected):

@@ -25,10 +25,12 @@ from engine.config import PRESETS, RANGES, ModelConfig, TrainConfig
 from engine.errors import ConfigError, PlainError
 from engine.lora import METHODS, LoraConfig
 from engine.preference_tuning import PreferenceConfig
+from engine.world import WorldSettings
 from tests.engine.test_cli import run_main
 from tests.engine.tuning_fixtures import instructions, tiny_base
 
-CLASSES = {"model": ModelConfig, "train": TrainConfig, "lora": LoraConfig, "preference": PreferenceConfig}
+CLASSES = {"model": ModelConfig, "train": TrainConfig, "lora": LoraConfig, "preference": PreferenceConfig,
+           "world": WorldSettings}
 SETTINGS = [(section, name) for section, ranges in RANGES.items() for name in ranges]
 CHECKS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
