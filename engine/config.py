@@ -83,8 +83,8 @@ class Range:
     def contains(self, value) -> bool:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral if self.whole else numbers.Real):
             return False
-        if not math.isfinite(value):
-            return False
+        if not isinstance(value, numbers.Integral) and not math.isfinite(value):  # ints are finite (and may
+            return False  # be too large for a float: a JSON file can hold 400 digits)
         above = value > self.low if self.low_open else value >= self.low
         below = value < self.high if self.high_open else value <= self.high
         return above and below
@@ -119,8 +119,14 @@ def _shown(value) -> str:
     """A number as the user would write it: 10,000,000 and 0.5, inf and nan spelt out."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}" + ("…" if len(value) > 40 else "")  # one line, however long
     if not isinstance(value, numbers.Real):
-        return f'the text "{value}"' if isinstance(value, str) else f"{type(value).__name__}"
+        return type(value).__name__
+    if isinstance(value, numbers.Integral):
+        if abs(value) >= 10**18:  # str() of a 5000-digit int raises; the user needs no digits anyway
+            return "a huge negative number" if value < 0 else "a huge number"
+        return f"{int(value):,}"
     if math.isnan(value):
         return "nan (not a number)"
     if math.isinf(value):

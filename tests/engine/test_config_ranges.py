@@ -100,6 +100,16 @@ def test_the_message_shows_the_bad_value_as_the_user_wrote_it(value, shown):
     assert "The default is 1." in str(refused.value)  # what to write instead
 
 
+@pytest.mark.parametrize("value, shown", [(10**5000, "it is a huge number"), (-10**30, "it is a huge negative number"),
+                                          ("12\n" * 100, "it is the text '12\\n12\\n")],
+                         ids=["5000 digits", "-10**30", "long text"])
+def test_huge_numbers_and_long_text_get_a_one_line_message(value, shown):
+    """A session or model file is JSON, whose whole numbers can have any number of digits."""
+    with pytest.raises(ConfigError) as refused:
+        TrainConfig(total_steps=value).validate()
+    assert shown in str(refused.value) and "\n" not in str(refused.value) and len(str(refused.value)) < 200
+
+
 # --- the command line -------------------------------------------------------------------------------
 
 CORPUS_LINES = "".join(f"{e.prompt}{e.completion}\n" for e in instructions()) * 40

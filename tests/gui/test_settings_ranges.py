@@ -63,3 +63,5 @@ def test_a_session_with_a_setting_out_of_range_is_refused_naming_it():
     assert "training settings are damaged, so it was not opened" in message
     assert "'grad_clip' (the largest allowed gradient size) must be a number above 0; it is -1" in message
     assert "Your current work is unchanged" in message
+    with pytest.raises(SessionError, match="'total_steps' .* it is a huge number"):  # JSON allows any digits
+        _dataclass_from(TrainConfig, {**saved, "total_steps": 10**5000}, "training settings")
