@@ -31,6 +31,7 @@ import argparse
 import dataclasses
 import difflib
 import json
+import math
 import signal
 import sys
 import threading
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.checkpoint import checkpoint_paths, write_atomically
-from engine.config import PRESETS, ModelConfig, TrainConfig, estimate_memory_bytes, preset, replace
+from engine.config import PRESETS, RANGES, ModelConfig, TrainConfig, estimate_memory_bytes, preset, replace
 from engine.corpus import REPO_ROOT, available_memory_bytes, bundled_corpora
 from engine.curation import CurationSettings
 from engine.data_sources import KINDS, SourceRequest
@@ -140,11 +141,31 @@ class CliConfig:
     seed: int  # every stage's random choices derive from it
 
 
+# Where a setting of the file has its range in engine.config.RANGES: section -> that table's section,
+# and the file's names that differ from the engine's.
+_RANGE_SECTIONS = {"pretrain": "train", "instruct": "train", "prefer": "train", "model": "model",
+                   "corpus.world": "world"}
+_RANGE_ALIASES = {"lora_rank": ("lora", "rank"), "lora_alpha": ("lora", "alpha"), "beta": ("preference", "beta"),
+                  "nll_weight": ("preference", "nll_weight")}
+
+
+def _range_of(where: str):
+    section, _, key = where.rpartition(".")
+    if section in ("instruct", "prefer") and key in _RANGE_ALIASES:
+        table, key = _RANGE_ALIASES[key]
+        return RANGES[table].get(key)
+    return RANGES.get(_RANGE_SECTIONS.get(section, ""), {}).get(key)
+
+
 def _check_value(value, kind: str, where: str) -> None:
     words, test = _KINDS[kind]
     if not test(value):
         shown = json.dumps(value) if isinstance(value, (str, int, float, bool)) else type(value).__name__
-        raise ConfigError(f"The setting '{where}' must be {words}, but the file has {shown}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            shown = str(value)  # as TOML spells it (inf, -inf, nan), not JSON's Infinity
+        rng = _range_of(where)
+        allowed = f" It must be {rng.words()}." if rng is not None else ""
+        raise ConfigError(f"The setting '{where}' must be {words}, but the file has {shown}.{allowed}")
     if kind == "number_table":
         for k, v in value.items():
             _check_value(v, "float", f"{where}.{k}")

@@ -175,6 +175,21 @@ def test_the_settings_issue_16_found_are_refused_by_check_and_by_the_run(tmp_pat
         assert not (tmp_path / "out" / "pretrained.json").exists()
 
 
+@pytest.mark.parametrize("section, line, expected", [
+    ("pretrain", "batch_size = 1.5", "'pretrain.batch_size' must be a whole number, but the file has 1.5. "
+                                     "It must be a whole number from 1 to 100,000."),
+    ("instruct", "lora_rank = \"8\"", "'instruct.lora_rank' must be a whole number, but the file has \"8\". "
+                                      "It must be a whole number from 1 to 100,000."),
+    ("model", "n_layers = inf", "'model.n_layers' must be a whole number, but the file has inf. "
+                                "It must be a whole number from 1 to 1,000 layers."),
+])
+def test_a_setting_of_the_wrong_type_is_told_its_range_too(tmp_path, section, line, expected):
+    config = tmp_path / "typed.toml"
+    config.write_text(f"[{section}]\n{line}\n", encoding="utf-8")
+    code, _, err = run_main([config, "--check"])
+    assert code == 2 and expected in err and len(err.splitlines()) == 1
+
+
 def test_a_config_file_that_starts_with_a_byte_order_mark_is_read(tmp_path):
     config = write_config(tmp_path, "train", "total_steps", 20)
     config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes())  # what Windows Notepad writes
