@@ -12,8 +12,10 @@ It runs the same engine code as the app (``PretrainingRun``, ``InstructionTuning
 made in this run, else from ``--from``, else from the previous stage's file in the output folder.
 
 Everything a user can get wrong is checked before any training and reported in one plain sentence
-(exit code 2), never a traceback: unknown keys (with the valid ones listed), wrong types, missing
-files, a model too big for this computer's memory, a model file that would be overwritten.
+(exit code 2), never a traceback: unknown keys (with the valid ones listed), wrong types, a number
+outside its range (``engine.config.RANGES``, which the runs and the app check too), missing files, a
+model too big for this computer's memory, a model file that would be overwritten. A model that cannot
+be saved where asked (a full disk) is saved in another folder instead (``save_model``), never lost.
 Progress goes to stderr as a bar with ETA (one line per 10% when stderr is a log file, not a
 terminal); ``--json`` prints one line of metrics per stage on stdout. Ctrl+C stops at the next step
 and saves the model so far; a second Ctrl+C quits at once. Exit codes: 0 done, 1 a stage's loss blew
@@ -29,6 +31,7 @@ import argparse
 import dataclasses
 import difflib
 import json
+import math
 import signal
 import sys
 import threading
@@ -39,15 +42,15 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.checkpoint import checkpoint_paths, write_atomically
-from engine.config import PRESETS, ModelConfig, TrainConfig, estimate_memory_bytes, preset, replace
+from engine.config import PRESETS, RANGES, ModelConfig, TrainConfig, estimate_memory_bytes, preset, replace
 from engine.corpus import REPO_ROOT, available_memory_bytes, bundled_corpora
 from engine.curation import CurationSettings
 from engine.data_sources import KINDS, SourceRequest
 from engine.documents import SOURCES, TOPICS
-from engine.errors import ConfigError, PlainError
+from engine.errors import CheckpointError, ConfigError, PlainError
 from engine.events import (Diverged, Finished, PreferenceMetrics, RunControl, Sample, Status, TrainProgress,
                            ValidationLoss)
-from engine.lora import METHOD_FULL, METHODS, LoraConfig
+from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
 from engine.preference_tuning import PreferenceConfig
 from engine.tokenizer import TokenizerSpec, visible
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
@@ -138,11 +141,31 @@ class CliConfig:
     seed: int  # every stage's random choices derive from it
 
 
+# Where a setting of the file has its range in engine.config.RANGES: section -> that table's section,
+# and the file's names that differ from the engine's.
+_RANGE_SECTIONS = {"pretrain": "train", "instruct": "train", "prefer": "train", "model": "model",
+                   "corpus.world": "world"}
+_RANGE_ALIASES = {"lora_rank": ("lora", "rank"), "lora_alpha": ("lora", "alpha"), "beta": ("preference", "beta"),
+                  "nll_weight": ("preference", "nll_weight")}
+
+
+def _range_of(where: str):
+    section, _, key = where.rpartition(".")
+    if section in ("instruct", "prefer") and key in _RANGE_ALIASES:
+        table, key = _RANGE_ALIASES[key]
+        return RANGES[table].get(key)
+    return RANGES.get(_RANGE_SECTIONS.get(section, ""), {}).get(key)
+
+
 def _check_value(value, kind: str, where: str) -> None:
     words, test = _KINDS[kind]
     if not test(value):
         shown = json.dumps(value) if isinstance(value, (str, int, float, bool)) else type(value).__name__
-        raise ConfigError(f"The setting '{where}' must be {words}, but the file has {shown}.")
+        if isinstance(value, float) and not math.isfinite(value):
+            shown = str(value)  # as TOML spells it (inf, -inf, nan), not JSON's Infinity
+        rng = _range_of(where)
+        allowed = f" It must be {rng.words()}." if rng is not None else ""
+        raise ConfigError(f"The setting '{where}' must be {words}, but the file has {shown}.{allowed}")
     if kind == "number_table":
         for k, v in value.items():
             _check_value(v, "float", f"{where}.{k}")
@@ -299,7 +322,9 @@ def load_config(path: str | Path, output: str | None = None, stages: str | None 
     except OSError as err:
         raise ConfigError(f"The config file '{path}' cannot be read: {err.strerror}.") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        # "utf-8-sig": Windows editors (Notepad) start a UTF-8 file with a byte-order mark, which TOML
+        # itself does not allow; it is dropped here rather than reported as a mistake at line 1.
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError(f"The config file '{path}' is not UTF-8 text.", "Save it as UTF-8.") from None
     except tomllib.TOMLDecodeError as err:
@@ -519,7 +544,10 @@ def _check_before_training(cfg: CliConfig, base, corpus, data: dict) -> None:
             check_enough_pairs(len(rows), TITLE[stage])
             check_tokenizer(tokenizer, (getattr(row, f) for row in rows for f in fields))
             sequences = len(fields) - 1  # a preference pair's model reads two answers per example
-            train = getattr(cfg, stage).train
+            settings = getattr(cfg, stage)
+            if settings.method == METHOD_LORA:  # the run checks the rank against the model's width
+                _validated(stage, lambda: settings.lora.validate(model))
+            train = settings.train
             needs.append((stage, estimate_memory_bytes(model, replace(train, batch_size=sequences * train.batch_size))))
     stage, needed = max(needs, key=lambda n: n[1])
     hint = "Choose a smaller model.preset, or lower n_layers, d_model, context_length or batch_size."
@@ -583,6 +611,67 @@ def _run_stage(stage: str, run, bar: ProgressBar) -> dict:
     return metrics
 
 
+# When a model cannot be saved where asked (a full disk, a folder that went away), it is saved to these
+# folders instead, and when none of them takes it, every place is tried again this often, this many times.
+SAVE_RETRY_SECONDS = 30.0
+SAVE_RETRIES = 20
+
+
+def _fallback_folders() -> list[Path]:
+    """Other places a model can go: the app's own models folder (what *Open model…* shows first), then
+    the system's temporary folder (often another disk, or memory)."""
+    import tempfile
+
+    from engine.user_paths import models_dir
+
+    folders = []
+    try:
+        folders.append(models_dir())
+    except OSError:
+        pass
+    folders.append(Path(tempfile.gettempdir()))
+    return folders
+
+
+def save_model(model, path: Path, say) -> Path:
+    """Save a stage's model to ``path``; returns its weights file. Minutes of training are never thrown
+    away because one folder cannot take them: if the save fails (no space left, no permission), the model
+    is saved under a new name in another folder and ``say`` tells where; if no folder takes it, every
+    place is tried again every ``SAVE_RETRY_SECONDS`` (freeing some space lets it through) before a
+    ``CheckpointError`` gives up. The model stays in memory all the while."""
+    from engine import checkpoint
+
+    try:
+        return checkpoint.save_checkpoint(model, path)
+    except PlainError as err:
+        failure = err
+    say(f"{failure.message} Saving it somewhere else instead…")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(SAVE_RETRIES + 1):
+        if attempt:
+            time.sleep(SAVE_RETRY_SECONDS)
+            try:
+                return checkpoint.save_checkpoint(model, path)
+            except PlainError:
+                pass
+        for folder in _fallback_folders():
+            candidate, n = folder / f"{path.name}-{stamp}", 1
+            while any(p.exists() for p in checkpoint_paths(candidate)):  # never replace another model
+                candidate, n = folder / f"{path.name}-{stamp}-{n}", n + 1
+            try:
+                weights = checkpoint.save_checkpoint(model, candidate)
+            except PlainError:
+                continue
+            say(f"The model was saved to '{weights}' instead (with its '{checkpoint_paths(weights)[1].name}'). "
+                "Move both files where you want them; the app's Open model… opens them from there.")
+            return weights
+        if attempt == 0:
+            say(f"No other folder could take it either. Free some disk space: every place is tried again every "
+                f"{SAVE_RETRY_SECONDS:g} seconds, {SAVE_RETRIES} times (Ctrl+C gives up and loses this model).")
+    raise CheckpointError(f"{failure.message} No other folder could take it either, so this stage's model "
+                          "is lost.", "Free some disk space, then run the stage again.")
+
+
 def run_pipeline(cfg: CliConfig, start_from: Path | None = None, devices: int | None = None,
                  overwrite: bool = False, as_json: bool = False, check_only: bool = False,
                  stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -604,7 +693,6 @@ def run_pipeline(cfg: CliConfig, start_from: Path | None = None, devices: int | 
         return EXIT_OK
     if base is not None:
         say(f"Starting from the {base.stage} model in '{checkpoint_paths(base_path)[0]}' (step {base.step}).")
-    from engine.checkpoint import save_checkpoint
 
     with StopOnCtrlC(stderr) as ctrl_c:
         model = base
@@ -620,7 +708,7 @@ def run_pipeline(cfg: CliConfig, start_from: Path | None = None, devices: int | 
             metrics.update(steps=trained.step if trained else first_step, steps_run=steps_run,
                            devices=n_devices if stage == "pretrain" else 1, checkpoint=None)
             if steps_run > 0:  # a stage stopped before its first step made nothing worth keeping
-                weights = save_checkpoint(trained, cfg.output / CHECKPOINT_NAME[stage])
+                weights = save_model(trained, cfg.output / CHECKPOINT_NAME[stage], say)
                 metrics["checkpoint"] = str(weights)
                 say(f"{stage}: saved the model (step {trained.step}) to '{weights}'.")
             if as_json:

@@ -7,6 +7,8 @@ as the user types without importing JAX.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 
 from engine.errors import ConfigError
@@ -25,8 +27,7 @@ class ModelConfig:
     context_length: int = 64  # how many tokens the model sees at once
 
     def validate(self) -> None:
-        if min(self.vocab_size, self.n_layers, self.n_heads, self.d_model, self.context_length) < 1:
-            raise ConfigError("Every model setting must be at least 1.")
+        check_ranges("model", self)
         if self.d_model % self.n_heads:
             raise ConfigError(
                 f"The width ({self.d_model}) must divide evenly among the {self.n_heads} heads.",
@@ -60,14 +61,166 @@ class TrainConfig:
     val_fraction: float = 0.1  # the last part of the corpus held out for validation
 
     def validate(self) -> None:
-        if self.batch_size < 1 or self.total_steps < 1:
-            raise ConfigError("Batch size and steps must be at least 1.")
-        if not (self.learning_rate > 0):
-            raise ConfigError("The learning rate must be above zero.")
-        if self.warmup_steps < 0 or self.log_every < 1 or self.eval_every < 1:
-            raise ConfigError("Warmup must be zero or more, and log and evaluation intervals at least 1.")
-        if not 0.0 < self.val_fraction < 0.5:
-            raise ConfigError("The validation share must be between 0 and 0.5.")
+        check_ranges("train", self)
+
+
+# --- the range of every setting ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values one setting may take: a finite number (a whole one if ``whole``) between ``low`` and
+    ``high``, each end allowed unless it is ``open``."""
+
+    what: str  # what the setting is, in plain words
+    low: float
+    high: float = math.inf  # math.inf: no upper limit (the value must still be a finite number)
+    low_open: bool = False  # True: the low end itself is not allowed ("above 0")
+    high_open: bool = False  # True: the high end itself is not allowed ("below 1")
+    whole: bool = False  # a whole number, not a decimal
+    unit: str = ""  # words after the numbers ("steps")
+
+    def contains(self, value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral if self.whole else numbers.Real):
+            return False
+        if not isinstance(value, numbers.Integral) and not math.isfinite(value):  # ints are finite (and may
+            return False  # be too large for a float: a JSON file can hold 400 digits)
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def words(self) -> str:
+        """"a whole number from 1 to 10,000,000 steps", "a number above 0", ..."""
+        low, high = _shown(self.low), _shown(self.high)
+        if self.high == math.inf:
+            span = f"above {low}" if self.low_open else f"{low} or more"
+        elif self.low_open and self.high_open:
+            span = f"above {low} and below {high}"
+        elif self.low_open:
+            span = f"above {low} and at most {high}"
+        elif self.high_open:
+            span = f"from {low} up to, but not including, {high}"
+        else:
+            span = f"from {low} to {high}"
+        return f"{'a whole number' if self.whole else 'a number'} {span}" + (f" {self.unit}" if self.unit else "")
+
+    def lowest(self, decimals: int = 0) -> float:
+        """The smallest value a spin box with ``decimals`` decimals can offer inside the range."""
+        step = 1 if self.whole else 10.0 ** -decimals
+        return self.low + step if self.low_open else self.low
+
+    def highest(self, decimals: int = 0, cap: float = 2**31 - 1) -> float:
+        """The largest value a spin box can offer inside the range (``cap`` where there is no limit)."""
+        step = 1 if self.whole else 10.0 ** -decimals
+        return min(self.high - step if self.high_open else self.high, cap)
+
+
+def _shown(value) -> str:
+    """A number as the user would write it: 10,000,000 and 0.5, inf and nan spelt out."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}" + ("…" if len(value) > 40 else "")  # one line, however long
+    if not isinstance(value, numbers.Real):
+        return type(value).__name__
+    if isinstance(value, numbers.Integral):
+        if abs(value) >= 10**18:  # str() of a 5000-digit int raises; the user needs no digits anyway
+            return "a huge negative number" if value < 0 else "a huge number"
+        return f"{int(value):,}"
+    if math.isnan(value):
+        return "nan (not a number)"
+    if math.isinf(value):
+        return "infinite" if value > 0 else "minus infinite"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return repr(float(value))
+
+
+MAX_STEPS = 10**9  # a billion steps: "never" as an interval (the lessons' eval_every), any step plausible
+MAX_SEED = 2**31 - 1  # numpy's and JAX's generators take it on every platform
+
+# Every numeric setting's range, by section: the one place the CLI's --check, each run's start, a
+# session being opened, a model file being opened and the app's spin boxes read it from. Upper limits
+# are generous: they keep numbers the engine can compute with, and leave room to show a loss blowing
+# up (the runs catch that and keep the last good model); memory is checked separately.
+RANGES: dict[str, dict[str, Range]] = {
+    "model": {
+        "vocab_size": Range("the number of distinct tokens", 1, 1_000_000, whole=True, unit="tokens"),
+        "n_layers": Range("the number of layers", 1, 1_000, whole=True, unit="layers"),
+        "n_heads": Range("attention heads per layer", 1, 1_000, whole=True, unit="heads"),
+        "d_model": Range("the width of the model", 1, 100_000, whole=True),
+        "context_length": Range("how many tokens the model sees at once", 1, 100_000, whole=True, unit="tokens"),
+    },
+    "train": {
+        "batch_size": Range("text snippets per step", 1, 100_000, whole=True),
+        "learning_rate": Range("the learning rate", 0, 10_000, low_open=True),
+        "min_learning_rate": Range("the learning rate at the end of the run", 0, 10_000),
+        "warmup_steps": Range("steps over which the learning rate ramps up", 0, MAX_STEPS, whole=True, unit="steps"),
+        "total_steps": Range("the number of steps", 1, MAX_STEPS, whole=True, unit="steps"),
+        "weight_decay": Range("how strongly weights are pulled toward zero", 0, 1),
+        "beta1": Range("AdamW's momentum", 0, 1, high_open=True),
+        "beta2": Range("AdamW's memory of gradient size", 0, 1, high_open=True),
+        "grad_clip": Range("the largest allowed gradient size", 0, low_open=True),
+        "seed": Range("the seed of every random choice", 0, MAX_SEED, whole=True),
+        "log_every": Range("steps between loss readings", 1, MAX_STEPS, whole=True, unit="steps"),
+        "eval_every": Range("steps between held-out checks", 1, MAX_STEPS, whole=True, unit="steps"),
+        "eval_batches": Range("batches averaged for one held-out loss", 1, 10_000, whole=True, unit="batches"),
+        "sample_every": Range("steps between samples (0: never)", 0, MAX_STEPS, whole=True, unit="steps"),
+        "sample_tokens": Range("the length of each sample", 1, 100_000, whole=True, unit="tokens"),
+        "val_fraction": Range("the share of the text held out for checking", 0.001, 0.5, high_open=True),
+    },
+    "world": {  # the generated world's knobs (engine.world), as the Data tab and [corpus.world] set them
+        "seed": Range("the seed that invents the world", 0, MAX_SEED, whole=True),
+        "n_countries": Range("the number of countries", 3, 400, whole=True, unit="countries"),
+        "first_year": Range("the year history starts", 1, 9_999, whole=True),
+        "last_year": Range("the world's present year", 1, 9_999, whole=True),
+        "repeats": Range("how often each fact is written per style", 1, 10_000, whole=True, unit="times"),
+        "coverage": Range("the share of facts written at all", 0, 1),
+        "error_rate": Range("the share of mentions that are wrong", 0, 1),
+        "recency": Range("how many more mentions the latest events get", 0, 1_000),
+        "bias": Range("how unequal the attention topics get", 0, 1),
+        "held_out_share": Range("the share of countries never asked about", 0, 1),
+        "code_snippets": Range("the number of code snippets", 0, 10_000, whole=True),
+        "rare_language_share": Range("the share of code snippets in JavaScript", 0, 1),
+        "recommendations": Range("the number of recommendation posts", 0, 10_000, whole=True),
+        "answer_skew": Range("how often recommendations name the favourite", 0, 1),
+        "typo_rate": Range("the share of documents with a typo", 0, 1),
+        "duplicate_rate": Range("the share of planted copies", 0, 1),
+        "junk_rate": Range("the share of planted junk documents", 0, 1),
+        "safety_stories": Range("safety stories per harmful act", 0, 1_000, whole=True),
+        "open_book_documents": Range("the number of open-book notes", 0, 1_000_000, whole=True),
+    },
+    "lora": {
+        "rank": Range("the LoRA rank", 1, 100_000, whole=True),
+        "alpha": Range("the LoRA scale (alpha)", 0, 100_000, low_open=True),
+    },
+    "preference": {
+        "beta": Range("Beta, how strongly DPO keeps the model near the one it started from", 0, 1_000,
+                      low_open=True),
+        "nll_weight": Range("the weight of learning the chosen answers", 0, 1_000),
+        "anchor_weight": Range("the weight of keeping the pretraining text", 0, 1_000),
+    },
+}
+
+
+def range_problem(section: str, name: str, value, default=None) -> ConfigError | None:
+    """The ``ConfigError`` for ``value`` of setting ``name`` in ``section`` if it is outside its range
+    (or not a number of the right kind), else None."""
+    rng = RANGES[section][name]
+    if rng.contains(value):
+        return None
+    hint = "" if default is None else f"The default is {_shown(default)}."
+    return ConfigError(f"'{name}' ({rng.what}) must be {rng.words()}; it is {_shown(value)}.", hint)
+
+
+def check_ranges(section: str, config) -> None:
+    """Raise a ``ConfigError`` naming the first setting of ``config`` (a frozen config dataclass) that
+    is outside its range in ``RANGES[section]``."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    for name in RANGES[section]:
+        problem = range_problem(section, name, getattr(config, name), defaults.get(name))
+        if problem is not None:
+            raise problem
 
 
 def replace(cfg, **changes):

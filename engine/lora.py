@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config import ModelConfig
+from engine.config import ModelConfig, check_ranges
 from engine.errors import ConfigError
 
 METHOD_FULL, METHOD_LORA = "full", "lora"
@@ -41,10 +41,7 @@ class LoraConfig:
     alpha: float = 16.0  # the update is scaled by alpha / rank, so changing the rank keeps its size
 
     def validate(self, model: ModelConfig | None = None) -> None:
-        if self.rank < 1:
-            raise ConfigError("The LoRA rank must be at least 1.")
-        if not self.alpha > 0:
-            raise ConfigError("The LoRA scale (alpha) must be above zero.")
+        check_ranges("lora", self)
         if model is not None and self.rank > model.d_model:
             raise ConfigError(f"The LoRA rank ({self.rank}) cannot be larger than the model's width "
                               f"({model.d_model}).", "Choose a rank of 4 to 16.")

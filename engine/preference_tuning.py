@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from engine.config import TrainConfig, replace
+from engine.config import TrainConfig, check_ranges, replace
 from engine.errors import ConfigError
 from engine.events import AlignmentTax, Event, PreferenceMetrics, RunControl, ValidationLoss
 from engine.lora import METHOD_FULL, METHOD_LORA, LoraConfig
@@ -70,12 +70,7 @@ class PreferenceConfig:
     anchor_weight: float = 4.0
 
     def validate(self) -> None:
-        if not self.beta > 0:
-            raise ConfigError("Beta must be above zero.", "Try 0.1.")
-        if not self.nll_weight >= 0:
-            raise ConfigError("The weight of learning the chosen answers must be zero or more.", "Try 1.")
-        if not self.anchor_weight >= 0:
-            raise ConfigError("The weight of keeping the pretraining text must be zero or more.", "Try 4.")
+        check_ranges("preference", self)
 
 
 # The collapse guard (``_collapse_message``): at each held-out check the run answers up to

@@ -31,6 +31,7 @@ from engine.documents import (
     documents_text,
     recommendation_documents,
 )
+from engine.config import check_ranges
 from engine.errors import ConfigError
 
 
@@ -59,27 +60,9 @@ class WorldSettings:
     open_book_documents: int = 0  # notes followed by a question only they answer (engine.open_book)
 
     def validate(self) -> None:
-        if not 3 <= self.n_countries <= 400:
-            raise ConfigError("The world needs between 3 and 400 countries.")
+        check_ranges("world", self)  # each knob's own range (engine.config.RANGES)
         if self.last_year - self.first_year < 80:
             raise ConfigError("The world's history must span at least 80 years.")
-        if self.repeats < 1:
-            raise ConfigError("Each fact must be written at least once per style.")
-        if not (0.0 <= self.coverage <= 1.0 and 0.0 <= self.error_rate <= 1.0 and 0.0 <= self.bias <= 1.0):
-            raise ConfigError("Coverage, error rate and bias are fractions between 0 and 1.")
-        if self.recency < 0:
-            raise ConfigError("Recency cannot be negative.")
-        shares = (self.held_out_share, self.rare_language_share, self.answer_skew, self.typo_rate,
-                  self.duplicate_rate, self.junk_rate)
-        if not all(0.0 <= x <= 1.0 for x in shares):
-            raise ConfigError("Held-out share, language share, answer skew and the quality rates are "
-                              "fractions between 0 and 1.")
-        if not 0 <= self.open_book_documents <= 1_000_000:
-            raise ConfigError("The number of open-book documents must be between 0 and 1000000.")
-        if not 0 <= self.safety_stories <= 1_000:
-            raise ConfigError("The number of safety stories per harmful act must be between 0 and 1000.")
-        if not (0 <= self.code_snippets <= 10_000 and 0 <= self.recommendations <= 10_000):
-            raise ConfigError("The numbers of code snippets and recommendations must be between 0 and 10000.")
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,10 @@ def _dataclass_from(cls, data, where: str):
         config = cls(**values)
         if hasattr(config, "validate"):
             config.validate()
-    except (TypeError, ValueError, ConfigError) as err:
+    except ConfigError as err:  # a setting outside its range (engine.config.RANGES): refused, never clamped
+        raise SessionError(f"The session's {where} are damaged, so it was not opened: {err.message}",
+                           "Your current work is unchanged. Open another copy, or the autosaved session.") from err
+    except (TypeError, ValueError) as err:
         raise _damaged(where) from err
     return config
 

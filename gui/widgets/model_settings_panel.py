@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import PRESETS, ModelConfig, TrainConfig, estimate_memory_bytes, estimate_seconds, param_count
+from engine.config import (PRESETS, RANGES, ModelConfig, Range, TrainConfig, estimate_memory_bytes, estimate_seconds,
+                           param_count)
 from engine.config import replace as replace_config
 from engine.errors import ConfigError
 from gui import formatting, settings
@@ -42,25 +43,27 @@ class _Field:
     owner: str  # "model" or "train"
     label: str
     explanation: str  # one plain line, shown under the field
-    minimum: float
-    maximum: float
     step: float = 1
     decimals: int = 0  # 0: an integer spin box
 
+    @property
+    def range(self) -> Range:
+        """The engine's range for this setting: the spin box offers nothing the engine would refuse."""
+        return RANGES[self.owner][self.name]
+
 
 FIELDS = (
-    _Field("n_layers", "model", "Layers", "Transformer blocks stacked on top of each other.", 1, 48),
+    _Field("n_layers", "model", "Layers", "Transformer blocks stacked on top of each other."),
     _Field("n_heads", "model", "Heads", "Attention heads per layer, each looking back at the text its own way. "
-           "Must divide the width.", 1, 64),
-    _Field("d_model", "model", "Width", "How many numbers describe each token inside the model.", 4, 4096, 16),
-    _Field("context_length", "model", "Context length", "How many tokens the model sees at once.", 4, 4096, 16),
-    _Field("batch_size", "train", "Batch size", "Text snippets per step; more is smoother but slower.", 1, 1024),
+           "Must divide the width."),
+    _Field("d_model", "model", "Width", "How many numbers describe each token inside the model.", 16),
+    _Field("context_length", "model", "Context length", "How many tokens the model sees at once.", 16),
+    _Field("batch_size", "train", "Batch size", "Text snippets per step; more is smoother but slower."),
     _Field("learning_rate", "train", "Learning rate", "Size of each adjustment; too high and the loss explodes.",
-           0.00001, 1.0, 0.0005, 5),
-    _Field("warmup_steps", "train", "Warmup", "Steps over which the learning rate ramps up from zero.", 0, 1_000_000, 10),
-    _Field("total_steps", "train", "Steps", "How many adjustments the whole run makes.", 1, 10_000_000, 100),
-    _Field("seed", "train", "Seed", "Starting point of every random choice: the same seed gives the same run.",
-           0, 2**31 - 1),
+           0.0005, 5),
+    _Field("warmup_steps", "train", "Warmup", "Steps over which the learning rate ramps up from zero.", 10),
+    _Field("total_steps", "train", "Steps", "How many adjustments the whole run makes.", 100),
+    _Field("seed", "train", "Seed", "Starting point of every random choice: the same seed gives the same run."),
 )
 _FIELD_BY_NAME = {f.name: f for f in FIELDS}
 # Fields a size preset keeps its name through: how long it trains and its seed.
@@ -282,7 +285,7 @@ def _make_spin(field: _Field) -> QAbstractSpinBox:
     else:
         spin = QSpinBox()
         spin.setGroupSeparatorShown(True)
-    spin.setRange(field.minimum, field.maximum)
+    spin.setRange(field.range.lowest(field.decimals), field.range.highest(field.decimals))
     spin.setSingleStep(field.step)
     spin.setKeyboardTracking(True)  # sizes update as the user types, as promised
     return spin

@@ -9,6 +9,7 @@ one test that presses Ctrl+C on a real ``python -m engine.cli`` process.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -16,14 +17,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine.checkpoint import load_checkpoint
+from engine import cli
 from engine.cli import EXAMPLE_CONFIG, ProgressBar, load_config, main
+from engine.errors import PlainError
 from engine.events import TrainProgress
+from engine.user_paths import models_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 COLOURS = {"sky": "blue", "grass": "green", "sun": "yellow", "snow": "white", "coal": "black", "rose": "red",
@@ -237,7 +242,9 @@ def test_a_stage_with_no_model_to_start_from_says_which_file_is_missing(tmp_path
     ("[instruct]\ndata = \"nowhere.jsonl\"\n", ["nowhere.jsonl", "'instruct.data' does not exist"]),
     ("[model]\npreset = \"huge\"\n", ["'model.preset' cannot be \"huge\"", "tiny, small, nanogpt, medium"]),
     ("stages = [\"pretrain\", \"prefer\"]\n", ["stages must follow one another"]),
-    ("[pretrain]\nlearning_rate = -1\n", ["In [pretrain]:", "learning rate must be above zero"]),
+    ("[pretrain]\nlearning_rate = -1\n", ["In [pretrain]:", "'learning_rate' (the learning rate) must be a number above 0"]),
+    ("[corpus]\nkind = \"world\"\n[corpus.world]\nrecency = nan\n",
+     ["In [corpus.world]: 'recency'", "must be a number from 0 to 1,000; it is nan (not a number)"]),
     ("seed = \n", ["is not valid TOML", "line 1"]),
 ])
 def test_a_mistake_in_the_config_is_named_plainly_with_exit_code_2(tmp_path, text, expected):
@@ -272,6 +279,59 @@ def test_models_saved_earlier_are_not_overwritten_unless_asked(chain):
     code, _, err = run_main([chain["config"]])
     assert code == 2 and "would replace models saved earlier" in err and "--overwrite" in err
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def _full_disk(monkeypatch, full) -> list:
+    """Make every save into a folder for which ``full(folder)`` is true fail as a full disk does."""
+    from engine import checkpoint
+
+    real, refused = checkpoint.write_atomically, []
+
+    def write(path, data):
+        if full(path.parent):
+            refused.append(path.parent)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(checkpoint, "write_atomically", write)
+    return refused
+
+
+def test_a_model_that_cannot_be_saved_where_asked_is_kept_in_another_folder(tmp_path, monkeypatch):
+    """A full disk at the end of a run used to throw the freshly trained model away with the message."""
+    config = write_workspace(tmp_path, pretrain=10)
+    out = tmp_path / "out"
+    _full_disk(monkeypatch, lambda folder: folder == out)
+    code, stdout, err = run_main([config, "--stages", "pretrain", "--json"])
+    assert code == 0, err
+    saved = Path(json.loads(stdout)["checkpoint"])
+    assert saved.parent == models_dir() and saved.name.startswith("pretrained-")  # where Open model… looks
+    assert "No space left on device" in err and f"saved to '{saved}' instead" in err and "Traceback" not in err
+    model = load_checkpoint(saved)
+    assert model.step == 10 and model.stage == "pretraining"
+    assert not list(out.glob("*.json"))
+
+
+def test_when_no_folder_takes_the_model_it_is_tried_again_until_space_is_freed(chain, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "SAVE_RETRY_SECONDS", 0.0)
+    model, target = chain["models"]["pretrained"], tmp_path / "out" / "pretrained"
+    refused = _full_disk(monkeypatch, lambda folder: len(refused) < 6)  # the first 6 saves anywhere fail
+    said, elsewhere = [], set(models_dir().iterdir())
+    weights = cli.save_model(model, target, said.append)
+    assert weights == tmp_path / "out" / "pretrained.safetensors"  # once space was freed, where asked
+    assert load_checkpoint(target).step == model.step
+    assert "Free some disk space" in said[1] and "tried again" in said[1]
+    assert set(models_dir().iterdir()) == elsewhere  # nothing was left half-saved elsewhere
+
+
+def test_a_model_no_folder_ever_takes_is_reported_not_hidden(chain, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "SAVE_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(cli, "SAVE_RETRIES", 2)
+    refused = _full_disk(monkeypatch, lambda folder: True)
+    with pytest.raises(PlainError, match="No space left on device.*could take it either.*Free some disk space"):
+        cli.save_model(chain["models"]["pretrained"], tmp_path / "pretrained", lambda message: None)
+    # Where asked, then the app's models folder and the temporary folder; then all three twice more.
+    assert set(refused) == {tmp_path, models_dir(), Path(tempfile.gettempdir())} and len(refused) == 3 + 2 * 3
 
 
 def test_more_devices_than_this_computer_has_is_refused(chain, tmp_path):
