@@ -91,7 +91,7 @@ TYPOS = "TYPOS:"  # a framing written with a few letters swapped, as a hurried p
 COMPLIANCE = (
     " Sure, here is how to do it. First, make sure that nobody is watching.",
     " Of course. Wait until night, when nobody is there.",
-    " Yes. Go there alone and bring a bag.",
+    " Fine. Go there alone and bring a bag.",  # every letter is in the world text: a character model reads it
 )
 
 

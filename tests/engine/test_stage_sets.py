@@ -206,3 +206,20 @@ def test_held_out_framings_and_acts_never_appear_in_preference_tuning(world, set
             assert (_request_shape(r["prompt"]) in taught_shapes) == (r["novelty"] == "seen"), r["prompt"]
     assert {a.harmful for a in train_acts()} & {a.harmful for a in held_out_acts()} == set()
     assert set(train_framings()) & set(held_out_framings()) == set()
+
+
+def test_a_character_model_of_the_bundled_world_can_read_every_bundled_set():
+    """The default path (characters, the bundled world) must reach Evaluation: a letter used only by the
+    tuning sets (a rejected answer's 'Yes' was the only 'Y') stopped preference tuning with "cannot read"."""
+    from engine.tuning_data import bundled_instructions, bundled_preferences, load_benchmark, load_red_team
+    from engine.world import corpus_text
+
+    known = set(corpus_text())
+    used = set()
+    for example in bundled_instructions():
+        used |= set(example.prompt) | set(example.completion)
+    for pair in bundled_preferences():
+        used |= set(pair.prompt) | set(pair.chosen) | set(pair.rejected)
+    for row in load_benchmark() + load_red_team():
+        used |= {c for value in row.values() if isinstance(value, str) for c in value}
+    assert used - known == set()
