@@ -331,6 +331,7 @@ class PretrainingTab(QWidget):
 
     def _on_finished(self, event: Finished) -> None:
         self.plot.flush()
+        self.progress.run_ended()  # said with "Finished", not a moment later when the worker has wound down
         if event.reason == "completed":
             self.progress.show_status(f"Finished: {event.step:,} steps.")
             self.message_bar.info(

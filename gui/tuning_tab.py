@@ -457,6 +457,7 @@ class TuningTab(QWidget):
         self.message_bar.error(event.message)
 
     def _on_finished(self, event: Finished) -> None:
+        self.progress.run_ended()  # said with "Finished", not a moment later when the worker has wound down
         if event.reason == "diverged":
             # The run kept the model from ``event.step``; points past it (a log point it rolled back
             # over) belong to a model that is gone, so the curves end where the kept model's record does.
