@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
@@ -680,6 +680,15 @@ class DataTab(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_charts()
+
+    def scroll_to_chart(self, chart: QWidget) -> None:
+        """Scroll the charts so that ``chart`` is in view (Help → Why does AI do that? → Show me)."""
+        self._fit_charts()  # one or two columns for the width the charts have now
+        self.charts.layout().activate()
+        # Its top at the top of the view. Not QScrollArea.ensureWidgetVisible: it asks the widget for a text
+        # cursor first, and a plot (a QGraphicsView) answers with an empty one, which it finds already "visible".
+        top = chart.mapTo(self.charts, QPoint(0, 0)).y()
+        self.charts_scroll.verticalScrollBar().setValue(top)
 
     def _fit_charts(self) -> None:
         # A chart needs about 60 characters across to show its labels, bars and numbers.

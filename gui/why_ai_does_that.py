@@ -99,7 +99,7 @@ def open_place(window, place: Place) -> None:
     else:
         window.show_stage("data")
         chart = getattr(window.data_tab, place.data_chart)
-        window.data_tab.charts_scroll.ensureWidgetVisible(chart)
+        window.data_tab.scroll_to_chart(chart)
 
 
 class WhyAiDoesThatPanel(QDialog):

@@ -287,11 +287,11 @@ def _full_disk(monkeypatch, full) -> list:
 
     real, refused = checkpoint.write_atomically, []
 
-    def write(path, data):
+    def write(path, data, **options):  # options: the file's permissions (private=, mode_from=)
         if full(path.parent):
             refused.append(path.parent)
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(path, data)
+        real(path, data, **options)
 
     monkeypatch.setattr(checkpoint, "write_atomically", write)
     return refused
