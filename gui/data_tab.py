@@ -339,7 +339,7 @@ class DataTab(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._loader.busy or self._tokenizer_task.busy or self._profile_task.busy
+        return self._loader.busy or self._tokenizer_task.busy or self._profile_task.busy or self.token_view.busy
 
     def load(self, request: SourceRequest, *, undoable: bool = True) -> None:
         """Load documents in the background; on success they replace the current ones (undoably)."""
@@ -725,4 +725,5 @@ class DataTab(QWidget):
         loader_done = self._loader.shutdown(timeout_s)
         tokenizer_done = self._tokenizer_task.shutdown(timeout_s)
         profile_done = self._profile_task.shutdown(timeout_s)
-        return loader_done and tokenizer_done and profile_done
+        view_done = self.token_view.shutdown(timeout_s)
+        return loader_done and tokenizer_done and profile_done and view_done

@@ -5,16 +5,21 @@ types). If part of it is selected, only the selection is cut. The bottom box sho
 alternating colours, with spaces and line breaks made visible, and the count of tokens. The same
 sentence in characters and in BPE makes the difference between the tokenizers obvious: one token
 per letter, or a few tokens per word.
+
+Cutting grows with the text (a pasted book), so it runs on a worker (``BackgroundTask``); only the
+newest request's answer is shown, and the view draws at most ``MAX_SHOWN_CHARS`` of it.
 """
 
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextBrowser, QVBoxLayout, QWidget
 
 from engine.tokenizer import Tokenizer, visible
 from gui import formatting
+from gui.background import BackgroundTask
 
 # Pale fills with dark text: legible on a projector, distinguishable side by side.
 PIECE_COLORS = ("#ffe3a3", "#bde4ff", "#c8f0c0", "#f7c9e6", "#e0d4ff")
@@ -39,6 +44,10 @@ class TokenView(QWidget):
         layout.addWidget(self.input, 1)
         layout.addWidget(self.count_label)
         layout.addWidget(self.pieces_view, 2)
+        self._asked = 0  # requests made; an answer to an older one is not shown
+        self._task = BackgroundTask("token view", self)
+        self._task.succeeded.connect(self._on_cut)
+        self._task.failed.connect(self._on_cut_failed)
         self.input.textChanged.connect(self.refresh)
         self.input.selectionChanged.connect(self.refresh)
 
@@ -65,22 +74,52 @@ class TokenView(QWidget):
 
     def refresh(self) -> None:
         text = self.shown_text()
+        self._asked += 1
         if self._tokenizer is None:
             self.count_label.setText("Learning the tokenizer…")
             self.pieces_view.clear()
             return
-        n_tokens = len(self._tokenizer.encode(text))
         part = "the selection" if self.input.textCursor().hasSelection() else "this text"
-        self.count_label.setText(f"{formatting.count(n_tokens)} tokens for the {formatting.count(len(text))} "
+        self._task.submit(cut_into_tokens, self._tokenizer, text, tag=(self._asked, part))
+
+    def _on_cut(self, tag, cut: "Cut") -> None:
+        asked, part = tag
+        if asked != self._asked:
+            return  # the text or the tokenizer changed since: a newer answer is on its way
+        self.count_label.setText(f"{formatting.count(cut.n_tokens)} tokens for the {formatting.count(cut.n_chars)} "
                                  f"characters of {part}.")
-        unknown = self._tokenizer.unknown(text)
-        if unknown:
-            shown = " ".join(sorted(visible(c) for c in unknown)[:10])
+        if cut.unknown:
+            shown = " ".join(sorted(visible(c) for c in cut.unknown)[:10])
             self.count_label.setText(self.count_label.text() + f" Not in the corpus, so left out: {shown}")
-        self.pieces_view.setHtml(pieces_html(self._tokenizer.pieces(text[:MAX_SHOWN_CHARS])))
+        self.pieces_view.setHtml(cut.html)
+
+    def _on_cut_failed(self, _tag, error) -> None:
+        self.count_label.setText(f"This text could not be cut into tokens: {error}")
+        self.pieces_view.clear()
+
+    @property
+    def busy(self) -> bool:
+        return self._task.busy
+
+    def shutdown(self, timeout_s: float = 30.0) -> bool:
+        return self._task.shutdown(timeout_s)
 
     def render_html(self) -> str:
         return self.pieces_view.toHtml()
+
+
+@dataclass(frozen=True)
+class Cut:
+    n_tokens: int
+    n_chars: int
+    unknown: frozenset[str]
+    html: str  # the first MAX_SHOWN_CHARS characters' pieces, coloured
+
+
+def cut_into_tokens(tokenizer: Tokenizer, text: str) -> Cut:
+    """Everything the view shows about ``text`` (on a worker: its cost grows with the text)."""
+    return Cut(len(tokenizer.encode(text)), len(text), frozenset(tokenizer.unknown(text)),
+               pieces_html(tokenizer.pieces(text[:MAX_SHOWN_CHARS])))
 
 
 def pieces_html(pieces: list[str]) -> str:

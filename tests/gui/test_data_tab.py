@@ -244,7 +244,8 @@ def test_token_view_colours_the_pieces_of_the_selected_text(qtbot, window, data)
     view.input.setTextCursor(cursor)
     assert view.shown_text() == "Hello"
     assert view.pieces() == list("Hello")  # the default tokenizer here is one token per character
-    assert "5 tokens for the 5 characters of the selection" in view.count_label.text()
+    qtbot.waitUntil(lambda: "5 tokens for the 5 characters of the selection" in view.count_label.text(),
+                    timeout=UI_TIMEOUT_MS)
 
     # Switching to BPE in the Data tab switches Pretraining too, and the pieces become word pieces.
     data.tokenizer_combo.setCurrentIndex(data.tokenizer_combo.findData("bpe"))
@@ -253,7 +254,30 @@ def test_token_view_colours_the_pieces_of_the_selected_text(qtbot, window, data)
     view.set_text("The capital of")
     assert "".join(view.pieces()) == "The capital of"
     assert len(view.pieces()) == len(data.tokenized.tokenizer.encode("The capital of")) < 14
+    qtbot.waitUntil(lambda: f"{len(view.pieces())} tokens for the 14 characters" in view.count_label.text(),
+                    timeout=UI_TIMEOUT_MS)
     assert "background-color" in view.render_html()
+
+
+def test_the_token_view_cuts_a_pasted_book_on_a_worker(qtbot, window, data, monkeypatch):
+    """Pasting a long text never tokenizes it on the GUI thread (it grows with what the user pastes)."""
+    import threading
+
+    tokenizer = data.tokenized.tokenizer
+    threads = []
+    real_encode = type(tokenizer).encode
+
+    def encode(self, text):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real_encode(self, text)
+
+    monkeypatch.setattr(type(tokenizer), "encode", encode)
+    view = data.token_view
+    book = "The capital of Konka is Groma. " * 40_000  # 1.2 million characters
+    view.set_text(book)
+    qtbot.waitUntil(lambda: "1,240,000 characters" in view.count_label.text(), timeout=UI_TIMEOUT_MS)
+    assert threads and not any(threads)
+    assert len(view.pieces_view.toPlainText()) < 10_000  # only the start is drawn
 
 
 def test_charts_can_be_saved_as_a_picture(qtbot, window, data, tmp_path):
