@@ -49,6 +49,8 @@ class LossPlot(ZoomedPlotWidget):
         self.set_axis_title("bottom", "step")
         self.set_axis_title("left", "loss")
         self.plotItem.setMenuEnabled(True)  # right-click → "Export as PNG…" (gui/export.py replaces pyqtgraph's own)
+        # Steps start at 0: a lone point at step 1 was centred on an axis from -30 to 30.
+        self.plotItem.vb.setLimits(xMin=0)
         self._train_curve = self.add_line("training loss", TRAIN_COLOR, width=2.0)
         self._val_curve = self.add_line(
             validation_label, VALIDATION_COLOR, width=2.0, dashed=True, symbol="o", symbol_size=10
