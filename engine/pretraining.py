@@ -9,10 +9,12 @@ Along the way it keeps a time-lapse (``engine.time_lapse``): a ``Snapshot`` even
 over the run, each recording what the model wrote and guessed next then; the trained model carries them.
 
 The generator does the work between yields, so whoever iterates decides the thread: the GUI runs it
-on one worker thread, tests and scripts just loop. A ``RunControl`` pauses or stops it at step
-boundaries. Problems with the input (corpus too short, bad settings) raise ``PlainError`` before
-training starts; a loss that stops being finite, parameters that do (NaN/Inf gradients), or a
-held-out (validation) loss that does, end the run with ``Diverged`` and keep the last good parameters.
+on one worker thread, tests and scripts just loop. Problems with the input (corpus too short, bad
+settings) raise ``PlainError`` before training starts. This file makes the tokens, the compiled step
+and three hooks (held-out loss, samples, time-lapse snapshots); the steps themselves run in the loop
+all stages share (``engine.training_loop``): a ``RunControl`` pauses or stops it at step boundaries,
+and a loss that stops being finite, parameters that do (NaN/Inf gradients), or a held-out
+(validation) loss that does, end the run with ``Diverged`` and keep the last good parameters.
 
 Every random draw derives from (seed, step), and the optimiser state is saved with the model, so
 a run resumed from a checkpoint at step N continues exactly as an uninterrupted run would.

@@ -1,11 +1,12 @@
-"""The training loop the tuning stages share: a base model in, a tuned model out, as events.
+"""What the tuning stages share: a base model in, a tuned model out, as events.
 
 ``InstructionTuningRun`` (``engine.instruction_tuning``) and ``PreferenceTuningRun``
 (``engine.preference_tuning``) differ only in their data, their loss and what they measure on
 held-out pairs. Everything else lives here, once: the choice between full fine-tuning and LoRA, the
-jitted pure step over the optax optimiser of ``engine.train``, pause and stop between steps, the
-progress events with an ETA, validation and sample events, and the guard that ends a run whose loss
-or parameters stop being finite while keeping the last good model.
+jitted pure step over the optax optimiser of ``engine.train``, resuming, the tuned model's record,
+and the hooks (held-out figures, samples, a stage's collapse guard) handed to the loop every
+training stage shares (``engine.training_loop``: pause and stop between steps, progress with an ETA,
+and the last-good rollback when a loss, the parameters or a held-out figure stop being finite).
 
 Unlike pretraining, the data is a small set of whole examples, not a stream of text: every array of
 the set lives on the device and the step draws its batch's rows from (seed, step), so a run is
