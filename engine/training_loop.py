@@ -42,8 +42,8 @@ from typing import Callable, Iterator
 from engine.config import ModelConfig, TrainConfig, estimate_memory_bytes
 from engine.corpus import available_memory_bytes
 from engine.errors import ConfigError
-from engine.events import Diverged, Event, PreferenceMetrics, RunControl, Status, TrainProgress, ValidationLoss, \
-    sit_out_pause
+from engine.events import (Diverged, Event, PreferenceMetrics, RunControl, Status, TrainProgress, ValidationLoss,
+                           sit_out_pause)
 from engine.trained_model import LossHistory, TrainedModel
 
 
