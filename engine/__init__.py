@@ -14,10 +14,11 @@ One file per concept, in the order a run uses them:
 - ``train``       the optax optimiser, the immutable ``TrainState`` and the jitted ``train_step``
 - ``sampling``    next-token probabilities and text generation
 - ``checkpoint``  safetensors + JSON sidecar, written atomically
+- ``training_loop`` the loop every training stage shares: steps, log points, hooks every N steps, rollback
 - ``pretraining`` a whole run as a generator of small event objects (``events``)
 - ``data_sources`` loading the Data stage's documents from the world, a file, a folder or JSONL
 - ``tuning_data``  instruction, preference, benchmark and red-team rows: loading, checks, token masks
-- ``tuning_run``   the run loop both tuning stages share (pause, stop, held-out checks, non-finite guard)
+- ``tuning_run``   what both tuning stages share (full or LoRA, resume, the step, held-out hooks)
 - ``instruction_tuning`` / ``preference_tuning``  supervised fine-tuning on answers only, and DPO
 - ``lora``        low-rank adapters, and merging them back into the weights
 - ``behaviour``   greedy answers with a key/value cache, token probabilities, and verdicts on them

@@ -13,8 +13,9 @@ that is what follows a question in forum text. Instruction tuning shows it a few
 answer. The facts themselves it already read during pretraining: the benchmark's held-out questions
 are about countries no tuning example mentions, and a tuned model can still answer them.
 
-The run is the shared tuning loop of ``engine.tuning_run`` (full fine-tuning or LoRA, pause/stop,
-progress with ETA, divergence handling), with this stage's data and loss: ``engine.model.loss_fn``
+The run is the tuning run of ``engine.tuning_run`` (full fine-tuning or LoRA) on the training loop
+every stage shares (``engine.training_loop``: pause/stop, progress with ETA, divergence handling),
+with this stage's data and loss: ``engine.model.loss_fn``
 with the response-only weights. ``ValidationLoss`` is that loss on held-out pairs, and ``Sample``
 shows the greedy answer to one held-out question as training goes.
 """

@@ -32,7 +32,8 @@ the model ramble on in the pretraining text's style (answers in the format fell 
 ``anchor_text`` (default: the bundled world, what the shipped models read); the reference's
 parameters ride along in the step (``reference_in_step``).
 
-The run is the shared tuning loop of ``engine.tuning_run`` (full fine-tuning or LoRA). On held-out
+The run is the tuning run of ``engine.tuning_run`` (full fine-tuning or LoRA) on the training loop
+every stage shares (``engine.training_loop``), whose guard hook is the collapse guard below. On held-out
 pairs it reports the loss (``ValidationLoss``) and the mean reward margin and preference accuracy
 (``PreferenceMetrics``).
 """

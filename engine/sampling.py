@@ -55,7 +55,8 @@ def _window(ids: list[int], context: int) -> tuple[np.ndarray, int]:
     return window, len(recent)
 
 
-def _prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
+def prompt_token_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
+    """The ids a text starts from (never none: an empty prompt starts as a new line would)."""
     ids = tokenizer.encode(prompt).tolist()
     if not ids:  # an empty prompt: start as a new line would, or with the first token
         ids = tokenizer.encode("\n").tolist() or [0]
@@ -64,7 +65,7 @@ def _prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
 
 def next_token_probabilities(params: Params, cfg: ModelConfig, tokenizer: Tokenizer, prompt: str) -> np.ndarray:
     """Probability of every vocabulary entry coming next after ``prompt``: (V,) float64, sums to 1."""
-    window, length = _window(_prompt_ids(tokenizer, prompt), cfg.context_length)
+    window, length = _window(prompt_token_ids(tokenizer, prompt), cfg.context_length)
     logits = np.asarray(_next_logits_fn(cfg)(params, window, length), dtype=np.float64)
     exp = np.exp(logits - logits.max())
     return exp / exp.sum()
@@ -90,7 +91,7 @@ def generate_ids(params: Params, cfg: ModelConfig, prompt_ids: list[int], max_ne
 
 def generate_from_params(params: Params, cfg: ModelConfig, tokenizer: Tokenizer, prompt: str,
                          max_new_tokens: int, temperature: float, top_k: int, key: jax.Array) -> str:
-    new_ids = generate_ids(params, cfg, _prompt_ids(tokenizer, prompt), max_new_tokens, temperature, top_k, key)
+    new_ids = generate_ids(params, cfg, prompt_token_ids(tokenizer, prompt), max_new_tokens, temperature, top_k, key)
     return tokenizer.display(new_ids)  # for people to read: a letter left unfinished shows as ▯, never as �
 
 

@@ -1,11 +1,12 @@
-"""The training loop the tuning stages share: a base model in, a tuned model out, as events.
+"""What the tuning stages share: a base model in, a tuned model out, as events.
 
 ``InstructionTuningRun`` (``engine.instruction_tuning``) and ``PreferenceTuningRun``
 (``engine.preference_tuning``) differ only in their data, their loss and what they measure on
 held-out pairs. Everything else lives here, once: the choice between full fine-tuning and LoRA, the
-jitted pure step over the optax optimiser of ``engine.train``, pause and stop between steps, the
-progress events with an ETA, validation and sample events, and the guard that ends a run whose loss
-or parameters stop being finite while keeping the last good model.
+jitted pure step over the optax optimiser of ``engine.train``, resuming, the tuned model's record,
+and the hooks (held-out figures, samples, a stage's collapse guard) handed to the loop every
+training stage shares (``engine.training_loop``: pause and stop between steps, progress with an ETA,
+and the last-good rollback when a loss, the parameters or a held-out figure stop being finite).
 
 Unlike pretraining, the data is a small set of whole examples, not a stream of text: every array of
 the set lives on the device and the step draws its batch's rows from (seed, step), so a run is
@@ -30,16 +31,15 @@ continues from it exactly; for LoRA it is the merged plain model, as at the end 
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from typing import Iterable, Iterator
 
 from engine.config import TrainConfig, replace
 from engine.errors import ConfigError
-from engine.events import (Diverged, Event, Finished, PreferenceMetrics, RunControl, Sample, Status, TrainProgress,
-                           ValidationLoss, sit_out_pause)
+from engine.events import Event, Finished, RunControl, Sample, Status, TrainProgress
 from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
 from engine.trained_model import STAGES, LossHistory, TrainedModel
+from engine.training_loop import TrainingLoop, check_memory, copy_state, divergence_limit, measured_finite
 
 
 class TuningRun:
@@ -108,7 +108,7 @@ class TuningRun:
     @property
     def divergence_limit(self) -> float:
         # Random guessing scores ln(V) per token; a loss far above it means the model has blown up.
-        return 1.5 * math.log(self.model_config.vocab_size) + 1.0
+        return divergence_limit(self.model_config.vocab_size)
 
     def _check_settings(self) -> None:
         self.train_config.validate()
@@ -188,23 +188,19 @@ class TuningRun:
         start_step = self._check_resume()
         train_data, val_data = self._prepare()
         n_rows, length = next(iter(train_data.values())).shape[:2]
-        from engine.pretraining import _check_memory
-
         # The batch's sequences are the model's work; a preference step reads a chosen and a rejected one.
         sequences = self.train_config.batch_size * self.sequences_per_example
-        _check_memory(replace(self.model_config, context_length=length),
-                      replace(self.train_config, batch_size=sequences), 0)
+        check_memory(replace(self.model_config, context_length=length),
+                     replace(self.train_config, batch_size=sequences), 0)
 
         import jax
         import jax.numpy as jnp
-        import numpy as np
         import optax
 
         from engine.behaviour import greedy_answers
         from engine.data import TRAIN_STREAM, stream_key
         from engine.lora import init_adapters, merge
-        from engine.pretraining import _copy_state, _divergence_message
-        from engine.train import TrainState, init_state, learning_rate_at, make_optimizer
+        from engine.train import TrainState, init_state, make_optimizer
 
         cfg, train, control = self.model_config, self.train_config, self.control
         train_dev = jax.tree.map(jnp.asarray, train_data)
@@ -218,18 +214,18 @@ class TuningRun:
             # One jitted program instead of a small compile per matrix (as pretraining's init_params).
             init = jax.jit(init_adapters, static_argnums=(0, 1))
             trainable = init(cfg, self.lora, jax.random.fold_in(jax.random.PRNGKey(train.seed), 5))
-            frozen = _copy_state(self.base.params)
+            frozen = copy_state(self.base.params)
             state = init_state(trainable, optimizer)
         elif self.resume is None:
-            state = init_state(_copy_state(self.base.params), optimizer)
+            state = init_state(copy_state(self.base.params), optimizer)
         elif self.resume.opt_state is not None:  # continue from the stopped run's parameters and moments
-            state = TrainState(jnp.asarray(start_step, jnp.int32), _copy_state(self.resume.params),
-                               _copy_state(self.resume.opt_state))
+            state = TrainState(jnp.asarray(start_step, jnp.int32), copy_state(self.resume.params),
+                               copy_state(self.resume.opt_state))
         else:  # a model saved without its optimiser state: it continues, but with fresh AdamW moments
-            state = init_state(_copy_state(self.resume.params), optimizer, start_step)
+            state = init_state(copy_state(self.resume.params), optimizer, start_step)
 
         if frozen is None and self.reference_in_step:  # full fine-tuning that compares with its start
-            frozen = _copy_state(self.base.params)
+            frozen = copy_state(self.base.params)
 
         def full_params(trainable, frozen):
             return merge(frozen, trainable, self.lora) if lora else trainable
@@ -246,31 +242,10 @@ class TuningRun:
             updates = jax.tree.map(lambda u: -learning_rate * u, updates)
             return TrainState(state.step + 1, optax.apply_updates(state.params, updates), opt_state), loss
 
-        yield Status("Compiling the model for this computer…", "compiling")
-        started = time.perf_counter()
-        step = self._compile_step(step_fn, state, train_dev, frozen, key)
-        params_finite = jax.jit(
-            lambda tree: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
-        ).lower(state.params).compile()
-        self.compile_seconds = time.perf_counter() - started
-
-        history = LossHistory() if self.resume is None else self.resume.history.truncated(start_step)
-
-        def evaluate(at: int, trainable) -> list[Event]:
-            events = self._evaluate(at, full_params(trainable, frozen), val_dev)
-            if all(map(_measured_finite, events)):  # a broken measurement ends the run below, unrecorded
-                history.val_steps.append(at)
-                history.val_losses.append(events[0].loss)
-            return events
-
-        def sample(at: int, trainable) -> Sample:
-            text = greedy_answers(full_params(trainable, frozen), cfg, self.tokenizer, [self.sample_prompt],
-                                  min(train.sample_tokens, 64))[0]
-            return Sample(at, self.sample_prompt, text)
-
-        def tuned_model(at: TrainState, steps: int, record: LossHistory, ended: str) -> TrainedModel:
+        def tuned_model(at: TrainState, record: LossHistory, ended: str) -> TrainedModel:
             """The tuned model of state ``at``: what the run hands on when it ends (``ended`` is the
             reason), and at each log point its newest good state for the autosave ("interrupted")."""
+            steps = int(at.step)
             details = self._details()
             details.update(steps=steps, stopped=ended)
             return TrainedModel(
@@ -287,126 +262,41 @@ class TuningRun:
                 details=details,
             )
 
-        # The loss of step k is measured with the parameters left by step k-1, so a state is known to
-        # be good only once the next step's loss is (as in pretraining): ``candidate`` is the state at
-        # the latest log point, ``last_good`` the one before it, vouched for by its successor.
-        last_good = candidate = initial = _copy_state(state)
-        yield Status("Training…", "training")
-        reason, done = "completed", start_step
-        pending: list = []
-        pending_steps: list[int] = []
-        busy_seconds = train_seconds = 0.0
-        tokens_per_step = batch_size * self.sequences_per_example * length
-        mark = time.perf_counter()
-        while done < train.total_steps:
-            if control.stop_requested:
-                reason = "stopped"
-                break
-            if control.paused:
-                busy_seconds += time.perf_counter() - mark
-                if (yield from sit_out_pause(control, done)):
-                    reason = "stopped"
-                    break
-                mark = time.perf_counter()
+        yield Status("Compiling the model for this computer…", "compiling")
+        started = time.perf_counter()
+        compiled = self._compile_step(step_fn, state, train_dev, frozen, key)
+        loop = TrainingLoop(lambda state, learning_rate: compiled(state, train_dev, frozen, key, learning_rate),
+                            state, train, control, start_step=start_step,
+                            history=LossHistory() if self.resume is None else self.resume.history.truncated(start_step),
+                            tokens_per_step=batch_size * self.sequences_per_example * length,
+                            divergence_limit=self.divergence_limit,
+                            publish=lambda at, record: tuned_model(at, record, "interrupted"))
+        self.compile_seconds = time.perf_counter() - started  # the step and the loop's finiteness check
 
-            state, loss = step(state, train_dev, frozen, key, np.float32(learning_rate_at(train, done)))
-            done += 1
-            pending.append(loss)
-            pending_steps.append(done)
-            first = done == start_step + 1  # the first point appears at once, also after a resume
-            if not (first or done % train.log_every == 0 or done == train.total_steps
-                    or control.paused or control.stop_requested):
-                continue
-            losses, ok = jax.device_get((jnp.stack(pending), params_finite(state.params)))  # waits
-            losses = np.asarray(losses, dtype=np.float64)
-            now = time.perf_counter()
-            train_seconds += now - mark
-            busy_seconds += now - mark
-            mark = now
-            bad = np.flatnonzero(~np.isfinite(losses) | (losses > self.divergence_limit))
-            if bad.size or not ok:
-                if bad.size:
-                    bad_step = pending_steps[int(bad[0])]
-                    state = candidate if bad[0] > 0 else last_good
-                    message = _divergence_message(losses[bad[0]], bad_step, train.learning_rate)
-                else:  # every loss was fine, so the window's last update broke the parameters
-                    bad_step, state = done, candidate
-                    message = _divergence_message(math.nan, bad_step, train.learning_rate, in_parameters=True)
-                done = int(state.step)
-                history = history.truncated(done)
-                yield Diverged(bad_step, message)
-                reason = "diverged"
-                break
-            last_good, candidate = candidate, _copy_state(state)
-            history.train_steps.extend(pending_steps)
-            history.train_losses.extend(losses.tolist())
-            # The newest model the run vouches for, for the GUI's autosave (promise 4): ``last_good`` is a
-            # copy no step donates, so another thread may save it while training goes on. Nothing new
-            # before the first log point past the start (that model is the one the run started from).
-            good_step = int(last_good.step)
-            so_far = None if good_step == start_step else tuned_model(
-                last_good, good_step, history.truncated(good_step), "interrupted")
-            self.tokens_per_second = (done - start_step) * tokens_per_step / max(train_seconds, 1e-9)
-            yield TrainProgress(
-                step=done, total_steps=train.total_steps, steps=tuple(pending_steps),
-                losses=tuple(losses.tolist()), learning_rate=learning_rate_at(train, done - 1),
-                tokens_per_second=self.tokens_per_second, elapsed_seconds=busy_seconds,
-                eta_seconds=(train.total_steps - done) * busy_seconds / (done - start_step),
-                model_so_far=so_far,
-            )
-            pending, pending_steps = [], []
-            extra: list[Event] = []
-            if first and start_step == 0:  # the untrained model's figures, now so the curve starts at once
-                extra += evaluate(0, initial.params)
-                if train.sample_every and self.sample_prompt:
-                    extra.append(sample(0, initial.params))
-            if done % train.eval_every == 0 or done == train.total_steps:
-                extra += evaluate(done, state.params)
-            if train.sample_every and self.sample_prompt and (done % train.sample_every == 0
-                                                              or done == train.total_steps):
-                extra.append(sample(done, state.params))
-            broken = next((e for e in extra if not _measured_finite(e)), None)
-            collapsed = None if broken is not None else self._collapse_message(done)
-            if collapsed is not None:
-                # Finite, but the model has stopped writing its answers (preference tuning can do
-                # this: pushing rejected answers down without end drags every answer with them).
-                # Keep the last model vouched for, and say why in plain words.
-                collapsed_at = done
-                state = last_good
-                done = int(state.step)
-                history = history.truncated(done)
-                yield Diverged(collapsed_at, collapsed)
-                reason = "diverged"
-                break
-            if broken is not None:
-                # Finite parameters can still measure as NaN or Inf on the held-out pairs (numbers so
-                # large that the model's sums overflow). That model is not kept, and its figure never
-                # reaches the plot: the run ends as a diverged one, with the state before it.
-                yield from (e for e in extra if e.step < broken.step)
-                state = last_good
-                done = int(state.step)
-                history = history.truncated(done)
-                yield Diverged(broken.step, _divergence_message(getattr(broken, "loss", math.nan), broken.step,
-                                                             train.learning_rate))
-                reason = "diverged"
-                break
-            if extra:
-                yield from extra
-                now = time.perf_counter()
-                busy_seconds += now - mark
-                mark = now
+        def evaluate(at: int, trainable) -> list[Event]:
+            events = self._evaluate(at, full_params(trainable, frozen), val_dev)
+            if all(map(measured_finite, events)):  # a broken measurement ends the run in the loop, unrecorded
+                loop.history.val_steps.append(at)
+                loop.history.val_losses.append(events[0].loss)
+            return events
 
-        self.trained = tuned_model(state, done, history, reason)
-        yield Finished(done, reason)
+        def sample(at: int, trainable) -> list[Sample]:
+            text = greedy_answers(full_params(trainable, frozen), cfg, self.tokenizer, [self.sample_prompt],
+                                  min(train.sample_tokens, 64))[0]
+            return [Sample(at, self.sample_prompt, text)]
 
+        # The untrained model's figures come right after the first step, so the curve starts at once.
+        loop.add_hook(evaluate, every=train.eval_every, at_start=start_step == 0)
+        if self.sample_prompt:
+            loop.add_hook(sample, every=train.sample_every, at_start=start_step == 0 and bool(train.sample_every))
+        loop.add_guard(self._collapse_message)
 
-def _measured_finite(event: Event) -> bool:
-    """Whether a measurement event carries only finite numbers (other events always do)."""
-    if isinstance(event, ValidationLoss):
-        return math.isfinite(event.loss)
-    if isinstance(event, PreferenceMetrics):
-        return math.isfinite(event.reward_margin) and math.isfinite(event.accuracy)
-    return True
+        for event in loop.events():
+            if isinstance(event, TrainProgress):
+                self.tokens_per_second = event.tokens_per_second
+            yield event
+        self.trained = tuned_model(loop.state, loop.history, loop.reason)
+        yield Finished(loop.step, loop.reason)
 
 
 def params_fingerprint(params) -> str:

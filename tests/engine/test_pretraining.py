@@ -124,9 +124,9 @@ def test_bad_settings_are_refused_before_any_work(tiny_corpus, tiny_model, tiny_
 
 def test_a_model_too_big_for_free_memory_is_refused_before_any_work(tiny_corpus, tiny_model, tiny_train,
                                                                     monkeypatch):
-    import engine.pretraining as pretraining
+    import engine.training_loop as training_loop  # the check every training stage makes before any work
 
-    monkeypatch.setattr(pretraining, "available_memory_bytes", lambda: 200 * 2**20)  # 200 MB free
+    monkeypatch.setattr(training_loop, "available_memory_bytes", lambda: 200 * 2**20)  # 200 MB free
     run = PretrainingRun(tiny_corpus, TokenizerSpec("char"), tiny_model, tiny_train)
     events = run.events()
     assert next(events).phase == "preparing"

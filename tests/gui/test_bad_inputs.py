@@ -170,9 +170,9 @@ def test_an_unexpected_failure_in_the_run_is_reported_in_plain_words(qtbot, tab_
 
 def test_a_model_too_big_for_free_memory_is_refused_in_words(qtbot, tab_with_model, trained_model, tiny_configs,
                                                              monkeypatch):
-    import engine.pretraining
+    import engine.training_loop
 
-    monkeypatch.setattr(engine.pretraining, "available_memory_bytes", lambda: 100 * 2**20)  # 100 MB free
+    monkeypatch.setattr(engine.training_loop, "available_memory_bytes", lambda: 100 * 2**20)  # 100 MB free
     set_tiny_settings(tab_with_model, tiny_configs)
     with qtbot.waitSignal(tab_with_model.controller.running_changed, timeout=RUN_TIMEOUT_MS,
                           check_params_cb=lambda running: not running):
