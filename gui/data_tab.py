@@ -684,6 +684,11 @@ class DataTab(QWidget):
     def scroll_to_chart(self, chart: QWidget) -> None:
         """Scroll the charts so that ``chart`` is in view (Help → Why does AI do that? → Show me)."""
         self._fit_charts()  # one or two columns for the width the charts have now
+        if not chart.isVisibleTo(self):  # a chart of the bundled world, and another text is loaded
+            self.message_bar.info("That chart is drawn for the bundled world, whose documents carry topics and "
+                                  "years; the text loaded now has neither. Choose “A fictional world (generated)” in the Text menu "
+                                  "to see it.")
+            return
         self.charts.layout().activate()
         # Its top at the top of the view. Not QScrollArea.ensureWidgetVisible: it asks the widget for a text
         # cursor first, and a plot (a QGraphicsView) answers with an empty one, which it finds already "visible".

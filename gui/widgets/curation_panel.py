@@ -75,8 +75,14 @@ class CurationPanel(QWidget):
         layout.addWidget(self.cutoff_explanation)
         layout.addLayout(cutoff_row)
         layout.addWidget(self.no_years_label)
-        layout.addWidget(_caption("Topics to keep"))
+        self.topics_caption = _caption("Topics to keep")
+        layout.addWidget(self.topics_caption)
         layout.addLayout(self.topics_layout)
+        # A text with one topic (a book, the user's own files) has nothing to choose between.
+        self.no_topics_label = QLabel("This text is not divided into topics (the bundled world's documents are), "
+                                      "so there are none to choose between.")
+        self.no_topics_label.setWordWrap(True)
+        layout.addWidget(self.no_topics_label)
         layout.addWidget(_caption("How much of each kind of text (1 = as it is, 2 = twice, 0 = none)"))
         layout.addLayout(self.mix_form)
         layout.addWidget(_caption("Cleaning"))
@@ -119,8 +125,12 @@ class CurationPanel(QWidget):
             set_available(self.cutoff_slider, None if on else CUTOFF_OFF)
             self.cutoff_slider.setValue(settings.cutoff_year if on else years[1])
             self.cutoff_year_label.setText(str(self.cutoff_slider.value()))
+        several_topics = len(self._topic_boxes) > 1
+        self.topics_caption.setVisible(several_topics)
+        self.no_topics_label.setVisible(not several_topics)
         for topic, box in self._topic_boxes.items():
             box.setChecked(settings.topics is None or topic in settings.topics)
+            box.setVisible(several_topics)
         for source_key, spin in self._mix_spins.items():
             spin.setValue(settings.weight(source_key))
         self.duplicates_box.setChecked(settings.drop_duplicates)

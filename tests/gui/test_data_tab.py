@@ -352,6 +352,11 @@ def test_a_real_book_says_nothing_about_topics_or_years(qtbot, window, monkeypat
     assert "other text" not in sentences and "know that topic worst" not in sentences
     assert "different characters, so a character tokenizer needs" in sentences
     assert "ROMEO" in " ".join(data.lines_chart.values())
+    # No topic to tick ("Other text" alone), said in words; "Show me" for a world chart says why it is not there.
+    panel = data.curation_panel
+    assert not panel.topics_caption.isVisibleTo(data) and panel.no_topics_label.isVisibleTo(data)
+    data.scroll_to_chart(data.coverage_chart)
+    assert "drawn for the bundled world" in data.message_bar.text()
     loaded = len(data.state.source.documents)
     data.curation_panel.junk_box.setChecked(True)
     _settle(qtbot, window)
