@@ -686,8 +686,8 @@ class DataTab(QWidget):
         self._fit_charts()  # one or two columns for the width the charts have now
         if not chart.isVisibleTo(self):  # a chart of the bundled world, and another text is loaded
             self.message_bar.info("That chart is drawn for the bundled world, whose documents carry topics and "
-                                  "years; the text loaded now has neither. Choose “A fictional world (generated)” in the Text menu "
-                                  "to see it.")
+                                  "years; the text loaded now has neither. Choose “A fictional world (generated)” "
+                                  "in the Text menu to see it.")
             return
         self.charts.layout().activate()
         # Its top at the top of the view. Not QScrollArea.ensureWidgetVisible: it asks the widget for a text
