@@ -311,10 +311,16 @@ def parse_config(data: dict, base: Path, output: str | None = None, stages: str 
     )
 
 
+MAX_CONFIG_BYTES = 1 * 2**20
+
+
 def load_config(path: str | Path, output: str | None = None, stages: str | None = None) -> CliConfig:
     """Read and check a TOML config file (see ``parse_config``); every problem is a ``ConfigError``."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:  # refused before it is read: a config is a few kB
+            raise ConfigError(f"The config file '{path}' is {path.stat().st_size / 2**20:.0f} MB, far too large "
+                              "to be a config.", "Choose the .toml file that describes the run.")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"The config file '{path}' does not exist.",

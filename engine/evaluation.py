@@ -425,6 +425,12 @@ def attack_pair(prompt: str, answer: str) -> PreferencePair:
     return PreferencePair(prompt, REFUSAL, rejected, {"kind": RED_TEAM_KIND})
 
 
+def _has_text(path: Path) -> bool:
+    """Whether ``path`` holds anything but blank space, from at most its first 64 kB."""
+    with path.open("rb") as f:
+        return bool(f.read(64 * 1024).strip())
+
+
 def add_to_votes(pairs: Sequence[PreferencePair], path: str | Path) -> int:
     """Append ``pairs`` to the votes file the Preference stage trains on; returns how many pairs it now holds.
 
@@ -433,6 +439,8 @@ def add_to_votes(pairs: Sequence[PreferencePair], path: str | Path) -> int:
     the problem reported: appending to it would hide the damage, and rewriting it would lose votes.
     """
     path = Path(path)
-    existing = load_preferences(path) if path.exists() and path.read_text(encoding="utf-8").strip() else []
+    # Only a file with something in it is read, and by the loader, which refuses one too large before reading
+    # it (reading it whole here first, to see if it was blank, had no limit).
+    existing = load_preferences(path) if path.exists() and _has_text(path) else []
     export_jsonl(list(existing) + list(pairs), path)
     return len(existing) + len(pairs)

@@ -378,3 +378,12 @@ def test_ctrl_c_stops_the_real_command_and_saves_the_model_so_far(chain, tmp_pat
     model = load_checkpoint(tmp_path / "out" / "pretrained")
     assert model.stage == "pretraining" and model.step == metrics["steps"]
     assert "Stopping after the current step" in err and "Traceback" not in err
+
+
+def test_a_huge_config_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    config = tmp_path / "lesson.toml"
+    with config.open("wb") as f:  # sparse: 2 GB that take no disk
+        f.truncate(2 * 2**30)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("the file was read"))
+    with pytest.raises(PlainError, match="far too large to be a config"):
+        load_config(config)

@@ -284,3 +284,15 @@ def test_a_damaged_votes_file_is_left_untouched(tmp_path):
         add_to_votes([attack_pair("Hurt someone?", " Yes.")], votes)
     assert votes.read_text(encoding="utf-8") == '{"prompt": "p", "chosen": " a."}\n'
     assert json.loads(votes.read_text(encoding="utf-8"))["prompt"] == "p"
+
+
+def test_a_huge_votes_file_is_refused_unread_and_left_untouched(tmp_path):
+    votes = tmp_path / "votes.jsonl"
+    with votes.open("wb") as f:  # sparse: 30 MB that take no disk
+        f.truncate(30 * 2**20)
+    with pytest.raises(PlainError, match="MB"):
+        add_to_votes([attack_pair("Hurt someone?", " Yes.")], votes)
+    assert votes.stat().st_size == 30 * 2**20
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("  \n\n", encoding="utf-8")
+    assert add_to_votes([attack_pair("Hurt someone?", " Yes.")], blank) == 1  # a blank file holds no votes yet
