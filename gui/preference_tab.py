@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 from PySide6.QtCore import QSize
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLabel, QVBoxLayout, 
 
 from engine.errors import PlainError
 from engine.events import AlignmentTax, PreferenceMetrics
+from engine.stage_state import VOTE_KIND, PreferenceState
 from engine.trained_model import STAGE_INSTRUCTION
 from engine.tuning_data import (
     MIN_PAIRS,
@@ -43,7 +46,6 @@ from gui.widgets.zoomed_plot import ZoomedPlotWidget
 from gui.zoom import ZoomController
 from gui.widgets.group_box import group_box
 
-VOTE_KIND = "your vote"
 VOTES_FILE = "votes.jsonl"
 VOTING_FACT_QUESTIONS = 4  # taught facts offered first on the voting page
 ROWS_PER_KIND = 8  # red-team prompts of each kind shown side by side (the rates use all of them)
@@ -222,6 +224,7 @@ class MetricsPlot(ZoomedPlotWidget):
 
 class PreferenceTab(TuningTab):
     stage_title = "Preference tuning"
+    state_class = PreferenceState
     base_stages = (STAGE_INSTRUCTION,)
     base_hint = "No instruction-tuned model yet: tune one in the Instruction tuning tab, or open one."
 
@@ -391,6 +394,26 @@ class PreferenceTab(TuningTab):
         self.comparison.show_message("Asking both models the held-out prompts…")
         self.show_page(self.comparison)
         self._compare_task.submit(compare_on_red_team, base, tuned)
+
+    def own_state(self, so_far) -> dict:
+        # Mid-run, the held-out figures end where the interrupted model does (later ones are a newer model's).
+        plot, upto = self.metrics_plot, math.inf if so_far is None else so_far.step
+        held_out = tuple(PreferenceMetrics(s, m, a) for s, m, a in zip(plot.steps, plot.margins, plot.accuracies)
+                         if s <= upto)
+        return dict(beta=self.beta_spin.value(), nll_weight=self.nll_spin.value(),
+                    anchor_weight=self.anchor_spin.value(), both_bad=self.both_bad_count, held_out=held_out)
+
+    def apply_state(self, state: PreferenceState) -> None:
+        if state.beta is not None:  # an older session may lack DPO's settings: the tab keeps its own
+            self.beta_spin.setValue(state.beta)
+            for spin, value in ((self.nll_spin, state.nll_weight), (self.anchor_spin, state.anchor_weight)):
+                if value is not None:
+                    spin.setValue(value)
+            self.both_bad_count = state.both_bad
+        super().apply_state(state)
+        self.metrics_plot.clear_points()
+        for event in state.held_out:
+            self.metrics_plot.add(event)
 
     @property
     def busy(self) -> bool:

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from engine.events import Diverged, Finished, Status, TrainProgress, ValidationLoss
 from engine.lora import METHOD_EXPLANATIONS, METHOD_FULL, METHOD_LORA
 from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_stages
+from engine.stage_state import InstructionState
 from engine.user_paths import models_dir
 from gui import export
 from gui.availability import first_reason, set_available, set_own_tooltip
@@ -63,6 +64,7 @@ STAGE_ADJECTIVES = {"pretraining": "A pretrained", "instruction": "An instructio
 
 LONGEST_BUTTON_LINE = len("Use the shipped pretrained model")  # fits the settings column at 200 % zoom
 
+NO_COMPARISON = "Tune a model to compare it with the one it started from."
 
 def _two_lines_if_long(text: str) -> str:
     """A button's text, broken at the space nearest its middle if one line would widen the column.
@@ -93,6 +95,8 @@ class TuningTab(QWidget):
     """The shared anatomy of a tuning stage; subclasses fill in the data and the comparison."""
 
     model_changed = Signal(object)  # the tuned TrainedModel, for the next stage
+    model_cleared = Signal()  # a session without a tuned model was applied: the shelf drops this stage's
+    state_class = InstructionState  # the stage's state (engine.stage_state)
     stage_title = ""  # e.g. "Instruction tuning"
     base_stages: tuple[str, ...] = ()  # TrainedModel.stage values this stage can start from
     base_hint = ""  # what to do when there is no base model yet
@@ -529,6 +533,43 @@ class TuningTab(QWidget):
         if not self._left_width_fitted:
             self._left_width_fitted = True
             QTimer.singleShot(0, self._fit_layout)
+
+    # --- the stage's state (engine.stage_state) -------------------------------------------------------
+
+    def stage_state(self):
+        """What the tab shows now. Mid-run, the newest model the run vouched for, marked as interrupted."""
+        so_far = self.controller.model_so_far
+        latest = self.controller.latest_model()
+        tuned = so_far if so_far is not None else latest if latest is not self.base_model else None
+        # The table compares the model of an earlier run, not the interrupted one: left out then.
+        comparison = ((tuple(self.comparison.rows()), self.comparison.summary_label.text())
+                      if self.comparison.rows() and so_far is None else None)
+        return self.state_class(rows=tuple(self.pairs.rows()), base=self.base_model, tuned=tuned, method=self.method,
+                                steps=self.steps_spin.value(), comparison=comparison,
+                                interrupted_at_step=None if so_far is None else int(so_far.step),
+                                **self.own_state(so_far))
+
+    def own_state(self, so_far) -> dict:
+        """The stage's own fields of its state (DPO's settings, …), for ``stage_state``."""
+        return {}
+
+    def apply_state(self, state) -> None:
+        """Show ``state`` (a reopened session's): settings, table, models, before-and-after table."""
+        (self.lora_radio if state.method == METHOD_LORA else self.full_radio).setChecked(True)
+        self.steps_spin.setValue(state.steps)  # after the method, which sets its own default steps
+        self.pairs.reset_rows([dict(r) for r in state.rows])
+        self.restore_models(state.base, state.tuned, interrupted=state.interrupted_at_step is not None)
+        if state.tuned is None:
+            self.model_cleared.emit()  # no leftover from the work before
+        if state.comparison is not None:
+            self.comparison.set_rows(list(state.comparison[0]), state.comparison[1])
+        else:
+            self.comparison.set_rows([], NO_COMPARISON)
+
+    @property
+    def running(self) -> str:
+        """The run going now, in words ("instruction tuning"), or ""."""
+        return self.stage_title.lower() if self.controller.is_running else ""
 
     @property
     def busy(self) -> bool:
