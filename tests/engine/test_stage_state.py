@@ -92,3 +92,17 @@ def test_a_setting_out_of_range_is_refused_naming_it():
     assert config_from_json(TrainConfig, saved, "training settings") == TrainConfig()
     with pytest.raises(SessionError, match="'total_steps' .* it is a huge number"):
         config_from_json(TrainConfig, {**saved, "total_steps": 10**5000}, "training settings")
+
+
+@pytest.mark.skipif(not example_session_available(), reason="no example session in this checkout")
+def test_the_example_session_written_from_its_state_is_the_shipped_file_byte_for_byte():
+    """scripts/make_example_session.py writes a ``SessionState``: from the same state, the same bytes."""
+    from datetime import datetime
+
+    from engine.session import session_bytes, session_info
+
+    saved = open_session(EXAMPLE_SESSION_PATH)
+    again = SessionState.from_contents(saved).to_contents(shipped=saved.shipped)
+    saved_at = session_info(EXAMPLE_SESSION_PATH).saved_at
+    assert isinstance(saved_at, datetime)
+    assert session_bytes(again, saved_at=saved_at) == EXAMPLE_SESSION_PATH.read_bytes()
