@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -44,6 +43,7 @@ from engine.user_paths import models_dir
 from gui import export
 from gui.availability import first_reason, set_available, set_own_tooltip
 from gui.background import BackgroundTask
+from gui.bindings import Bindings, SpinSetting
 from gui.training_controller import TrainingController, plain_message
 from gui.widgets.loss_plot import LossPlot
 from gui.widgets.message_bar import MessageBar
@@ -65,6 +65,7 @@ STAGE_ADJECTIVES = {"pretraining": "A pretrained", "instruction": "An instructio
 LONGEST_BUTTON_LINE = len("Use the shipped pretrained model")  # fits the settings column at 200 % zoom
 
 NO_COMPARISON = "Tune a model to compare it with the one it started from."
+STEPS = SpinSetting("steps", "Steps", "train", range_name="total_steps", step=50, cap=100_000)
 
 def _two_lines_if_long(text: str) -> str:
     """A button's text, broken at the space nearest its middle if one line would widen the column.
@@ -138,10 +139,9 @@ class TuningTab(QWidget):
         self.full_radio.setChecked(True)
         self.method_explanation = QLabel()
         self.method_explanation.setWordWrap(True)
-        self.steps_spin = QSpinBox()
-        self.steps_spin.setRange(1, 100_000)
-        self.steps_spin.setSingleStep(50)
-        self.steps_spin.setAccessibleName("Steps")
+        # The run's settings, bound by name to the stage state's fields (gui/bindings.py).
+        self.run_settings = Bindings()
+        self.steps_spin = self.run_settings.spin(STEPS, 1)  # the method's default steps replace the 1
         method_box = QWidget()
         method_layout = QVBoxLayout(method_box)
         method_layout.setContentsMargins(0, 0, 0, 0)
@@ -149,7 +149,7 @@ class TuningTab(QWidget):
         method_layout.addWidget(self.lora_radio)
         method_layout.addWidget(self.method_explanation)
         steps_form = QFormLayout()
-        steps_form.addRow("Steps", self.steps_spin)
+        steps_form.addRow(STEPS.label, self.steps_spin)
         method_layout.addLayout(steps_form)
 
         self.settings_column = QWidget()
@@ -545,7 +545,7 @@ class TuningTab(QWidget):
         comparison = ((tuple(self.comparison.rows()), self.comparison.summary_label.text())
                       if self.comparison.rows() and so_far is None else None)
         return self.state_class(rows=tuple(self.pairs.rows()), base=self.base_model, tuned=tuned, method=self.method,
-                                steps=self.steps_spin.value(), comparison=comparison,
+                                comparison=comparison, **self.run_settings.values(),
                                 interrupted_at_step=None if so_far is None else int(so_far.step),
                                 **self.own_state(so_far))
 
@@ -556,7 +556,7 @@ class TuningTab(QWidget):
     def apply_state(self, state) -> None:
         """Show ``state`` (a reopened session's): settings, table, models, before-and-after table."""
         (self.lora_radio if state.method == METHOD_LORA else self.full_radio).setChecked(True)
-        self.steps_spin.setValue(state.steps)  # after the method, which sets its own default steps
+        self.run_settings.apply(state)  # after the method, which sets its own default steps
         self.pairs.reset_rows([dict(r) for r in state.rows])
         self.restore_models(state.base, state.tuned, interrupted=state.interrupted_at_step is not None)
         if state.tuned is None:
