@@ -44,7 +44,6 @@ from engine.tokenizer import TokenizerSpec
 from engine.trained_model import TrainedModel
 from engine.world import WorldSettings
 
-STAGE_KEYS = ("data", "pretraining", "instruction", "preference", "evaluation")
 INTERRUPTED = "-interrupted-at-step-"  # a run's model autosaved mid-run: "<stage>-interrupted-at-step-N"
 INSTRUCTION_COLUMNS = ("prompt", "completion")
 PREFERENCE_COLUMNS = ("prompt", "chosen", "rejected", "kind")

@@ -87,3 +87,20 @@ def test_a_session_saved_by_an_earlier_version_restores_every_tab(qtbot, window)
     assert _same_json(again.tabs, saved.tabs)
     assert again.curation == saved.curation and list(again.votes) == list(saved.votes)
     assert sorted(again.checkpoints) == sorted(saved.checkpoints)
+
+
+def test_the_window_loops_over_its_stage_tabs_for_state_and_runs(qtbot, window):
+    from gui.stages import STAGES
+
+    assert list(window.stage_tabs) == [stage.key for stage in STAGES]
+    assert [window.tabs.widget(i) for i in range(window.tabs.count())] == list(window.stage_tabs.values())
+    assert window.running_stage() == ""
+    window.session.open(OLD_SESSION)
+    qtbot.waitUntil(lambda: _idle(window) and window.data_tab.state is not None
+                    and window.data_tab.state.settings.cutoff_year == 1990, timeout=UI_TIMEOUT_MS)
+    before = window.stage_state()
+    assert before.stage == "preference" and before.preference.beta == pytest.approx(0.35)
+    # Showing the window's own state again changes nothing a session would save.
+    window.apply_state(before)
+    qtbot.waitUntil(lambda: _idle(window), timeout=UI_TIMEOUT_MS)
+    assert _same_json(window.stage_state().to_contents().tabs, before.to_contents().tabs)
