@@ -344,6 +344,9 @@ class DataTab(QWidget):
 
     running = ""  # the Data tab has no run to stop before a session replaces its work
 
+    def change_signals(self) -> list:
+        return [self.undo_stack.indexChanged]  # every load and curation edit is one undo step
+
     def stage_state(self) -> DataStageState:
         """What a session keeps of the tab: what was loaded and its curation (not the documents themselves)."""
         if self.state is None:

@@ -530,6 +530,9 @@ class EvaluationTab(QWidget):
         """The run going now, in words, or ""."""
         return "benchmark" if self.runner.is_running else ""
 
+    def change_signals(self) -> list:
+        return [self.rating_panel.rated, self.runner.running_changed]
+
     # --- threads ---------------------------------------------------------------------------------
 
     @property

@@ -562,6 +562,11 @@ class PretrainingTab(QWidget):
         """The run going now, in words, or ""."""
         return "pretraining" if self.controller.is_running else ""
 
+    def change_signals(self) -> list:
+        # A run that starts changes the model soon; while it goes, the model so far is saved.
+        return [self.corpus_panel.corpus_combo.activated, self.controller.running_changed,
+                self.controller.model_changed]
+
     @property
     def busy(self) -> bool:
         """Still working in the background (reading, tokenizing, measuring, opening, predicting)."""

@@ -140,15 +140,11 @@ class SessionController(QObject):
 
     def _watch_for_changes(self) -> None:
         """The user's work changed: a run, a model, the data, a table, a result. (Not start-up's own loads.)"""
-        w = self.window
-        signals = [w.data_tab.undo_stack.indexChanged, w.pretraining_tab.corpus_panel.corpus_combo.activated,
-                   w.model_shelf.changed, w.evaluation_tab.rating_panel.rated, w.evaluation_tab.runner.running_changed]
-        for tab in (w.pretraining_tab, w.instruction_tab, w.preference_tab):
-            # A run that starts changes the model soon; while it goes, the model so far is saved.
-            signals += [tab.controller.running_changed, tab.controller.model_changed]
-            tab.controller.progress.connect(self._on_run_progress)
-        for tab in (w.instruction_tab, w.preference_tab):
-            signals += [tab.model_changed, tab.pairs.changed]
+        signals = [self.window.model_shelf.changed]
+        for tab in self.window.stage_tabs.values():
+            signals += tab.change_signals()
+            if getattr(tab, "controller", None) is not None:  # a stage with a training run
+                tab.controller.progress.connect(self._on_run_progress)
         for signal in signals:
             signal.connect(self._mark_changed)
 

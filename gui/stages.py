@@ -63,5 +63,8 @@ class StageTab(Protocol):
     def apply_state(self, state) -> None:
         """Show ``state`` (from a reopened session), replacing what the tab showed."""
 
+    def change_signals(self) -> list:
+        """The signals that say the user's work in the tab changed (the autosave then saves it)."""
+
     def shutdown(self, timeout_s: float = 60.0) -> bool:
         """Stop any run and wait for every worker thread (the window is closing); True if all stopped in time."""

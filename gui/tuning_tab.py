@@ -571,6 +571,10 @@ class TuningTab(QWidget):
         """The run going now, in words ("instruction tuning"), or ""."""
         return self.stage_title.lower() if self.controller.is_running else ""
 
+    def change_signals(self) -> list:
+        return [self.controller.running_changed, self.controller.model_changed, self.model_changed,
+                self.pairs.changed]
+
     @property
     def busy(self) -> bool:
         return self.controller.is_running or self._open_task.busy or self._save_task.busy
