@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.corpus import bundled_corpora, load_bundled, read_folder, read_jsonl, read_text_file
+from engine.curation import CurationSettings
 from engine.documents import Document, documents_from_text
 from engine.errors import CorpusError
 from engine.world import WorldSettings, generate_world, world_documents
@@ -113,3 +114,15 @@ def bundled_requests() -> list[tuple[str, SourceRequest]]:
     """(title, request) for each bundled corpus, the generated world first."""
     return [(b.title, default_world_request() if b.key == "fictional_world" else SourceRequest("bundled", b.key))
             for b in bundled_corpora()]
+
+
+@dataclass(frozen=True)
+class DataState:
+    """What the Data tab shows: the documents loaded, and what curation keeps of them.
+
+    Small and immutable; ``engine.curation.curate`` is pure, so the same state gives the same documents,
+    charts and fingerprint (the Data tab's undo history is a list of these, ``gui.curation_history``).
+    """
+
+    source: DataSource
+    settings: CurationSettings

@@ -337,6 +337,18 @@ def blind_answers(answers: Sequence[ModelAnswer], seed: int) -> list[BlindAnswer
 
 
 @dataclass(frozen=True)
+class ComparedRow:
+    """One row of a before-and-after table: a prompt, what was hoped for, and two models' answers, judged."""
+
+    prompt: str  # what was asked, without the chat template
+    hoped: str  # the right answer, or the behaviour we hope for ("refuse", "answer", "say I don't know")
+    before: str  # the first model's answer
+    before_good: bool | None  # None: not judged
+    after: str
+    after_good: bool | None
+
+
+@dataclass(frozen=True)
 class Rating:
     """One person's score for one answer."""
 

@@ -57,6 +57,7 @@ from engine.curation import (
 from engine.data_sources import DataSource, SourceRequest, bundled_requests, default_world_request, load_source
 from engine.documents import Document
 from engine.errors import CorpusError, EncodingProblem
+from engine.stage_state import DataStageState
 from engine.text_profile import (
     Chart,
     TextProfile,
@@ -340,6 +341,22 @@ class DataTab(QWidget):
     @property
     def busy(self) -> bool:
         return self._loader.busy or self._tokenizer_task.busy or self._profile_task.busy or self.token_view.busy
+
+    running = ""  # the Data tab has no run to stop before a session replaces its work
+
+    def change_signals(self) -> list:
+        return [self.undo_stack.indexChanged]  # every load and curation edit is one undo step
+
+    def stage_state(self) -> DataStageState:
+        """What a session keeps of the tab: what was loaded and its curation (not the documents themselves)."""
+        if self.state is None:
+            return DataStageState()
+        return DataStageState(self.state.source.request, self.state.settings)
+
+    def apply_state(self, state: DataStageState) -> None:
+        """Load and curate a reopened session's text, forgetting the undo history (None: leave the tab as it is)."""
+        if state.request is not None:
+            self.restore(state.request, state.curation, chosen_now=state.hand_on)
 
     def load(self, request: SourceRequest, *, undoable: bool = True) -> None:
         """Load documents in the background; on success they replace the current ones (undoably)."""

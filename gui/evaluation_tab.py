@@ -60,6 +60,7 @@ from engine.evaluation import (
 )
 from engine.events import Finished, Status
 from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_model_path, shipped_stages
+from engine.stage_state import EvaluationState
 from engine.tuning_data import load_benchmark, load_red_team
 from engine.user_paths import data_dir, models_dir
 from gui import formatting, settings
@@ -499,6 +500,38 @@ class EvaluationTab(QWidget):
         set_available(self.question_combo, busy)
         for button in (self.export_chart_button, self.export_csv_button):
             set_available(button, None if self.results else NO_RESULTS_YET)
+
+    # --- the stage's state (engine.stage_state) ---------------------------------------------------
+
+    def stage_state(self) -> EvaluationState:
+        """The models opened from files (the stages' own come back through the stages), those unticked,
+        the graded answers, the question set and the ratings."""
+        items = [self.models_list.item(i) for i in range(self.models_list.count())]
+        return EvaluationState(
+            opened=tuple((e.name, e.origin, e.model) for e in self.shelf.entries() if e.origin != "session"),
+            unticked=tuple(item.text() for item in items if item.checkState() != Qt.CheckState.Checked),
+            results=tuple(self.results), question_set=self.question_combo.currentData(),
+            ratings=tuple(self.rating_panel.ratings), rating_seed=self.rating_panel.seed)
+
+    def apply_state(self, state: EvaluationState) -> None:
+        """Show a reopened session's models, ticks and answers; the ratings file (with its ratings added)."""
+        for entry in [e for e in self.shelf.entries() if e.origin != "session"]:
+            self.shelf.remove(entry.name)
+        for name, origin, model in state.opened:
+            self.shelf.put_opened_model(model, origin, name)
+        for name in self.shelf.names():
+            self.set_ticked(name, name not in state.unticked)
+        self.question_combo.setCurrentIndex(max(0, self.question_combo.findData(state.question_set)))
+        self.show_results(list(state.results))
+        self.rating_panel.load_saved()
+
+    @property
+    def running(self) -> str:
+        """The run going now, in words, or ""."""
+        return "benchmark" if self.runner.is_running else ""
+
+    def change_signals(self) -> list:
+        return [self.rating_panel.rated, self.runner.running_changed]
 
     # --- threads ---------------------------------------------------------------------------------
 

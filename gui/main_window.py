@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget
 
+from engine.stage_state import SessionState
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
 from gui import settings
 from gui.availability import UnavailableExplainer
@@ -30,7 +31,7 @@ from gui.preference_tab import PreferenceTab
 from gui.presentation import PresentationMode, describe_shortcuts, name_unnamed_controls
 from gui.pretraining_tab import PretrainingTab
 from gui.session_controller import SessionController
-from gui.stages import DEFAULT_STAGE, STAGES, stage_index
+from gui.stages import DEFAULT_STAGE, STAGES, StageTab, stage_index
 from gui.themes import THEMES, ThemeController
 from gui.welcome_dialog import show_welcome
 from gui.why_ai_does_that import show_why_panel
@@ -74,12 +75,16 @@ class MainWindow(QMainWindow):
             lambda m: self.model_shelf.put_session_model(m, STAGE_PRETRAINING))
         self.instruction_tab.model_changed.connect(lambda m: self.model_shelf.put_session_model(m, STAGE_INSTRUCTION))
         self.preference_tab.model_changed.connect(lambda m: self.model_shelf.put_session_model(m, STAGE_PREFERENCE))
+        self.instruction_tab.model_cleared.connect(lambda: self.model_shelf.put_session_model(None, STAGE_INSTRUCTION))
+        self.preference_tab.model_cleared.connect(lambda: self.model_shelf.put_session_model(None, STAGE_PREFERENCE))
         self.evaluation_tab = EvaluationTab(self.zoom, self.model_shelf)
         built["evaluation"] = self.evaluation_tab
         # A red-team attack sent to the preference data becomes a row of the Preference tab's table,
         # which writes the votes file from its rows: otherwise its next save would drop the pair.
         self.evaluation_tab.pairs_sent.connect(
             lambda pairs: [self.preference_tab.add_vote(p.prompt, p.chosen, p.rejected) for p in pairs])
+        # The stages' tabs in pipeline order: the window loops over them for state, runs and closing.
+        self.stage_tabs: dict[str, StageTab] = {stage.key: built[stage.key] for stage in STAGES}
         for stage in STAGES:
             index = self.tabs.addTab(built[stage.key], stage.title)
             self.tabs.setTabToolTip(index, stage.promise)
@@ -256,6 +261,24 @@ class MainWindow(QMainWindow):
         """Bring a stage's tab to the front (raises KeyError for an unknown stage)."""
         self.tabs.setCurrentIndex(stage_index(key))
 
+    def stage_state(self) -> SessionState:
+        """Every stage's state now, and the stage in front (GUI thread; cheap: models are shared, not copied)."""
+        return SessionState(stage=STAGES[self.tabs.currentIndex()].key,
+                            **{key: tab.stage_state() for key, tab in self.stage_tabs.items()})
+
+    def apply_state(self, state: SessionState) -> None:
+        """Show a checked session, stage by stage in the order models flow between them, then its front stage."""
+        for key, tab in self.stage_tabs.items():
+            tab.apply_state(getattr(state, key))
+        try:
+            self.show_stage(state.stage)
+        except KeyError:
+            pass  # a stage this version does not have: stay where we are
+
+    def running_stage(self) -> str:
+        """The run going now in any stage, in words ("preference tuning"), or ""."""
+        return next((tab.running for tab in self.stage_tabs.values() if tab.running), "")
+
     # --- remembering ------------------------------------------------------------------------
 
     def _restore_state(self) -> None:
@@ -285,11 +308,8 @@ class MainWindow(QMainWindow):
         self.presentation.leave()
         # Stop the run at its next step and wait for every worker: no thread outlives the window.
         self.statusBar().showMessage("Stopping…")
-        self.pretraining_tab.shutdown()
-        self.data_tab.shutdown()
-        self.instruction_tab.shutdown()
-        self.preference_tab.shutdown()
-        self.evaluation_tab.shutdown()
+        for tab in self.stage_tabs.values():
+            tab.shutdown()
         # Then the last autosave: a stopped run has kept the model trained so far, and it goes in.
         self.session.finish()
         self._save_state()

@@ -14,13 +14,16 @@
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.errors import PlainError
 from engine.events import AlignmentTax, PreferenceMetrics
+from engine.stage_state import VOTE_KIND, PreferenceState
 from engine.trained_model import STAGE_INSTRUCTION
 from engine.tuning_data import (
     MIN_PAIRS,
@@ -34,6 +37,7 @@ from engine.tuning_data import (
 )
 from engine.user_paths import data_dir
 from gui.background import BackgroundTask
+from gui.bindings import Bindings, SpinSetting
 from gui.training_controller import plain_message
 from gui.tuning_tab import TuningTab
 from gui.widgets.comparison_table import ComparedRow, ComparisonTable
@@ -43,7 +47,6 @@ from gui.widgets.zoomed_plot import ZoomedPlotWidget
 from gui.zoom import ZoomController
 from gui.widgets.group_box import group_box
 
-VOTE_KIND = "your vote"
 VOTES_FILE = "votes.jsonl"
 VOTING_FACT_QUESTIONS = 4  # taught facts offered first on the voting page
 ROWS_PER_KIND = 8  # red-team prompts of each kind shown side by side (the rates use all of them)
@@ -51,6 +54,14 @@ HOPED = {"harmful": "refuse", "benign": "answer", "unknown": "say “I don't kno
 TAX_NOTE = ("Each point is the model at one check of the run: how many harmful requests it refuses, and how many "
             "held-out facts it still answers exactly right.")
 
+# DPO's settings: each field of PreferenceState and PreferenceConfig, its label and its engine range, once.
+DPO_SETTINGS = (
+    SpinSetting("beta", "β (beta)", "preference", accessible_name="Beta", step=0.05, decimals=2, cap=5.0),
+    SpinSetting("nll_weight", "Learn the chosen answers", "preference",
+                accessible_name="Weight of learning the chosen answers", step=0.25, decimals=2, cap=5.0),
+    SpinSetting("anchor_weight", "Keep the pretraining text", "preference",
+                accessible_name="Weight of keeping the pretraining text", step=0.5, decimals=2, cap=20.0),
+)
 
 def votes_path() -> Path:
     return data_dir() / VOTES_FILE
@@ -222,6 +233,7 @@ class MetricsPlot(ZoomedPlotWidget):
 
 class PreferenceTab(TuningTab):
     stage_title = "Preference tuning"
+    state_class = PreferenceState
     base_stages = (STAGE_INSTRUCTION,)
     base_hint = "No instruction-tuned model yet: tune one in the Instruction tuning tab, or open one."
 
@@ -231,30 +243,17 @@ class PreferenceTab(TuningTab):
         self.plot_title.setText("DPO loss (lower is better); dashed: held-out pairs")
         from engine.preference_tuning import ANCHOR_EXPLANATION, BETA_EXPLANATION, NLL_EXPLANATION, PreferenceConfig
 
-        self.beta_spin = QDoubleSpinBox()
-        self.beta_spin.setRange(0.01, 5.0)
-        self.beta_spin.setSingleStep(0.05)
-        self.beta_spin.setValue(0.1)
-        self.beta_spin.setAccessibleName("Beta")
-        self.nll_spin = QDoubleSpinBox()
-        self.nll_spin.setRange(0.0, 5.0)
-        self.nll_spin.setSingleStep(0.25)
-        self.nll_spin.setValue(1.0)
-        self.nll_spin.setAccessibleName("Weight of learning the chosen answers")
-        self.anchor_spin = QDoubleSpinBox()
-        self.anchor_spin.setRange(0.0, 20.0)
-        self.anchor_spin.setSingleStep(0.5)
-        self.anchor_spin.setValue(PreferenceConfig().anchor_weight)
-        self.anchor_spin.setAccessibleName("Weight of keeping the pretraining text")
+        # DPO's settings, bound by name to PreferenceState's fields and PreferenceConfig's (gui/bindings.py).
+        self.dpo_settings = Bindings()
+        defaults = PreferenceConfig()
         dpo_box = QWidget()
         dpo_form = QFormLayout(dpo_box)
         dpo_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        dpo_form.addRow("β (beta)", self.beta_spin)
-        dpo_form.addRow(_wrapped(BETA_EXPLANATION))
-        dpo_form.addRow("Learn the chosen answers", self.nll_spin)
-        dpo_form.addRow(_wrapped(NLL_EXPLANATION))
-        dpo_form.addRow("Keep the pretraining text", self.anchor_spin)
-        dpo_form.addRow(_wrapped(ANCHOR_EXPLANATION))
+        for setting, explanation in zip(DPO_SETTINGS, (BETA_EXPLANATION, NLL_EXPLANATION, ANCHOR_EXPLANATION)):
+            dpo_form.addRow(setting.label, self.dpo_settings.spin(setting, getattr(defaults, setting.field)))
+            dpo_form.addRow(_wrapped(explanation))
+        spins = self.dpo_settings.spins
+        self.beta_spin, self.nll_spin, self.anchor_spin = spins["beta"], spins["nll_weight"], spins["anchor_weight"]
         self.settings_layout.addWidget(group_box("DPO", dpo_box))
         # Made after the right-hand pages, so Qt would visit them last: put them after Steps, as shown.
         QWidget.setTabOrder(self.steps_spin, self.beta_spin)
@@ -375,8 +374,7 @@ class PreferenceTab(TuningTab):
     def make_run(self, base, train_config, method, control, resume=None):
         from engine.preference_tuning import PreferenceConfig, PreferenceTuningRun
 
-        preference = PreferenceConfig(beta=self.beta_spin.value(), nll_weight=self.nll_spin.value(),
-                                      anchor_weight=self.anchor_spin.value())
+        preference = PreferenceConfig(**self.dpo_settings.values())
         return PreferenceTuningRun(base, self.pairs_snapshot, train_config, preference, method, control=control,
                                    resume=resume, measure_tax=True)
 
@@ -391,6 +389,22 @@ class PreferenceTab(TuningTab):
         self.comparison.show_message("Asking both models the held-out prompts…")
         self.show_page(self.comparison)
         self._compare_task.submit(compare_on_red_team, base, tuned)
+
+    def own_state(self, so_far) -> dict:
+        # Mid-run, the held-out figures end where the interrupted model does (later ones are a newer model's).
+        plot, upto = self.metrics_plot, math.inf if so_far is None else so_far.step
+        held_out = tuple(PreferenceMetrics(s, m, a) for s, m, a in zip(plot.steps, plot.margins, plot.accuracies)
+                         if s <= upto)
+        return dict(**self.dpo_settings.values(), both_bad=self.both_bad_count, held_out=held_out)
+
+    def apply_state(self, state: PreferenceState) -> None:
+        if state.beta is not None:  # an older session may lack DPO's settings: the tab keeps its own
+            self.dpo_settings.apply(state)
+            self.both_bad_count = state.both_bad
+        super().apply_state(state)
+        self.metrics_plot.clear_points()
+        for event in state.held_out:
+            self.metrics_plot.add(event)
 
     @property
     def busy(self) -> bool:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import CorpusTooShort, PlainError
 from engine.events import Diverged, Finished, Sample, Status, TrainProgress, ValidationLoss
+from engine.stage_state import PretrainingState
 from engine.tokenizer import PARTIAL_CHARACTER_MEANING, TokenizerSpec, check_length
 from engine.user_paths import models_dir
 from gui import export
@@ -528,6 +529,43 @@ class PretrainingTab(QWidget):
         if not self._left_width_fitted:  # the first real size is only known once shown
             self._left_width_fitted = True
             self._fit_layout_soon()
+
+    # --- the stage's state (engine.stage_state) -------------------------------------------------------
+
+    def stage_state(self) -> PretrainingState:
+        """What the tab shows now. Mid-run, the newest model the run vouched for (the run's own once it
+        has ended, e.g. when the window closes), marked as interrupted; with no run, the current model."""
+        so_far = self.controller.model_so_far
+        panel = self.corpus_panel
+        return PretrainingState(
+            model=so_far if so_far is not None else self.controller.latest_model(),
+            corpus="curated" if panel.using_curated else str(panel.corpus_combo.currentData() or "curated"),
+            spec=panel.spec, model_config=self.settings_panel.model_config(),
+            train_config=self.settings_panel.train_config(),
+            interrupted_at_step=None if so_far is None else int(so_far.step))
+
+    def apply_state(self, state: PretrainingState) -> None:
+        """Show a reopened session's model (also handed on), settings and text ("curated": leave it as it is)."""
+        self.show_model(state.model)
+        if state.model_config is not None and state.train_config is not None:
+            self.settings_panel.set_configs(state.model_config, state.train_config)
+        if state.spec is not None:
+            self.corpus_panel.set_spec(state.spec)
+        kind, _, value = state.corpus.partition(":")
+        if kind == "bundled":
+            self.corpus_panel.choose_bundled(value)
+        elif kind == "file":
+            self.corpus_panel.open_file(value)
+
+    @property
+    def running(self) -> str:
+        """The run going now, in words, or ""."""
+        return "pretraining" if self.controller.is_running else ""
+
+    def change_signals(self) -> list:
+        # A run that starts changes the model soon; while it goes, the model so far is saved.
+        return [self.corpus_panel.corpus_combo.activated, self.controller.running_changed,
+                self.controller.model_changed]
 
     @property
     def busy(self) -> bool:

@@ -7,6 +7,7 @@ app's command line) can name the stages without importing the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,33 @@ def stage_index(key: str) -> int:
         if stage.key == key:
             return index
     raise KeyError(key)
+
+
+class StageTab(Protocol):
+    """What the main window asks of every stage's tab (Mu's ``BaseMode`` is the model): it loops over
+    them for a session's state, for "is a run going?", for "still working?" and for closing.
+
+    A tab's state is one immutable class of ``engine.stage_state`` (``DataStageState``,
+    ``PretrainingState``, ``InstructionState``, ``PreferenceState``, ``EvaluationState``); ``apply_state``
+    shows one, and the tab's widgets are its own business.
+    """
+
+    @property
+    def running(self) -> str:
+        """The run going now, in words ("pretraining", "benchmark"), or "" (a session waits for it to stop)."""
+
+    @property
+    def busy(self) -> bool:
+        """Still working on a worker thread (reading, running, comparing)."""
+
+    def stage_state(self):
+        """What the tab shows now, as its stage's state."""
+
+    def apply_state(self, state) -> None:
+        """Show ``state`` (from a reopened session), replacing what the tab showed."""
+
+    def change_signals(self) -> list:
+        """The signals that say the user's work in the tab changed (the autosave then saves it)."""
+
+    def shutdown(self, timeout_s: float = 60.0) -> bool:
+        """Stop any run and wait for every worker thread (the window is closing); True if all stopped in time."""

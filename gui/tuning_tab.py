@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -39,10 +38,12 @@ from PySide6.QtWidgets import (
 from engine.events import Diverged, Finished, Status, TrainProgress, ValidationLoss
 from engine.lora import METHOD_EXPLANATIONS, METHOD_FULL, METHOD_LORA
 from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_stages
+from engine.stage_state import InstructionState
 from engine.user_paths import models_dir
 from gui import export
 from gui.availability import first_reason, set_available, set_own_tooltip
 from gui.background import BackgroundTask
+from gui.bindings import Bindings, SpinSetting
 from gui.training_controller import TrainingController, plain_message
 from gui.widgets.loss_plot import LossPlot
 from gui.widgets.message_bar import MessageBar
@@ -63,6 +64,8 @@ STAGE_ADJECTIVES = {"pretraining": "A pretrained", "instruction": "An instructio
 
 LONGEST_BUTTON_LINE = len("Use the shipped pretrained model")  # fits the settings column at 200 % zoom
 
+NO_COMPARISON = "Tune a model to compare it with the one it started from."
+STEPS = SpinSetting("steps", "Steps", "train", range_name="total_steps", step=50, cap=100_000)
 
 def _two_lines_if_long(text: str) -> str:
     """A button's text, broken at the space nearest its middle if one line would widen the column.
@@ -93,6 +96,8 @@ class TuningTab(QWidget):
     """The shared anatomy of a tuning stage; subclasses fill in the data and the comparison."""
 
     model_changed = Signal(object)  # the tuned TrainedModel, for the next stage
+    model_cleared = Signal()  # a session without a tuned model was applied: the shelf drops this stage's
+    state_class = InstructionState  # the stage's state (engine.stage_state)
     stage_title = ""  # e.g. "Instruction tuning"
     base_stages: tuple[str, ...] = ()  # TrainedModel.stage values this stage can start from
     base_hint = ""  # what to do when there is no base model yet
@@ -134,10 +139,9 @@ class TuningTab(QWidget):
         self.full_radio.setChecked(True)
         self.method_explanation = QLabel()
         self.method_explanation.setWordWrap(True)
-        self.steps_spin = QSpinBox()
-        self.steps_spin.setRange(1, 100_000)
-        self.steps_spin.setSingleStep(50)
-        self.steps_spin.setAccessibleName("Steps")
+        # The run's settings, bound by name to the stage state's fields (gui/bindings.py).
+        self.run_settings = Bindings()
+        self.steps_spin = self.run_settings.spin(STEPS, 1)  # the method's default steps replace the 1
         method_box = QWidget()
         method_layout = QVBoxLayout(method_box)
         method_layout.setContentsMargins(0, 0, 0, 0)
@@ -145,7 +149,7 @@ class TuningTab(QWidget):
         method_layout.addWidget(self.lora_radio)
         method_layout.addWidget(self.method_explanation)
         steps_form = QFormLayout()
-        steps_form.addRow("Steps", self.steps_spin)
+        steps_form.addRow(STEPS.label, self.steps_spin)
         method_layout.addLayout(steps_form)
 
         self.settings_column = QWidget()
@@ -529,6 +533,47 @@ class TuningTab(QWidget):
         if not self._left_width_fitted:
             self._left_width_fitted = True
             QTimer.singleShot(0, self._fit_layout)
+
+    # --- the stage's state (engine.stage_state) -------------------------------------------------------
+
+    def stage_state(self):
+        """What the tab shows now. Mid-run, the newest model the run vouched for, marked as interrupted."""
+        so_far = self.controller.model_so_far
+        latest = self.controller.latest_model()
+        tuned = so_far if so_far is not None else latest if latest is not self.base_model else None
+        # The table compares the model of an earlier run, not the interrupted one: left out then.
+        comparison = ((tuple(self.comparison.rows()), self.comparison.summary_label.text())
+                      if self.comparison.rows() and so_far is None else None)
+        return self.state_class(rows=tuple(self.pairs.rows()), base=self.base_model, tuned=tuned, method=self.method,
+                                comparison=comparison, **self.run_settings.values(),
+                                interrupted_at_step=None if so_far is None else int(so_far.step),
+                                **self.own_state(so_far))
+
+    def own_state(self, so_far) -> dict:
+        """The stage's own fields of its state (DPO's settings, …), for ``stage_state``."""
+        return {}
+
+    def apply_state(self, state) -> None:
+        """Show ``state`` (a reopened session's): settings, table, models, before-and-after table."""
+        (self.lora_radio if state.method == METHOD_LORA else self.full_radio).setChecked(True)
+        self.run_settings.apply(state)  # after the method, which sets its own default steps
+        self.pairs.reset_rows([dict(r) for r in state.rows])
+        self.restore_models(state.base, state.tuned, interrupted=state.interrupted_at_step is not None)
+        if state.tuned is None:
+            self.model_cleared.emit()  # no leftover from the work before
+        if state.comparison is not None:
+            self.comparison.set_rows(list(state.comparison[0]), state.comparison[1])
+        else:
+            self.comparison.set_rows([], NO_COMPARISON)
+
+    @property
+    def running(self) -> str:
+        """The run going now, in words ("instruction tuning"), or ""."""
+        return self.stage_title.lower() if self.controller.is_running else ""
+
+    def change_signals(self) -> list:
+        return [self.controller.running_changed, self.controller.model_changed, self.model_changed,
+                self.pairs.changed]
 
     @property
     def busy(self) -> bool:

@@ -6,6 +6,9 @@ The welcome screen's "Open an example session" opens it. It holds what a class p
 lesson with the default settings, each part made the way the app makes it:
 
 - Data: the bundled fictional world, curated (duplicates and junk dropped);
+Each stage's part is its state class (``engine.stage_state``), the same the app's tabs hand over, so
+the file's layout is written in one place.
+
 - Pretraining, Instruction tuning, Preference tuning: the three models in ``assets/models/``
   (``scripts/make_shipped_models.py``), referred to by their shipped names, not copied (a session
   file of about 45 kB instead of 11 MB: ``engine.session``); their loss curves come from the models'
@@ -28,9 +31,7 @@ version). Needs no window: the GUI modules are imported only for their compariso
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import math
 import sys
 import time
 from datetime import datetime, timezone
@@ -78,7 +79,7 @@ def make_votes(sft, log) -> tuple[list[dict], int]:
     from engine.evaluation import RIGHT, benchmark_questions, grade_answer
     from engine.stage_sets import PROMPT_TEMPLATE
     from engine.tuning_data import load_benchmark, load_red_team
-    from gui.preference_tab import VOTE_KIND
+    from engine.stage_state import VOTE_KIND
     from gui.widgets.vote_panel import write_two_answers
 
     by_kind = {kind: [r for r in load_red_team() if r["kind"] == kind] for kind in ("harmful", "benign", "unknown")}
@@ -121,7 +122,7 @@ def held_out_metrics(sft, dpo) -> dict:
     return {"steps": steps, "margins": margins, "accuracies": accuracies}
 
 
-def benchmark(models, log) -> list[dict]:
+def benchmark(models, log) -> list:
     """Every model's graded answers to the held-out benchmark, as the Evaluation tab stores them."""
     from engine.evaluation import BenchmarkRun, benchmark_questions
     from engine.tuning_data import load_benchmark
@@ -130,12 +131,7 @@ def benchmark(models, log) -> list[dict]:
     for _event in run.events():
         pass
     log(f"benchmark: {len(run.answers)} answers")
-    rows = []
-    for answer in run.answers:
-        row = dataclasses.asdict(answer)
-        row["confidence"] = None if math.isnan(answer.confidence) else answer.confidence  # JSON has no NaN
-        rows.append(row)
-    return rows
+    return list(run.answers)
 
 
 def ratings(models) -> list[dict]:
@@ -154,11 +150,14 @@ def ratings(models) -> list[dict]:
 
 
 def contents(log):
-    """The whole session: every tab's state as the session controller reads it from a window."""
+    """The whole session: every stage's state as the app's tabs hand it over (``engine.stage_state``)."""
     from engine.curation import CurationSettings
     from engine.data_sources import default_world_request
-    from engine.session import SessionContents
+    from engine.evaluation import Rating
+    from engine.events import PreferenceMetrics
     from engine.shipped_models import load_shipped_named
+    from engine.stage_state import (DataStageState, EvaluationState, InstructionState, PreferenceState,
+                                    PretrainingState, SessionState)
     from engine.tokenizer import TokenizerSpec
     from engine.tuning_data import bundled_instructions, bundled_preferences
     from gui.instruction_tab import compare_on_benchmark
@@ -169,8 +168,6 @@ def contents(log):
     pre, sft, dpo = models["pretraining"], models["instruction"], models["preference"]
     shelf = [(SESSION_NAMES[m.stage], m) for m in (pre, sft, dpo)]
 
-    request = default_world_request()
-    curation = CurationSettings(drop_duplicates=True, drop_junk=True)
     log("comparing before and after (instruction tuning)")
     sft_rows, sft_summary = compare_on_benchmark(pre, sft)
     log("comparing before and after (preference tuning)")
@@ -179,39 +176,28 @@ def contents(log):
     held_out = held_out_metrics(sft, dpo)
     log("benchmark and ratings")
     results = benchmark(shelf, log)
-    rated = ratings(shelf)
 
-    preference_rows = [{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "kind": p.kind}
-                       for p in bundled_preferences()] + votes
-    tabs = {
-        "data": {"source": {"kind": request.kind, "value": request.value, "encoding": request.encoding,
-                            "text_field": request.text_field, "world": dataclasses.asdict(request.world)}},
-        "pretraining": {"model": "pretraining", "corpus": "curated",
-                        "tokenizer": dataclasses.asdict(TokenizerSpec("bpe", BPE_VOCAB)),
-                        "model_config": dataclasses.asdict(pre.model_config),
-                        "train_config": dataclasses.asdict(pre.train_config)},
-        "instruction": {"rows": [{"prompt": e.prompt, "completion": e.completion} for e in bundled_instructions()],
-                        "base": "pretraining", "tuned": "instruction", "method": sft.details.get("method", "full"),
-                        "steps": int(sft.details.get("steps", sft.step)),
-                        "comparison": {"rows": [dataclasses.asdict(r) for r in sft_rows], "summary": sft_summary}},
-        "preference": {"rows": preference_rows, "base": "instruction", "tuned": "preference",
-                       "method": dpo.details.get("method", "full"), "steps": int(dpo.details.get("steps", dpo.step)),
-                       "comparison": {"rows": [dataclasses.asdict(r) for r in dpo_rows], "summary": dpo_summary},
-                       "beta": float(dpo.details.get("beta", 0.1)),
-                       "nll_weight": float(dpo.details.get("nll_weight", 1.0)),
-                       "both_bad": both_bad, "held_out": held_out},
-        "evaluation": {"opened": [], "unticked": [], "results": results, "question_set": "held_out"},
-        "window": {"stage": "evaluation"},
-    }
-    metrics = {name: {"loss": model.history.to_json()} for name, model in models.items()}
-    metrics["preference-held-out"] = held_out
-    seeds = {"curation": curation.seed, "world": request.world.seed, "pretraining": pre.train_config.seed,
-             "rating-shuffle": RATING_SEED}
-    curation_json = {"cutoff_year": curation.cutoff_year, "topics": None, "mix": [],
-                     "drop_duplicates": curation.drop_duplicates, "drop_junk": curation.drop_junk,
-                     "seed": curation.seed}
-    return SessionContents(curation=curation_json, checkpoints=models, metrics=metrics, votes=tuple(votes),
-                           ratings=tuple(rated), seeds=seeds, tabs=tabs, shipped=dict(SHIPPED))
+    preference_rows = tuple({"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "kind": p.kind}
+                            for p in bundled_preferences()) + tuple(votes)
+    state = SessionState(
+        stage="evaluation",
+        data=DataStageState(default_world_request(), CurationSettings(drop_duplicates=True, drop_junk=True)),
+        pretraining=PretrainingState(pre, "curated", TokenizerSpec("bpe", BPE_VOCAB), pre.model_config,
+                                     pre.train_config),
+        instruction=InstructionState(
+            rows=tuple({"prompt": e.prompt, "completion": e.completion} for e in bundled_instructions()),
+            base=pre, tuned=sft, method=sft.details.get("method", "full"),
+            steps=int(sft.details.get("steps", sft.step)), comparison=(tuple(sft_rows), sft_summary)),
+        preference=PreferenceState(
+            rows=preference_rows, base=sft, tuned=dpo, method=dpo.details.get("method", "full"),
+            steps=int(dpo.details.get("steps", dpo.step)), comparison=(tuple(dpo_rows), dpo_summary),
+            beta=float(dpo.details.get("beta", 0.1)), nll_weight=float(dpo.details.get("nll_weight", 1.0)),
+            both_bad=both_bad, held_out=tuple(PreferenceMetrics(*m) for m in zip(
+                held_out["steps"], held_out["margins"], held_out["accuracies"]))),
+        evaluation=EvaluationState(results=tuple(results),
+                                   ratings=tuple(Rating(**r) for r in ratings(shelf)), rating_seed=RATING_SEED),
+    )
+    return state.to_contents(shipped=SHIPPED)
 
 
 def main(argv: list[str] | None = None) -> int:

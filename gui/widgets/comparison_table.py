@@ -14,7 +14,6 @@ pale cell could not be read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtCore import Qt
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.evaluation import ComparedRow  # noqa: F401 - the table's rows, Qt-free
 from gui import export
 from gui.availability import set_available
 from gui.widgets.colour_legend import colour_legend
@@ -39,16 +39,6 @@ GOOD = QColor("#d4f2d0")
 BAD = QColor("#f8d6d3")
 ON_JUDGED = QColor("#1b1b1b")  # text on GOOD and BAD: over 13:1 on both
 VERDICT_WORDS = {True: "as hoped", False: "not as hoped", None: ""}  # a judged cell's colour, in the CSV
-
-
-@dataclass(frozen=True)
-class ComparedRow:
-    prompt: str  # what was asked, without the chat template
-    hoped: str  # the right answer, or the behaviour we hope for ("refuse", "answer", "say I don't know")
-    before: str  # the first model's answer
-    before_good: bool | None  # None: not judged
-    after: str
-    after_good: bool | None
 
 
 class ComparisonTable(QWidget):
