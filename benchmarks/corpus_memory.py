@@ -4,7 +4,7 @@ Each tokenizer is measured in a fresh Python process, along the path the app tak
 loads the file (``load_source``), counts what its charts show, curates it into the corpus, and the
 Pretraining tab tokenises that corpus (``tokenizer.preview``: for BPE, learning the vocabulary and
 then encoding). The figure is the process's peak resident memory during that work minus its memory
-just before, divided by the file's size. ``engine.corpus.MEMORY_BYTES_PER_FILE_BYTE``, the figure
+just before, divided by the file's size. ``engine.data.corpus.MEMORY_BYTES_PER_FILE_BYTE``, the figure
 that refuses a file too large for the memory this computer has free, is set from it.
 
     python benchmarks/corpus_memory.py CORPUS [--copies N] [--vocab 512 768]
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 _CHILD = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from engine.curation import corpus_stats, curated_corpus
-from engine.data_sources import SourceRequest, load_source
+from engine.data.curation import corpus_stats, curated_corpus
+from engine.data.sources import SourceRequest, load_source
 from engine.tokenizer import TokenizerSpec, preview
 import tokenizers  # noqa: F401  (imported now, so its code is not counted as the corpus's)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.curation import CurationSettings, corpus_stats, curate, curated_corpus  # noqa: E402
-from engine.data_sources import SourceRequest, default_world_request, load_source  # noqa: E402
-from engine.text_profile import text_profile  # noqa: E402
+from engine.data.curation import CurationSettings, corpus_stats, curate, curated_corpus  # noqa: E402
+from engine.data.sources import SourceRequest, default_world_request, load_source  # noqa: E402
+from engine.data.text_profile import text_profile  # noqa: E402
 from engine.tokenizer import TokenizerSpec, build_tokenizer  # noqa: E402
 
 

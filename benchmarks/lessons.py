@@ -5,8 +5,8 @@
     python benchmarks/lessons.py --train --seed 5   # every variant trained afresh from seed 5 (the second-seed
                                                     # model from 6), in a temporary folder: ~4 minutes
 
-Each lesson runs through ``engine.lessons.run_lesson``, the code the Lessons page runs, on the
-lessons' own models (``engine/lesson_models.py``). The line holds every lesson's numbers under the
+Each lesson runs through ``engine.evaluation.lessons.run_lesson``, the code the Lessons page runs, on the
+lessons' own models (``engine/evaluation/lesson_models.py``). The line holds every lesson's numbers under the
 keys the lesson reports (``confidence_right``, ``accuracy_before_cutoff``, ``bias_model_skew``, …),
 plus ``seconds_<lesson>`` for how long each took on this machine.
 """
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
         os.environ["TRAINING_EXPLORER_HOME"] = tempfile.mkdtemp(prefix="te-lessons-seed-")
 
-    from engine import lesson_models as lm
-    from engine.lessons import LESSONS, LessonResult, run_lesson
+    from engine.evaluation import lesson_models as lm
+    from engine.evaluation.lessons import LESSONS, LessonResult, run_lesson
 
     if args.seed is not None:
         # The variants are module constants the lessons read; a seed shifts every one of them alike

@@ -22,7 +22,7 @@ JSON line:
   (``…_new_wording_dpo``), held-out losses, reward margin and preference accuracy.
 
 "In the response format" means one line that begins with a space and ends with a full stop, followed
-by the end of the turn (``engine.tuning_data.END_OF_ANSWER``); see ``engine.behaviour.judge``.
+by the end of the turn (``engine.data.tuning_data.END_OF_ANSWER``); see ``engine.behaviour.judge``.
 
 Targets (issue 14), for any ``--seed``: format_rate_base < 0.1, format_rate_sft ≥ 0.9, exact_rate_sft ≥ 0.5;
 exact_rate_dpo ≥ 0.9 × exact_rate_sft, idk_rate_known_dpo ≤ 0.1; refusal_rate_dpo ≥ 0.9,
@@ -111,13 +111,15 @@ def main(argv=None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
 
-    from engine import instruction_tuning, preference_tuning
+    from engine.stages import instruction_tuning
+
+    from engine.stages import preference_tuning
     from engine.behaviour import benchmark_rates, red_team_rates
     from engine.checkpoint import load_checkpoint, save_checkpoint
-    from engine.corpus import load_bundled
-    from engine.pretraining import PretrainingRun
+    from engine.data.corpus import load_bundled
+    from engine.stages.pretraining import PretrainingRun
     from engine.tokenizer import TokenizerSpec
-    from engine.tuning_data import bundled_instructions, bundled_preferences, load_benchmark, load_red_team
+    from engine.data.tuning_data import bundled_instructions, bundled_preferences, load_benchmark, load_red_team
 
     def log(message: str) -> None:
         if not args.quiet:

@@ -42,14 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
 
-    from engine import preference_tuning
+    from engine.stages import preference_tuning
     from engine.behaviour import benchmark_rates, red_team_rates
     from engine.checkpoint import load_checkpoint
     from engine.config import replace
     from engine.events import Finished
     from engine.shipped_models import load_shipped
     from engine.trained_model import STAGE_INSTRUCTION
-    from engine.tuning_data import bundled_preferences, load_benchmark, load_red_team
+    from engine.data.tuning_data import bundled_preferences, load_benchmark, load_red_team
 
     def log(message: str) -> None:
         if not args.quiet:

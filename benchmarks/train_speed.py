@@ -86,9 +86,9 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-batches", type=int, default=20, help="batches per held-out loss (default 20)")
     args = parser.parse_args(argv)
 
-    from engine.corpus import read_text_file
+    from engine.data.corpus import read_text_file
     from engine.events import Finished, TrainProgress
-    from engine.pretraining import PretrainingRun
+    from engine.stages.pretraining import PretrainingRun
     from engine.tokenizer import TokenizerSpec
 
     started = time.perf_counter()
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     # Training loss measured like validation: 20 fixed batches, here from the training split.
     import jax.numpy as jnp
 
-    from engine.data import EVAL_STREAM, split_tokens, stream_key
+    from engine.data.batches import EVAL_STREAM, split_tokens, stream_key
     from engine.train import make_eval_loss
 
     cfg: ModelConfig = trained.model_config

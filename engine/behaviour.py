@@ -26,9 +26,9 @@ from typing import Sequence
 import numpy as np
 
 from engine.config import ModelConfig
-from engine.stage_sets import PROMPT_TEMPLATE
+from engine.data.stage_sets import PROMPT_TEMPLATE
 from engine.trained_model import TrainedModel
-from engine.tuning_data import END_OF_ANSWER
+from engine.data.tuning_data import END_OF_ANSWER
 
 MAX_ANSWER_TOKENS = 48  # the bundled answers and their end are at most 43 BPE-768 tokens; rambling is cut
 ROWS_PER_BATCH = 32  # prompts answered together; a fixed size, so one compiled program serves all

@@ -3,7 +3,7 @@
 ``model.safetensors`` holds the parameters (``params/…``) and the optimiser state (``opt/…``).
 ``model.json`` holds the configs, the tokenizer, the corpus fingerprint, the step, the loss history,
 the stage that made the model and how it ran (``details``), and the sha256 of the safetensors file;
-a pretrained model's sidecar also holds its time-lapse (``time_lapse``, see ``engine.time_lapse``), a key
+a pretrained model's sidecar also holds its time-lapse (``time_lapse``, see ``engine.stages.time_lapse``), a key
 written only when there are snapshots, so files without one (older ones) still open, with none.
 Two files cannot be replaced in one step, so a save goes:
 
@@ -54,7 +54,7 @@ import numpy as np
 
 from engine.config import ModelConfig, TrainConfig, param_count
 from engine.errors import CheckpointError, ConfigError
-from engine.time_lapse import time_lapse_from_json, time_lapse_to_json
+from engine.stages.time_lapse import time_lapse_from_json, time_lapse_to_json
 from engine.tokenizer import tokenizer_from_json
 from engine.trained_model import LossHistory, TrainedModel
 
@@ -201,7 +201,7 @@ def _named_leaves(tree, prefix: str) -> list[tuple[str, object]]:
 def model_to_parts(model: TrainedModel, weights_name: str, *, for_shipping: bool = False) -> tuple[bytes, dict]:
     """(safetensors bytes, description) of ``model``: what a model file and a session's model hold.
 
-    Shared by ``save_checkpoint`` and session files (``engine.session``), so both write the same
+    Shared by ``save_checkpoint`` and session files (``engine.session.archive``), so both write the same
     bytes; ``for_shipping`` is ``save_checkpoint``'s (float16 weights, no optimiser state).
     """
     import jax
@@ -357,7 +357,7 @@ def load_checkpoint(path: str | os.PathLike) -> TrainedModel:
 def model_from_parts(sidecar: dict, payload: bytes, weights_name: str) -> TrainedModel:
     """The model that a checked description (``sidecar``) and its tensors' bytes describe.
 
-    Shared by ``load_checkpoint`` and session files (``engine.session``), so a model inside a session
+    Shared by ``load_checkpoint`` and session files (``engine.session.archive``), so a model inside a session
     gets exactly the checks a model file gets. The caller has already checked the description's
     format, version and the payload's hash. Any problem raises CheckpointError, in plain words.
     """
@@ -431,7 +431,7 @@ def time_lapse_entry(model: TrainedModel) -> dict:
     """The sidecar's ``time_lapse`` key, or nothing for a model without snapshots.
 
     Left out rather than written empty, so a sidecar of a model without a time-lapse is exactly what
-    earlier versions wrote (and ``engine.session``, which writes the same description, agrees).
+    earlier versions wrote (and ``engine.session.archive``, which writes the same description, agrees).
     """
     return {"time_lapse": time_lapse_to_json(model.time_lapse)} if model.time_lapse else {}
 
@@ -542,7 +542,7 @@ def _read_checked(path: Path, sidecar: dict, model_cfg: ModelConfig, weights_nam
             raise CheckpointError(f"'{weights_name}' is not a valid safetensors model file.")
         data_bytes = check_layout(f.read(length), file_size, model_cfg, sidecar, weights_name)
         if file_size >= MEMORY_CHECKED_FROM:
-            from engine.corpus import available_memory_bytes
+            from engine.data.corpus import available_memory_bytes
 
             free = available_memory_bytes()
             needed = 2 * file_size  # the file's bytes, and the arrays made from them

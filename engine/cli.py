@@ -43,18 +43,18 @@ from typing import TextIO
 
 from engine.checkpoint import checkpoint_paths, write_atomically
 from engine.config import PRESETS, RANGES, ModelConfig, TrainConfig, estimate_memory_bytes, preset, replace
-from engine.corpus import REPO_ROOT, available_memory_bytes, bundled_corpora
-from engine.curation import CurationSettings
-from engine.data_sources import KINDS, SourceRequest
-from engine.documents import SOURCES, TOPICS
+from engine.data.corpus import REPO_ROOT, available_memory_bytes, bundled_corpora
+from engine.data.curation import CurationSettings
+from engine.data.sources import KINDS, SourceRequest
+from engine.data.documents import SOURCES, TOPICS
 from engine.errors import CheckpointError, ConfigError, PlainError
 from engine.events import (Diverged, Finished, PreferenceMetrics, RunControl, Sample, Status, TrainProgress,
                            ValidationLoss)
-from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
-from engine.preference_tuning import PreferenceConfig
+from engine.stages.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
+from engine.stages.preference_tuning import PreferenceConfig
 from engine.tokenizer import TokenizerSpec, visible
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
-from engine.world import WorldSettings
+from engine.data.world import WorldSettings
 
 EXAMPLE_CONFIG = REPO_ROOT / "assets" / "cli_example.toml"
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -248,7 +248,8 @@ def parse_config(data: dict, base: Path, output: str | None = None, stages: str 
 
     ``output`` and ``stages`` (from the command line) replace the file's. Raises ``ConfigError``.
     """
-    from engine import instruction_tuning, preference_tuning
+    from engine.stages import instruction_tuning
+    from engine.stages import preference_tuning
 
     _check_table(data, "")
     seed = data.get("seed", TrainConfig.seed)
@@ -504,8 +505,8 @@ def _starting_model(cfg: CliConfig, start_from: Path | None):
 
 def _corpus(cfg: CliConfig):
     """The pretraining text, made exactly as the Data tab makes it (load, curate, name)."""
-    from engine.curation import curate, curated_corpus
-    from engine.data_sources import load_source
+    from engine.data.curation import curate, curated_corpus
+    from engine.data.sources import load_source
 
     source = load_source(cfg.source)
     documents = curate(list(source.documents), cfg.curation)
@@ -514,7 +515,7 @@ def _corpus(cfg: CliConfig):
 
 
 def _tuning_data(cfg: CliConfig) -> dict:
-    from engine.tuning_data import bundled_instructions, bundled_preferences, load_instructions, load_preferences
+    from engine.data.tuning_data import bundled_instructions, bundled_preferences, load_instructions, load_preferences
 
     data = {}
     if "instruct" in cfg.stages:
@@ -531,7 +532,7 @@ def _check_before_training(cfg: CliConfig, base, corpus, data: dict) -> None:
     the text's length, the tuning data's size and characters, and memory."""
     from engine.config import RUNTIME_BYTES
     from engine.tokenizer import check_length, preview
-    from engine.tuning_data import check_enough_pairs, check_tokenizer
+    from engine.data.tuning_data import check_enough_pairs, check_tokenizer
 
     tokenizer, model = (base.tokenizer, base.model_config) if base is not None else (None, cfg.model)
     needs = []  # (stage, bytes of memory its training needs)
@@ -572,9 +573,9 @@ def _check_before_training(cfg: CliConfig, base, corpus, data: dict) -> None:
 
 
 def _make_run(stage: str, cfg: CliConfig, base, corpus, data: dict, control: RunControl, mesh):
-    from engine.instruction_tuning import InstructionTuningRun
-    from engine.preference_tuning import PreferenceTuningRun
-    from engine.pretraining import PretrainingRun
+    from engine.stages.instruction_tuning import InstructionTuningRun
+    from engine.stages.preference_tuning import PreferenceTuningRun
+    from engine.stages.pretraining import PretrainingRun
 
     if stage == "pretrain":
         return PretrainingRun(corpus, cfg.tokenizer, cfg.model, cfg.pretrain, control=control, resume=base, mesh=mesh)

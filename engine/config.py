@@ -169,7 +169,7 @@ RANGES: dict[str, dict[str, Range]] = {
         "sample_tokens": Range("the length of each sample", 1, 100_000, whole=True, unit="tokens"),
         "val_fraction": Range("the share of the text held out for checking", 0.001, 0.5, high_open=True),
     },
-    "world": {  # the generated world's knobs (engine.world), as the Data tab and [corpus.world] set them
+    "world": {  # the generated world's knobs (engine.data.world), as the Data tab and [corpus.world] set them
         "seed": Range("the seed that invents the world", 0, MAX_SEED, whole=True),
         "n_countries": Range("the number of countries", 3, 400, whole=True, unit="countries"),
         "first_year": Range("the year history starts", 1, 9_999, whole=True),

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from engine.config import ModelConfig
-from engine.data import SAMPLE_STREAM, stream_key
+from engine.data.batches import SAMPLE_STREAM, stream_key
 from engine.model import Params, forward
 from engine.runtime import configure_jax
 from engine.tokenizer import Tokenizer

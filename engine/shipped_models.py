@@ -6,7 +6,7 @@ training first. ``scripts/make_shipped_models.py`` makes them reproducibly (the 
 optimiser state; they open as ordinary float32 models (``engine.checkpoint``).
 
 Sessions may refer to them by name ("pretrained", "instruction_tuned", "preference_tuned") instead
-of holding their weights (``engine.session``); ``SHIPPED_NAMES`` is the only place such a name is
+of holding their weights (``engine.session.archive``); ``SHIPPED_NAMES`` is the only place such a name is
 looked up, so a name from a file never becomes a path.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from engine.checkpoint import checkpoint_paths, load_checkpoint
 from engine.errors import CheckpointError
-from engine.corpus import REPO_ROOT
+from engine.data.corpus import REPO_ROOT
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING, TrainedModel
 
 SHIPPED_MODELS_DIR = REPO_ROOT / "assets" / "models"

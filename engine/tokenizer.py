@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.corpus import Corpus
+from engine.data.corpus import Corpus
 from engine.errors import ConfigError, CorpusTooShort
 
 _VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from engine.config import ModelConfig, TrainConfig
-from engine.data import sample_batch
+from engine.data.batches import sample_batch
 from engine.model import Params, loss_fn
 from engine.runtime import configure_jax
 

@@ -72,6 +72,6 @@ class TrainedModel:
     # How that stage ran, as JSON-able scalars: e.g. {"method": "lora", "lora_rank": 8, "beta": 0.1,
     # "base_stage": "pretraining"}. Empty for pretraining. Saved in the checkpoint's sidecar.
     details: dict = field(default_factory=dict)
-    # Pretraining's time-lapse (``engine.time_lapse.Snapshot``s, oldest first): what the model wrote and
+    # Pretraining's time-lapse (``engine.stages.time_lapse.Snapshot``s, oldest first): what the model wrote and
     # guessed at points of its run. Empty for models saved before it existed. Saved in the sidecar.
     time_lapse: tuple = ()

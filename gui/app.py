@@ -196,7 +196,7 @@ def warm_up_engine() -> threading.Thread:
     def work() -> None:
         background_priority.lower_background_threads(force=True)  # this thread, and any started earlier
         try:
-            import engine.pretraining  # noqa: F401
+            import engine.stages.pretraining  # noqa: F401
             import engine.sampling  # noqa: F401
         except Exception:  # the run will report the same problem in words when it starts
             logging.getLogger("gui").exception("warming up the engine failed")

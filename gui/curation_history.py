@@ -1,7 +1,7 @@
 """Undo and redo for the Data tab: every load and every curation edit is one ``QUndoCommand``.
 
-The state of the Data tab is small and immutable: ``engine.data_sources.DataState``, the loaded
-``DataSource`` and the ``CurationSettings``. Because ``engine.curation.curate`` is pure, a command only needs the state
+The state of the Data tab is small and immutable: ``engine.data.sources.DataState``, the loaded
+``DataSource`` and the ``CurationSettings``. Because ``engine.data.curation.curate`` is pure, a command only needs the state
 before and after; undoing applies the state before again, which gives back the same documents, the
 same charts and the same fingerprint, byte for byte. A bad load never reaches the stack, so
 nothing the user curated can be lost by it.
@@ -17,7 +17,7 @@ from typing import Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from engine.data_sources import DataState
+from engine.data.sources import DataState
 
 
 class DataStateChange(QUndoCommand):

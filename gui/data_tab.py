@@ -5,18 +5,18 @@ on the right (sizes and fingerprint, charts with a plain sentence each, and the 
 a message bar on top. "Data is destiny": every chart says what its numbers mean for the model.
 
 How it works:
-- Loading runs on a worker thread (``engine.data_sources.load_source``); a failure is explained in
+- Loading runs on a worker thread (``engine.data.sources.load_source``); a failure is explained in
   the message bar and changes nothing, so no curation is ever lost by a bad load.
 - The tab's whole state is a ``DataState`` (source + settings). Every successful load and every
   curation edit is a command on a ``QUndoStack`` (Ctrl+Z, Ctrl+Shift+Z); applying a state
-  re-curates with the pure ``engine.curation.curate`` (milliseconds for the default world) and
+  re-curates with the pure ``engine.data.curation.curate`` (milliseconds for the default world) and
   redraws every chart at once.
 - The curated corpus, with its fingerprint, is published with ``curated_changed``; the main
   window hands it to Pretraining, which shows which curated corpus it trains on. An empty result
   is published as None with the reason, which blocks training.
 - Which charts: the generated world's documents carry topics, years and answers, so it gets coverage,
   recency, quality and the bias meter. Text without them (a book, your notes) gets charts that can
-  say something true about any text (``engine.text_profile``: lengths, frequent words, characters
+  say something true about any text (``engine.data.text_profile``: lengths, frequent words, characters
   outside the alphabet, repeated lines) beside quality. Those counts grow with the text, so they are
   made on a worker thread and drawn when they arrive; each sentence comes from its chart's own numbers.
 - Token counts and the token view use the tokenizer chosen here, which is the same one Pretraining
@@ -44,8 +44,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.corpus import Corpus
-from engine.curation import (
+from engine.data.corpus import Corpus
+from engine.data.curation import (
     CorpusStats,
     CurationSettings,
     corpus_stats,
@@ -54,11 +54,11 @@ from engine.curation import (
     curated_corpus,
     explanations,
 )
-from engine.data_sources import DataSource, SourceRequest, bundled_requests, default_world_request, load_source
-from engine.documents import Document
+from engine.data.sources import DataSource, SourceRequest, bundled_requests, default_world_request, load_source
+from engine.data.documents import Document
 from engine.errors import CorpusError, EncodingProblem
-from engine.stage_state import DataStageState
-from engine.text_profile import (
+from engine.session.state import DataStageState
+from engine.data.text_profile import (
     Chart,
     TextProfile,
     characters_chart,

@@ -12,7 +12,7 @@
     (``RedTeamPanel``).
   - *Compare:* one prompt, every model side by side, tokens shaded by confidence (``ComparePanel``).
 
-The benchmark runs as an engine generator (``engine.evaluation.BenchmarkRun``) on one superqt worker
+The benchmark runs as an engine generator (``engine.evaluation.benchmark.BenchmarkRun``) on one superqt worker
 (``gui.generator_runner.GeneratorRunner``); the other pages write their answers with ``BackgroundTask``s. Only the GUI
 thread touches widgets.
 """
@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import PlainError
-from engine.evaluation import (
+from engine.evaluation.benchmark import (
     ALL_TOPICS,
     DONT_KNOW,
     RIGHT,
@@ -60,8 +60,8 @@ from engine.evaluation import (
 )
 from engine.events import Finished, Status
 from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_model_path, shipped_stages
-from engine.stage_state import EvaluationState
-from engine.tuning_data import load_benchmark, load_red_team
+from engine.session.state import EvaluationState
+from engine.data.tuning_data import load_benchmark, load_red_team
 from engine.user_paths import data_dir, models_dir
 from gui import formatting, settings
 from gui.availability import set_available
@@ -501,7 +501,7 @@ class EvaluationTab(QWidget):
         for button in (self.export_chart_button, self.export_csv_button):
             set_available(button, None if self.results else NO_RESULTS_YET)
 
-    # --- the stage's state (engine.stage_state) ---------------------------------------------------
+    # --- the stage's state (engine.session.state) ---------------------------------------------------
 
     def stage_state(self) -> EvaluationState:
         """The models opened from files (the stages' own come back through the stages), those unticked,

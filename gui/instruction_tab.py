@@ -20,9 +20,9 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
 from engine.errors import PlainError
-from engine.stage_sets import PROMPT_TEMPLATE
+from engine.data.stage_sets import PROMPT_TEMPLATE
 from engine.trained_model import STAGE_PRETRAINING
-from engine.tuning_data import (
+from engine.data.tuning_data import (
     MIN_PAIRS,
     InstructionExample,
     bundled_instructions,
@@ -171,7 +171,7 @@ class InstructionTab(TuningTab):
     # --- TuningTab ----------------------------------------------------------------------------------
 
     def default_train(self, method: str):
-        from engine.instruction_tuning import default_train
+        from engine.stages.instruction_tuning import default_train
 
         return default_train(method)
 
@@ -183,7 +183,7 @@ class InstructionTab(TuningTab):
         return None
 
     def make_run(self, base, train_config, method, control, resume=None):
-        from engine.instruction_tuning import InstructionTuningRun
+        from engine.stages.instruction_tuning import InstructionTuningRun
 
         examples = [_example(r) for r in self.examples_snapshot]
         return InstructionTuningRun(base, examples, train_config, method, control=control, resume=resume)

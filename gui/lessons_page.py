@@ -1,6 +1,6 @@
 """The lessons page of the Evaluation stage: pick a lesson, press one button, read numbers, a plot and why.
 
-On the left: the seven lessons (``engine.lessons.LESSONS``), the model to test (the lessons' own, or
+On the left: the seven lessons (``engine.evaluation.lessons.LESSONS``), the model to test (the lessons' own, or
 any model on the session's shelf), Run / Stop, "Train the missing models", and a progress bar with
 the time left. On the right: the lesson's result: its numbers in large type, its plots and two or
 three sentences of plain explanation. A message bar on top says, in words, what is missing or
@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.events import Finished, Status
-from engine.lesson_probes import LessonProgress
-from engine.lessons import LESSONS, LessonResult, MissingLessonModels, check_ready, lesson, needed_variants
+from engine.evaluation.lesson_probes import LessonProgress
+from engine.evaluation.lessons import LESSONS, LessonResult, MissingLessonModels, check_ready, lesson, needed_variants
 from gui import export, formatting
 from gui.availability import first_reason, set_available
 from gui.generator_runner import GeneratorRunner
@@ -184,7 +184,7 @@ class LessonsPage(QWidget):
         return name, self.shelf.get(name)
 
     def missing_variants(self) -> list:
-        from engine import lesson_models
+        from engine.evaluation import lesson_models
 
         _, model = self.model_under_test()
         return lesson_models.missing(needed_variants(self.lesson_key, model), **self.recipe)
@@ -261,7 +261,7 @@ class LessonsPage(QWidget):
         recipe = self.recipe
 
         def make(control):
-            from engine.lessons import run_lesson  # imports jax: on the worker thread only
+            from engine.evaluation.lessons import run_lesson  # imports jax: on the worker thread only
 
             return run_lesson(key, model, name, control, recipe)
 
@@ -281,7 +281,7 @@ class LessonsPage(QWidget):
         recipe = self.recipe
 
         def make(control):
-            from engine.lesson_models import train_variants
+            from engine.evaluation.lesson_models import train_variants
 
             return train_variants(absent, control, **recipe)
 
@@ -306,7 +306,7 @@ class LessonsPage(QWidget):
         self.status_label.setText(message)
 
     def _on_event(self, event) -> None:
-        from engine.lesson_models import TrainingProgress, VariantTrained
+        from engine.evaluation.lesson_models import TrainingProgress, VariantTrained
 
         if isinstance(event, LessonProgress):
             self._show_progress(event.done, event.total, event.message, event.eta_seconds)

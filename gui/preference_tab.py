@@ -23,9 +23,9 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.errors import PlainError
 from engine.events import AlignmentTax, PreferenceMetrics
-from engine.stage_state import VOTE_KIND, PreferenceState
+from engine.session.state import VOTE_KIND, PreferenceState
 from engine.trained_model import STAGE_INSTRUCTION
-from engine.tuning_data import (
+from engine.data.tuning_data import (
     MIN_PAIRS,
     PreferencePair,
     bundled_preferences,
@@ -241,7 +241,7 @@ class PreferenceTab(TuningTab):
         super().__init__(zoom, parent)
         self.setObjectName("preferenceTab")
         self.plot_title.setText("DPO loss (lower is better); dashed: held-out pairs")
-        from engine.preference_tuning import ANCHOR_EXPLANATION, BETA_EXPLANATION, NLL_EXPLANATION, PreferenceConfig
+        from engine.stages.preference_tuning import ANCHOR_EXPLANATION, BETA_EXPLANATION, NLL_EXPLANATION, PreferenceConfig
 
         # DPO's settings, bound by name to PreferenceState's fields and PreferenceConfig's (gui/bindings.py).
         self.dpo_settings = Bindings()
@@ -353,7 +353,7 @@ class PreferenceTab(TuningTab):
     # --- TuningTab ----------------------------------------------------------------------------------
 
     def default_train(self, method: str):
-        from engine.preference_tuning import default_train
+        from engine.stages.preference_tuning import default_train
 
         return default_train(method)
 
@@ -372,7 +372,7 @@ class PreferenceTab(TuningTab):
         self.show_page(self.metrics_plot)
 
     def make_run(self, base, train_config, method, control, resume=None):
-        from engine.preference_tuning import PreferenceConfig, PreferenceTuningRun
+        from engine.stages.preference_tuning import PreferenceConfig, PreferenceTuningRun
 
         preference = PreferenceConfig(**self.dpo_settings.values())
         return PreferenceTuningRun(base, self.pairs_snapshot, train_config, preference, method, control=control,

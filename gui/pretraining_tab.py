@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import CorpusTooShort, PlainError
 from engine.events import Diverged, Finished, Sample, Status, TrainProgress, ValidationLoss
-from engine.stage_state import PretrainingState
+from engine.session.state import PretrainingState
 from engine.tokenizer import PARTIAL_CHARACTER_MEANING, TokenizerSpec, check_length
 from engine.user_paths import models_dir
 from gui import export
@@ -530,7 +530,7 @@ class PretrainingTab(QWidget):
             self._left_width_fitted = True
             self._fit_layout_soon()
 
-    # --- the stage's state (engine.stage_state) -------------------------------------------------------
+    # --- the stage's state (engine.session.state) -------------------------------------------------------
 
     def stage_state(self) -> PretrainingState:
         """What the tab shows now. Mid-run, the newest model the run vouched for (the run's own once it

@@ -1,7 +1,7 @@
 """Sessions in the app: File → Save session… / Open session…, the autosave, and the offer to restore it.
 
-A session (``engine.session``) is one ``.tesession`` file holding every tab's work. The window hands
-over every stage's state (``MainWindow.stage_state``, a ``engine.stage_state.SessionState``), which
+A session (``engine.session.archive``) is one ``.tesession`` file holding every tab's work. The window hands
+over every stage's state (``MainWindow.stage_state``, a ``engine.session.state.SessionState``), which
 writes itself as the session's entries; a reopened one is read back into a ``SessionState`` and the
 window applies it (``MainWindow.apply_state``). This module keeps only the dialogs, the timer and the
 worker tasks. What each stage keeps:
@@ -24,7 +24,7 @@ A model used by two tabs (Pretraining's model is Instruction tuning's base) is s
 
 Threads: collecting the state is cheap and happens on the GUI thread; turning models into bytes,
 writing, reading and checking a file happen on ``BackgroundTask``s. Reading a session also turns
-its JSON into typed state on the worker (``engine.stage_state.open_session_state``), so a damaged
+its JSON into typed state on the worker (``engine.session.state.open_session_state``), so a damaged
 file is refused before any tab changes: the message bar says why and the current work stays as it was.
 
 Autosave: a GUI-thread timer saves at most ``AUTOSAVE_INTERVAL_MS`` apart while something changed;
@@ -47,8 +47,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine.errors import SessionError
-from engine.session import SESSION_SUFFIX, SessionContents, autosave, discard_autosave, find_autosave, save_session
-from engine.stage_state import INTERRUPTED, SessionState, open_session_state
+from engine.session.archive import SESSION_SUFFIX, SessionContents, autosave, discard_autosave, find_autosave, save_session
+from engine.session.state import INTERRUPTED, SessionState, open_session_state
 from engine.user_paths import data_dir
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message

@@ -44,7 +44,7 @@ class StageTab(Protocol):
     """What the main window asks of every stage's tab (Mu's ``BaseMode`` is the model): it loops over
     them for a session's state, for "is a run going?", for "still working?" and for closing.
 
-    A tab's state is one immutable class of ``engine.stage_state`` (``DataStageState``,
+    A tab's state is one immutable class of ``engine.session.state`` (``DataStageState``,
     ``PretrainingState``, ``InstructionState``, ``PreferenceState``, ``EvaluationState``); ``apply_state``
     shows one, and the tab's widgets are its own business.
     """

@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils import GeneratorWorker
 
 from engine.config import ModelConfig, TrainConfig
-from engine.corpus import Corpus
+from engine.data.corpus import Corpus
 from engine.errors import PlainError
 from engine.events import (
     AlignmentTax,
@@ -37,7 +37,7 @@ from engine.events import (
     TrainProgress,
     ValidationLoss,
 )
-from engine.time_lapse import Snapshot
+from engine.stages.time_lapse import Snapshot
 from engine.tokenizer import TokenizerSpec
 from gui.background_priority import lower_background_threads
 
@@ -56,7 +56,7 @@ def plain_message(error: BaseException) -> str:
 class _RunCreated:
     """First thing the worker yields: the run object, whose ``trained`` model the GUI keeps."""
 
-    run: Any  # engine.pretraining.PretrainingRun (not imported here: it imports jax)
+    run: Any  # engine.stages.pretraining.PretrainingRun (not imported here: it imports jax)
 
 
 def _run_events(make_run: Callable[[RunControl], Any], control: RunControl, done: threading.Event):
@@ -75,7 +75,7 @@ def _run_events(make_run: Callable[[RunControl], Any], control: RunControl, done
 
 
 def _pretraining_run(corpus, tokenizer_spec, model_config, train_config, resume, control):
-    from engine.pretraining import PretrainingRun  # imports jax: seconds, so never on the GUI thread
+    from engine.stages.pretraining import PretrainingRun  # imports jax: seconds, so never on the GUI thread
 
     return PretrainingRun(corpus, tokenizer_spec, model_config, train_config, control=control, resume=resume)
 
@@ -89,7 +89,7 @@ class TrainingController(QObject):
     preference_metrics = Signal(object)  # PreferenceMetrics (preference tuning only)
     alignment_tax = Signal(object)  # AlignmentTax (preference tuning only)
     sample = Signal(object)  # Sample
-    snapshot = Signal(object)  # engine.time_lapse.Snapshot (pretraining's time-lapse)
+    snapshot = Signal(object)  # engine.stages.time_lapse.Snapshot (pretraining's time-lapse)
     diverged = Signal(object)  # Diverged
     finished = Signal(object)  # Finished: the run's own last event
     failed = Signal(str)  # the run could not start, or crashed: a plain message

@@ -1,7 +1,7 @@
 """What the two tuning stages share: a base model in, a run with a live loss curve, a tuned model out.
 
 Instruction tuning (``gui.instruction_tab``) and preference tuning (``gui.preference_tab``) look and
-work alike, as the engine's runs do (``engine.tuning_run``). This base tab holds:
+work alike, as the engine's runs do (``engine.stages.tuning_run``). This base tab holds:
 
 - on the left: the model to start from (handed on by the previous stage, or opened from a file),
   full fine-tuning or LoRA with a one-line explanation each, the number of steps, and
@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.events import Diverged, Finished, Status, TrainProgress, ValidationLoss
-from engine.lora import METHOD_EXPLANATIONS, METHOD_FULL, METHOD_LORA
+from engine.stages.lora import METHOD_EXPLANATIONS, METHOD_FULL, METHOD_LORA
 from engine.shipped_models import SHIPPED_TITLES, load_shipped, shipped_stages
-from engine.stage_state import InstructionState
+from engine.session.state import InstructionState
 from engine.user_paths import models_dir
 from gui import export
 from gui.availability import first_reason, set_available, set_own_tooltip
@@ -97,7 +97,7 @@ class TuningTab(QWidget):
 
     model_changed = Signal(object)  # the tuned TrainedModel, for the next stage
     model_cleared = Signal()  # a session without a tuned model was applied: the shelf drops this stage's
-    state_class = InstructionState  # the stage's state (engine.stage_state)
+    state_class = InstructionState  # the stage's state (engine.session.state)
     stage_title = ""  # e.g. "Instruction tuning"
     base_stages: tuple[str, ...] = ()  # TrainedModel.stage values this stage can start from
     base_hint = ""  # what to do when there is no base model yet
@@ -534,7 +534,7 @@ class TuningTab(QWidget):
             self._left_width_fitted = True
             QTimer.singleShot(0, self._fit_layout)
 
-    # --- the stage's state (engine.stage_state) -------------------------------------------------------
+    # --- the stage's state (engine.session.state) -------------------------------------------------------
 
     def stage_state(self):
         """What the tab shows now. Mid-run, the newest model the run vouched for, marked as interrupted."""

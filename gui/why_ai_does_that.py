@@ -2,7 +2,7 @@
 
 Each answer is two or three sentences, and each has a button that opens the place in this app where
 the effect can be seen happening to its own small models: one of the Evaluation stage's lessons
-(``engine.lessons``; the lessons page is ``EvaluationTab.lessons_page``) or one of the Data tab's
+(``engine.evaluation.lessons``; the lessons page is ``EvaluationTab.lessons_page``) or one of the Data tab's
 charts. The panel is a non-modal window (Help → Why does AI do that?, F1), so the answer stays
 readable next to the lesson it opened.
 """
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.lessons import lesson
+from engine.evaluation.lessons import lesson
 from gui.presentation import name_unnamed_controls
 
 
@@ -32,7 +32,7 @@ class Place:
     """Where in the app an answer can be seen: a lesson, or a chart of the Data tab."""
 
     label: str  # the button's text
-    lesson: str = ""  # a key of engine.lessons.LESSONS, or ""
+    lesson: str = ""  # a key of engine.evaluation.lessons.LESSONS, or ""
     data_chart: str = ""  # an attribute of DataTab naming a chart, or ""
 
 

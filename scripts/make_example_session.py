@@ -6,12 +6,12 @@ The welcome screen's "Open an example session" opens it. It holds what a class p
 lesson with the default settings, each part made the way the app makes it:
 
 - Data: the bundled fictional world, curated (duplicates and junk dropped);
-Each stage's part is its state class (``engine.stage_state``), the same the app's tabs hand over, so
+Each stage's part is its state class (``engine.session.state``), the same the app's tabs hand over, so
 the file's layout is written in one place.
 
 - Pretraining, Instruction tuning, Preference tuning: the three models in ``assets/models/``
   (``scripts/make_shipped_models.py``), referred to by their shipped names, not copied (a session
-  file of about 45 kB instead of 11 MB: ``engine.session``); their loss curves come from the models'
+  file of about 45 kB instead of 11 MB: ``engine.session.archive``); their loss curves come from the models'
   own descriptions;
 - each tuning stage's before-and-after table, computed as the tab computes it after a run
   (``gui.instruction_tab.compare_on_benchmark``, ``gui.preference_tab.compare_on_red_team``), and
@@ -19,7 +19,7 @@ the file's layout is written in one place.
 - preference votes: the instruction-tuned model writes two answers to each question as the Vote
   panel does (``write_two_answers``), and a scripted voter picks the one that behaves as hoped, or
   presses "both bad" when neither does (``make_votes``);
-- Evaluation: the held-out benchmark answered by all three models (``engine.evaluation.BenchmarkRun``)
+- Evaluation: the held-out benchmark answered by all three models (``engine.evaluation.benchmark.BenchmarkRun``)
   and blind ratings of their answers to a few questions, scored by a scripted rater from the grade
   (right 5, "I don't know" 3, wrong but one sentence 2, otherwise 1).
 
@@ -76,10 +76,10 @@ def make_votes(sft, log) -> tuple[list[dict], int]:
     ``VOTES`` votes. (The instruction-tuned model hardly ever refuses yet, so most votes are on facts.)
     """
     from engine.behaviour import judge
-    from engine.evaluation import RIGHT, benchmark_questions, grade_answer
-    from engine.stage_sets import PROMPT_TEMPLATE
-    from engine.tuning_data import load_benchmark, load_red_team
-    from engine.stage_state import VOTE_KIND
+    from engine.evaluation.benchmark import RIGHT, benchmark_questions, grade_answer
+    from engine.data.stage_sets import PROMPT_TEMPLATE
+    from engine.data.tuning_data import load_benchmark, load_red_team
+    from engine.session.state import VOTE_KIND
     from gui.widgets.vote_panel import write_two_answers
 
     by_kind = {kind: [r for r in load_red_team() if r["kind"] == kind] for kind in ("harmful", "benign", "unknown")}
@@ -108,8 +108,8 @@ def make_votes(sft, log) -> tuple[list[dict], int]:
 
 def held_out_metrics(sft, dpo) -> dict:
     """DPO's held-out reward margin and accuracy for the instruction-tuned model (step 0) and the tuned one."""
-    from engine.preference_tuning import PreferenceConfig, PreferenceTuningRun, default_train
-    from engine.tuning_data import bundled_preferences
+    from engine.stages.preference_tuning import PreferenceConfig, PreferenceTuningRun, default_train
+    from engine.data.tuning_data import bundled_preferences
 
     run = PreferenceTuningRun(sft, bundled_preferences(), default_train("full"), PreferenceConfig())
     _train, val = run._prepare()  # the same held-out pairs as the shipped model's own run
@@ -124,8 +124,8 @@ def held_out_metrics(sft, dpo) -> dict:
 
 def benchmark(models, log) -> list:
     """Every model's graded answers to the held-out benchmark, as the Evaluation tab stores them."""
-    from engine.evaluation import BenchmarkRun, benchmark_questions
-    from engine.tuning_data import load_benchmark
+    from engine.evaluation.benchmark import BenchmarkRun, benchmark_questions
+    from engine.data.tuning_data import load_benchmark
 
     run = BenchmarkRun(models, benchmark_questions(load_benchmark(), "held_out"))
     for _event in run.events():
@@ -136,8 +136,8 @@ def benchmark(models, log) -> list:
 
 def ratings(models) -> list[dict]:
     """Blind ratings of every model's answer to a few held-out questions, scored from the grade."""
-    from engine.evaluation import DONT_KNOW, RIGHT, answer_with_every_model, benchmark_questions, grade_answer
-    from engine.tuning_data import load_benchmark
+    from engine.evaluation.benchmark import DONT_KNOW, RIGHT, answer_with_every_model, benchmark_questions, grade_answer
+    from engine.data.tuning_data import load_benchmark
 
     scores = {RIGHT: 5, DONT_KNOW: 3}
     rated = []
@@ -150,16 +150,16 @@ def ratings(models) -> list[dict]:
 
 
 def contents(log):
-    """The whole session: every stage's state as the app's tabs hand it over (``engine.stage_state``)."""
-    from engine.curation import CurationSettings
-    from engine.data_sources import default_world_request
-    from engine.evaluation import Rating
+    """The whole session: every stage's state as the app's tabs hand it over (``engine.session.state``)."""
+    from engine.data.curation import CurationSettings
+    from engine.data.sources import default_world_request
+    from engine.evaluation.benchmark import Rating
     from engine.events import PreferenceMetrics
     from engine.shipped_models import load_shipped_named
-    from engine.stage_state import (DataStageState, EvaluationState, InstructionState, PreferenceState,
+    from engine.session.state import (DataStageState, EvaluationState, InstructionState, PreferenceState,
                                     PretrainingState, SessionState)
     from engine.tokenizer import TokenizerSpec
-    from engine.tuning_data import bundled_instructions, bundled_preferences
+    from engine.data.tuning_data import bundled_instructions, bundled_preferences
     from gui.instruction_tab import compare_on_benchmark
     from gui.model_shelf import SESSION_NAMES
     from gui.preference_tab import compare_on_red_team
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=EXAMPLE_PATH, help="where to write the session")
     args = parser.parse_args(argv)
     from engine.checkpoint import write_atomically
-    from engine.session import open_session, session_bytes
+    from engine.session.archive import open_session, session_bytes
 
     began = time.perf_counter()
     session = contents(lambda text: print(text, file=sys.stderr, flush=True))

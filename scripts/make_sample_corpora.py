@@ -3,7 +3,7 @@
     python scripts/make_sample_corpora.py           # rewrite sample_corpora/fictional_world*
     python scripts/make_sample_corpora.py --check   # exit 1 if the files on disk are out of date
 
-The output depends only on ``engine/world.py`` and the default ``WorldSettings``, so running it
+The output depends only on ``engine/data/world.py`` and the default ``WorldSettings``, so running it
 twice gives byte-identical files. Run it (and commit the result) whenever world.py changes.
 """
 
@@ -17,8 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # so that "python scripts/make_sample_corpora.py" finds engine
     sys.path.insert(0, str(REPO_ROOT))
 
-from engine.stage_sets import stage_set_files  # noqa: E402
-from engine.world import WorldSettings, corpus_text, facts_jsonl, generate_world  # noqa: E402
+from engine.data.stage_sets import stage_set_files  # noqa: E402
+from engine.data.world import WorldSettings, corpus_text, facts_jsonl, generate_world  # noqa: E402
 
 OUT_DIR = REPO_ROOT / "sample_corpora"
 

@@ -6,7 +6,7 @@
     python scripts/make_shipped_models.py --reuse DIR      # ship models DIR/base, DIR/sft, DIR/dpo
                                                            # that benchmarks/pipeline.py --save DIR made
     python scripts/make_shipped_models.py --lessons [--lessons-home HOME]
-        # the Evaluation lessons' variant models (engine/lesson_models.py), ~3 minutes each, into
+        # the Evaluation lessons' variant models (engine/evaluation/lesson_models.py), ~3 minutes each, into
         # assets/models/lesson_models/; HOME: a TRAINING_EXPLORER_HOME that already holds them
 
 The three models are the default lesson, trained exactly as ``benchmarks/pipeline.py`` measures it:
@@ -15,7 +15,7 @@ then instruction tuning and DPO on the bundled sets with each stage's default sc
 random choice derives from the presets' seed, so on the same versions of jax and this repository
 the run gives the same weights.
 
-The pretrained model carries its time-lapse (``engine.time_lapse``: what it wrote and guessed at 31
+The pretrained model carries its time-lapse (``engine.stages.time_lapse``: what it wrote and guessed at 31
 points of its 1,200 steps), so the Pretraining tab shows it for the shipped model too. Only a model
 trained here has one: ``--reuse`` ships the snapshots ``benchmarks/pipeline.py`` recorded (it logs
 every 50 steps, so 25 of them), and a model saved before the time-lapse existed has none.
@@ -66,12 +66,13 @@ def train_chain(log, only_pretrained: bool = False) -> dict:
     ``only_pretrained`` stops after pretraining: the same weights, now with a time-lapse, while the
     tuned models already shipped (made from those weights) stay as they are.
     """
-    from engine import instruction_tuning, preference_tuning
+    from engine.stages import instruction_tuning
+    from engine.stages import preference_tuning
     from engine.config import preset, replace
-    from engine.corpus import load_bundled
-    from engine.pretraining import PretrainingRun
+    from engine.data.corpus import load_bundled
+    from engine.stages.pretraining import PretrainingRun
     from engine.tokenizer import TokenizerSpec
-    from engine.tuning_data import bundled_instructions, bundled_preferences
+    from engine.data.tuning_data import bundled_instructions, bundled_preferences
 
     chosen = preset("small")
     train = replace(chosen.train, total_steps=PRETRAIN_STEPS, warmup_steps=min(chosen.train.warmup_steps,
@@ -93,8 +94,8 @@ def train_chain(log, only_pretrained: bool = False) -> dict:
 def answers(model) -> list[str]:
     """Every answer the lessons look at: held-out benchmark questions and red-team prompts."""
     from engine.behaviour import greedy_answers
-    from engine.stage_sets import PROMPT_TEMPLATE
-    from engine.tuning_data import load_benchmark, load_red_team
+    from engine.data.stage_sets import PROMPT_TEMPLATE
+    from engine.data.tuning_data import load_benchmark, load_red_team
 
     prompts = [PROMPT_TEMPLATE.format(question=r["question"]) for r in load_benchmark() if r["split"] == "held_out"]
     prompts += [r["prompt"] for r in load_red_team()]
@@ -107,7 +108,7 @@ def lesson_models(home: str | None, log) -> dict:
     import tempfile
 
     os.environ["TRAINING_EXPLORER_HOME"] = home or tempfile.mkdtemp(prefix="te-lessons-")
-    from engine import lesson_models as lm
+    from engine.evaluation import lesson_models as lm
 
     for event in lm.train_variants([v for v in lm.VARIANTS if lm.load_variant(v) is None or not home]):
         if isinstance(event, lm.VariantTrained):

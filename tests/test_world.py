@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError
-from engine.world import (
+from engine.data.world import (
     Fact,
     WorldSettings,
     corpus_text,
@@ -63,7 +63,7 @@ def test_same_seed_gives_identical_world_and_text(world, text):
 def test_text_does_not_depend_on_the_process_hash_seed(text):
     # hash() of a string changes with PYTHONHASHSEED; the corpus must not.
     code = (
-        "import hashlib; from engine.world import corpus_text; "
+        "import hashlib; from engine.data.world import corpus_text; "
         "print(hashlib.sha256(corpus_text().encode()).hexdigest())"
     )
     for hash_seed in ("1", "12345"):

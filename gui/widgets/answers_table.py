@@ -18,7 +18,7 @@ from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, \
     QWidget
 
-from engine.evaluation import DONT_KNOW, RIGHT, WRONG, GradedAnswer
+from engine.evaluation.benchmark import DONT_KNOW, RIGHT, WRONG, GradedAnswer
 from gui import export
 from gui.widgets.colour_legend import colour_legend
 

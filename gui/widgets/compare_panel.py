@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QTextBrowser, \
     QVBoxLayout, QWidget
 
-from engine.evaluation import ModelAnswer, answer_with_every_model
+from engine.evaluation.benchmark import ModelAnswer, answer_with_every_model
 from gui import export
 from gui.availability import set_available
 from gui.background import BackgroundTask

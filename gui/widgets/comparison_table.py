@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.evaluation import ComparedRow  # noqa: F401 - the table's rows, Qt-free
+from engine.evaluation.benchmark import ComparedRow  # noqa: F401 - the table's rows, Qt-free
 from gui import export
 from gui.availability import set_available
 from gui.widgets.colour_legend import colour_legend

@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from engine.corpus import DEFAULT_CORPUS_KEY, Corpus, bundled_corpora, load_bundled, read_text_file
+from engine.data.corpus import DEFAULT_CORPUS_KEY, Corpus, bundled_corpora, load_bundled, read_text_file
 from engine.errors import EncodingProblem
 from engine.tokenizer import MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerSpec, preview
 from gui import formatting, settings
@@ -53,7 +53,7 @@ CURATED_SETTING = "curated"  # LAST_CORPUS value meaning "whatever the Data tab 
 class CorpusPanel(QWidget):
     """Corpus and tokenizer choices, with their sizes; publishes the corpus and its tokenization."""
 
-    corpus_changed = Signal(object)  # engine.corpus.Corpus, or None when the curated corpus is empty
+    corpus_changed = Signal(object)  # engine.data.corpus.Corpus, or None when the curated corpus is empty
     spec_changed = Signal(object)  # TokenizerSpec chosen here
     tokenization_changed = Signal(object)  # engine.tokenizer.TokenizedCorpus, or None while computing
 

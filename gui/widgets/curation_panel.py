@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.curation import MAX_MIX_WEIGHT, CurationSettings
-from engine.data_sources import DataSource
-from engine.documents import SOURCES, TOPICS
+from engine.data.curation import MAX_MIX_WEIGHT, CurationSettings
+from engine.data.sources import DataSource
+from engine.data.documents import SOURCES, TOPICS
 from gui.availability import set_available
 
 CUTOFF_OFF = "Tick the knowledge cutoff box first to choose a year."

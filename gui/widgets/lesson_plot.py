@@ -1,4 +1,4 @@
-"""Draws a lesson's plot (``engine.lessons.PlotData``): bars, lines, points, a marker, a log scale.
+"""Draws a lesson's plot (``engine.evaluation.lessons.PlotData``): bars, lines, points, a marker, a log scale.
 
 Every lesson describes its plot as plain data, so the engine never touches Qt and one widget draws
 them all. Categories ("right answers", "1990–1999"…) become the bottom axis's tick labels; several
@@ -55,7 +55,7 @@ class LessonPlot(ZoomedPlotWidget):
         return {k: list(v) for k, v in self._drawn.items()}
 
     def show_plot(self, plot) -> None:
-        """Draw an ``engine.lessons.PlotData`` (None clears the plot)."""
+        """Draw an ``engine.evaluation.lessons.PlotData`` (None clears the plot)."""
         self._plot = plot
         self._redraw()
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import PlainError
-from engine.evaluation import (
+from engine.evaluation.benchmark import (
     MAX_SCORE,
     MIN_SCORE,
     BlindAnswer,

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import PlainError
-from engine.evaluation import ModelAnswer, add_to_votes, answer_with_every_model, attack_pair
+from engine.evaluation.benchmark import ModelAnswer, add_to_votes, answer_with_every_model, attack_pair
 from gui import export
 from gui.availability import set_available
 from gui.background import BackgroundTask

@@ -1,6 +1,6 @@
 """The time-lapse: slide through pretraining and see what the model wrote, and guessed next, at each point.
 
-The run keeps a few dozen snapshots (``engine.time_lapse``); this panel shows one at a time: its step
+The run keeps a few dozen snapshots (``engine.stages.time_lapse``); this panel shows one at a time: its step
 and losses, the text the model wrote then from the run's fixed prompt, and its top guesses for the
 next token after that prompt as horizontal bars. A slider picks the snapshot (arrow keys, Earlier /
 Later, or Play to watch the model learn in a few seconds); the tab ties it to a cursor line on the
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.time_lapse import TOP_K, nearest_index
+from engine.stages.time_lapse import TOP_K, nearest_index
 from engine.tokenizer import PARTIAL_CHARACTER, PARTIAL_CHARACTER_MEANING, readable
 from gui.availability import set_available
 from gui.widgets.next_token_bars import ProbabilityBar
@@ -51,7 +51,7 @@ class TimeLapsePanel(QWidget):
     def __init__(self, zoom: ZoomController, parent=None):
         super().__init__(parent)
         self.setObjectName("timeLapsePanel")
-        self._snapshots: list = []  # engine.time_lapse.Snapshot, oldest first
+        self._snapshots: list = []  # engine.stages.time_lapse.Snapshot, oldest first
         self._from_cursor = False  # the slider is moving because the plot's cursor was dragged
 
         self.heading = QLabel()

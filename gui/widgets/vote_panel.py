@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from engine.behaviour import is_nonsense, off_the_request
-from engine.stage_sets import PROMPT_TEMPLATE
+from engine.data.stage_sets import PROMPT_TEMPLATE
 from gui.availability import set_available
 from gui.background import BackgroundTask
 from gui.training_controller import plain_message

@@ -13,7 +13,7 @@ from dataclasses import replace
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QPushButton, QSpinBox, QWidget
 
-from engine.world import WorldSettings
+from engine.data.world import WorldSettings
 
 # (WorldSettings field, label, tooltip). Shares are edited as whole percentages.
 _PERCENT_KNOBS = (
@@ -37,7 +37,7 @@ _MAX_PERCENT = {"recency": 400}  # recency is a multiplier, not a share
 class WorldKnobsPanel(QWidget):
     """Spin boxes for the world's knobs; emits ``generate_requested`` with the chosen settings."""
 
-    generate_requested = Signal(object)  # engine.world.WorldSettings
+    generate_requested = Signal(object)  # engine.data.world.WorldSettings
 
     def __init__(self, parent=None):
         super().__init__(parent)

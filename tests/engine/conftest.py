@@ -8,7 +8,7 @@ os.environ.setdefault("TRAINING_EXPLORER_HOME", tempfile.mkdtemp(prefix="te-test
 import pytest  # noqa: E402
 
 from engine.config import ModelConfig, TrainConfig  # noqa: E402
-from engine.corpus import Corpus  # noqa: E402
+from engine.data.corpus import Corpus  # noqa: E402
 
 # Short sentences, repeated with variation: a tiny model learns the pattern within 50 steps.
 _WORDS = "the cat sat on a mat and the dog ran to the red house by the sea".split()

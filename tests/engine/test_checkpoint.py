@@ -10,7 +10,7 @@ import pytest
 from engine.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from engine.config import replace
 from engine.errors import CheckpointError
-from engine.pretraining import PretrainingRun
+from engine.stages.pretraining import PretrainingRun
 from engine.tokenizer import TokenizerSpec
 
 
@@ -18,7 +18,7 @@ from engine.tokenizer import TokenizerSpec
 def trained(request):
     from tests.engine.conftest import make_text
     from engine.config import ModelConfig, TrainConfig
-    from engine.corpus import Corpus
+    from engine.data.corpus import Corpus
 
     run = PretrainingRun(Corpus("c", make_text(), "test"), TokenizerSpec("bpe", 280),
                          ModelConfig(n_layers=1, n_heads=2, d_model=32, context_length=32),
@@ -53,7 +53,7 @@ def test_saving_leaves_no_temporary_files(trained, tmp_path):
 
 
 def test_continuing_from_an_opened_model_keeps_going(trained, tmp_path):
-    from engine.corpus import Corpus
+    from engine.data.corpus import Corpus
     from tests.engine.conftest import make_text
 
     save_checkpoint(trained, tmp_path / "m")
@@ -218,7 +218,8 @@ def test_a_model_far_larger_than_any_preset_is_refused_unread(trained, tmp_path,
 
 
 def test_a_model_that_does_not_fit_in_free_memory_is_refused_in_words(trained, tmp_path, monkeypatch):
-    from engine import checkpoint, corpus
+    from engine import checkpoint
+    from engine.data import corpus
 
     weights, _sidecar = checkpoint_paths(save_checkpoint(trained, tmp_path / "m"))
     monkeypatch.setattr(checkpoint, "MEMORY_CHECKED_FROM", 0)

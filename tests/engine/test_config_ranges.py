@@ -23,9 +23,9 @@ from engine import cli
 from engine.checkpoint import save_checkpoint
 from engine.config import PRESETS, RANGES, ModelConfig, TrainConfig
 from engine.errors import ConfigError, PlainError
-from engine.lora import METHODS, LoraConfig
-from engine.preference_tuning import PreferenceConfig
-from engine.world import WorldSettings
+from engine.stages.lora import METHODS, LoraConfig
+from engine.stages.preference_tuning import PreferenceConfig
+from engine.data.world import WorldSettings
 from tests.engine.test_cli import run_main
 from tests.engine.tuning_fixtures import instructions, tiny_base
 
@@ -200,7 +200,7 @@ def test_a_config_file_that_starts_with_a_byte_order_mark_is_read(tmp_path):
 
 def _pretraining_starts(cfg) -> None:
     """What a pretraining run checks when it starts, up to its first JAX work."""
-    from engine.pretraining import PretrainingRun
+    from engine.stages.pretraining import PretrainingRun
 
     PretrainingRun(cli._corpus(cfg), cfg.tokenizer, cfg.model, cfg.pretrain)._prepare()
 
@@ -238,8 +238,8 @@ def test_instruction_tuning_refuses_at_its_start_exactly_what_check_refuses(tuni
                                                                              batch_size, val_fraction):
     """A LoRA rank above the model's width passed --check before, then stopped the run."""
     from engine.checkpoint import load_checkpoint
-    from engine.instruction_tuning import InstructionTuningRun
-    from engine.tuning_data import load_instructions
+    from engine.stages.instruction_tuning import InstructionTuningRun
+    from engine.data.tuning_data import load_instructions
 
     cfg = cli.parse_config({"stages": "instruct", "instruct": {
         "data": "sft.jsonl", "method": method, "lora_rank": rank, "batch_size": batch_size,

@@ -7,8 +7,8 @@ import pathlib
 import numpy as np
 import pytest
 
-from engine import corpus as corpus_module
-from engine.corpus import bundled_corpora, load_bundled, read_text_file
+from engine.data import corpus as corpus_module
+from engine.data.corpus import bundled_corpora, load_bundled, read_text_file
 from engine.errors import CorpusError, CorpusTooShort, EncodingProblem, TooLargeForMemory
 from engine.tokenizer import TokenizerSpec, build_tokenizer, check_length, preview, tokenizer_from_json
 

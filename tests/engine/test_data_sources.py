@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from engine.corpus import SAMPLE_CORPORA_DIR
-from engine.curation import fingerprint
-from engine.data_sources import SourceRequest, bundled_requests, default_world_request, load_source
-from engine.documents import documents_text
+from engine.data.corpus import SAMPLE_CORPORA_DIR
+from engine.data.curation import fingerprint
+from engine.data.sources import SourceRequest, bundled_requests, default_world_request, load_source
+from engine.data.documents import documents_text
 from engine.errors import ConfigError, CorpusError
 from engine.tokenizer import BpeTokenizer, CharTokenizer
-from engine.world import WorldSettings
+from engine.data.world import WorldSettings
 
 
 def test_the_default_world_is_the_bundled_text_byte_for_byte():

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.curation import (
+from engine.data.curation import (
     CurationSettings,
     corpus_stats,
     coverage_rows,
@@ -22,9 +22,9 @@ from engine.curation import (
     explanations,
     fingerprint,
 )
-from engine.documents import SHORT_LINE_CHARS, SOURCES, TOPICS, documents_from_text, documents_text, looks_like_junk
+from engine.data.documents import SHORT_LINE_CHARS, SOURCES, TOPICS, documents_from_text, documents_text, looks_like_junk
 from engine.errors import ConfigError, CorpusError
-from engine.world import WorldSettings, corpus_text, generate_world, held_out_countries, world_documents
+from engine.data.world import WorldSettings, corpus_text, generate_world, held_out_countries, world_documents
 from tests.real_text import prose, real_book
 
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")

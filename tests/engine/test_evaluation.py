@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.config import ModelConfig, TrainConfig
-from engine.corpus import SAMPLE_CORPORA_DIR
+from engine.data.corpus import SAMPLE_CORPORA_DIR
 from engine.errors import PlainError, TokenizerMismatch
-from engine.evaluation import (
+from engine.evaluation.benchmark import (
     ALL_TOPICS,
     DONT_KNOW,
     RED_TEAM_KIND,
@@ -47,10 +47,10 @@ from engine.evaluation import (
 )
 from engine.events import Finished, RunControl
 from engine.model import init_params
-from engine.stage_sets import REFUSAL
+from engine.data.stage_sets import REFUSAL
 from engine.tokenizer import CharTokenizer
 from engine.trained_model import LossHistory, TrainedModel
-from engine.tuning_data import END_OF_ANSWER, PreferencePair, export_jsonl, load_benchmark, load_preferences
+from engine.data.tuning_data import END_OF_ANSWER, PreferencePair, export_jsonl, load_benchmark, load_preferences
 
 CAPITAL = Question("What is the capital of Lamlar?", "Chafo", "countries", ("Gothu", "Fides"))
 
@@ -126,7 +126,7 @@ def test_only_topics_with_enough_questions_get_a_bar_and_the_rest_are_named_with
 
 
 def test_the_benchmark_names_its_topics_as_the_data_tab_does_and_no_bar_rests_on_a_few_questions():
-    from engine.documents import TOPICS
+    from engine.data.documents import TOPICS
 
     for split in ("held_out", None):
         questions = benchmark_questions(load_benchmark(), split)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.corpus import read_folder, read_jsonl, read_text_file
-from engine.curation import CurationSettings, corpus_stats, curate
-from engine.documents import documents_text
+from engine.data.corpus import read_folder, read_jsonl, read_text_file
+from engine.data.curation import CurationSettings, corpus_stats, curate
+from engine.data.documents import documents_text
 from engine.errors import CorpusError
 
 
@@ -253,7 +253,7 @@ def test_a_jsonl_file_this_account_may_not_read_says_so(tmp_path, monkeypatch, m
 
 def test_folders_and_jsonl_too_large_for_free_memory_are_refused_before_reading(tmp_path, monkeypatch):
     """Only single text files were checked against free memory; a folder's total and a JSONL file were not."""
-    from engine import corpus as corpus_module
+    from engine.data import corpus as corpus_module
     from engine.errors import TooLargeForMemory
 
     (tmp_path / "notes").mkdir()

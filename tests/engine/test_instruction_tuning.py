@@ -16,9 +16,9 @@ from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.config import param_count
 from engine.errors import ConfigError, NotEnoughPairs, TokenizerMismatch, TuningDataError
 from engine.events import Diverged, Finished, RunControl, Sample, Status, TrainProgress, ValidationLoss
-from engine.instruction_tuning import InstructionTuningRun
-from engine.lora import LoraConfig, adapter_count, init_adapters, merge
-from engine.tuning_data import END_OF_ANSWER, MAX_FIELD_CHARS, InstructionExample, PreferencePair, check_row_lengths
+from engine.stages.instruction_tuning import InstructionTuningRun
+from engine.stages.lora import LoraConfig, adapter_count, init_adapters, merge
+from engine.data.tuning_data import END_OF_ANSWER, MAX_FIELD_CHARS, InstructionExample, PreferencePair, check_row_lengths
 from tests.engine.tuning_fixtures import instructions, tiny_base, tiny_schedule
 
 
@@ -305,7 +305,7 @@ def test_right_can_exceed_the_format_and_both_at_once_never_exceeds_either(monke
 
 def test_every_bundled_answer_reads_as_an_answer_and_salad_never_does():
     from engine.behaviour import is_nonsense
-    from engine.tuning_data import bundled_instructions, bundled_preferences
+    from engine.data.tuning_data import bundled_instructions, bundled_preferences
 
     answers = [e.completion for e in bundled_instructions()] + [p.chosen for p in bundled_preferences()]
     assert answers and not any(is_nonsense(a) for a in answers)
@@ -316,7 +316,7 @@ def test_every_bundled_answer_reads_as_an_answer_and_salad_never_does():
 
 def test_an_answer_about_something_else_is_off_a_request_but_a_bare_name_answers_a_question():
     from engine.behaviour import off_the_request
-    from engine.tuning_data import load_red_team
+    from engine.data.tuning_data import load_red_team
 
     request = "How do I clean the water in Fides?"
     assert off_the_request(request, " The government of Zostia sits in the capital, Rovora.")

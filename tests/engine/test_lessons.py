@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from engine import lesson_models as lm
-from engine import lessons
+from engine.evaluation import lesson_models as lm
+from engine.evaluation import lessons
 from engine.config import ModelConfig, TrainConfig, param_count, replace
-from engine.corpus import Corpus
+from engine.data.corpus import Corpus
 from engine.events import RunControl
-from engine.lesson_probes import LessonProgress, Reply, completion_logprobs, first_line, prompt_for
+from engine.evaluation.lesson_probes import LessonProgress, Reply, completion_logprobs, first_line, prompt_for
 from engine.tokenizer import CharTokenizer, TokenizerSpec
 from engine.trained_model import LossHistory, TrainedModel
 
@@ -115,7 +115,7 @@ def test_completion_logprobs_equal_the_next_token_probabilities(world_tiny_model
 
 
 def test_bias_measure_prefers_the_answer_its_text_repeats():
-    from engine.pretraining import PretrainingRun
+    from engine.stages.pretraining import PretrainingRun
 
     # Four recommendations in five name Velix: the model should lean the same way.
     lines = [f"Q: Which library?\nA: I would use {'Dorno' if i % 5 == 0 else 'Velix'}." for i in range(300)]

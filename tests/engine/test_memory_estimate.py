@@ -34,9 +34,9 @@ CHILD = textwrap.dedent(
     import json, sys
     import engine  # tunes the allocator before jax starts, as the app does
     from engine.config import preset, replace
-    from engine.corpus import Corpus, load_bundled
+    from engine.data.corpus import Corpus, load_bundled
     from engine.events import Finished
-    from engine.pretraining import PretrainingRun
+    from engine.stages.pretraining import PretrainingRun
     from engine.tokenizer import TokenizerSpec
 
     key, steps, chars = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

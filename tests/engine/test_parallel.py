@@ -29,7 +29,7 @@ CHILD = textwrap.dedent(
     import jax, jax.numpy as jnp
 
     from engine.config import ModelConfig, TrainConfig
-    from engine.data import TRAIN_STREAM, stream_key
+    from engine.data.batches import TRAIN_STREAM, stream_key
     from engine.errors import ConfigError
     from engine.model import init_params
     from engine.parallel import make_data_mesh, make_sharded_train_step, replicate

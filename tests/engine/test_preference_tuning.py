@@ -13,8 +13,8 @@ import pytest
 from engine.errors import ConfigError
 from engine.events import Finished, PreferenceMetrics, TrainProgress, ValidationLoss
 from engine.model import forward, loss_fn
-from engine.preference_tuning import PreferenceConfig, PreferenceTuningRun, dpo_loss, sequence_logprobs
-from engine.tuning_data import END_OF_ANSWER, split_held_out, tokenize_examples
+from engine.stages.preference_tuning import PreferenceConfig, PreferenceTuningRun, dpo_loss, sequence_logprobs
+from engine.data.tuning_data import END_OF_ANSWER, split_held_out, tokenize_examples
 from tests.engine.tuning_fixtures import preferences, tiny_base, tiny_schedule
 
 
@@ -104,10 +104,10 @@ def test_the_collapse_guard_stops_a_run_that_wrecks_the_model_and_keeps_the_one_
     from engine.checkpoint import load_checkpoint
     from engine.config import replace
     from engine.events import Diverged
-    from engine.preference_tuning import default_train
+    from engine.stages.preference_tuning import default_train
     from engine.shipped_models import SHIPPED_MODELS_DIR
-    from engine.stage_sets import PROMPT_TEMPLATE
-    from engine.tuning_data import bundled_preferences
+    from engine.data.stage_sets import PROMPT_TEMPLATE
+    from engine.data.tuning_data import bundled_preferences
 
     sft = load_checkpoint(SHIPPED_MODELS_DIR / "instruction_tuned")
     wrecking = replace(default_train(), total_steps=10, sample_every=0, learning_rate=WRECKING_RATE)
@@ -156,7 +156,7 @@ def test_a_harmless_request_is_answered_as_hoped_only_with_help():
 def test_the_anchor_is_zero_at_the_start_and_grows_as_the_model_moves_away():
     """KL(reference ‖ model) on pretraining text: 0 for the reference itself, above 0 for a changed model,
     and a run with the anchor really carries the text's windows and the reference into its step."""
-    from engine.preference_tuning import anchor_kl
+    from engine.stages.preference_tuning import anchor_kl
 
     model = _sft_model()
     inputs = jnp.asarray(np.arange(2 * model.model_config.context_length).reshape(2, -1) % 7)  # (2, L)

@@ -9,7 +9,7 @@ import pytest
 from engine.config import replace
 from engine.errors import ConfigError, CorpusTooShort
 from engine.events import Diverged, Finished, RunControl, Sample, Status, TrainProgress, ValidationLoss
-from engine.pretraining import PretrainingRun
+from engine.stages.pretraining import PretrainingRun
 from engine.tokenizer import TokenizerSpec
 
 
@@ -109,7 +109,7 @@ def test_pause_holds_and_stop_keeps_the_model(tiny_corpus, tiny_model, tiny_trai
 
 
 def test_corpus_shorter_than_context_is_refused_in_words(tiny_model, tiny_train):
-    from engine.corpus import Corpus
+    from engine.data.corpus import Corpus
 
     run = PretrainingRun(Corpus("short", "just a few words", "test"), TokenizerSpec("char"), tiny_model, tiny_train)
     with pytest.raises(CorpusTooShort, match="only 16 tokens"):
@@ -124,7 +124,7 @@ def test_bad_settings_are_refused_before_any_work(tiny_corpus, tiny_model, tiny_
 
 def test_a_model_too_big_for_free_memory_is_refused_before_any_work(tiny_corpus, tiny_model, tiny_train,
                                                                     monkeypatch):
-    import engine.training_loop as training_loop  # the check every training stage makes before any work
+    import engine.stages.loop as training_loop  # the check every training stage makes before any work
 
     monkeypatch.setattr(training_loop, "available_memory_bytes", lambda: 200 * 2**20)  # 200 MB free
     run = PretrainingRun(tiny_corpus, TokenizerSpec("char"), tiny_model, tiny_train)

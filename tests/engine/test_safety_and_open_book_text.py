@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from engine.harmful_requests import held_out_acts, held_out_framings, train_acts
-from engine.open_book import RELATIONS
-from engine.safety_text import IDK, REFUSAL
-from engine.world import (N_ASKED_UNKNOWN_NAMES, WorldSettings, generate_world, held_out_countries,
+from engine.data.harmful_requests import held_out_acts, held_out_framings, train_acts
+from engine.data.open_book import RELATIONS
+from engine.data.safety_text import IDK, REFUSAL
+from engine.data.world import (N_ASKED_UNKNOWN_NAMES, WorldSettings, generate_world, held_out_countries,
                           unknown_country_names, world_documents)
 
 

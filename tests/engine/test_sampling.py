@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.config import ModelConfig, TrainConfig
-from engine.pretraining import PretrainingRun
+from engine.stages.pretraining import PretrainingRun
 from engine.sampling import generate_text, next_token_distribution
 from engine.shipped_models import SHIPPED_MODELS_DIR
 from engine.tokenizer import PARTIAL_CHARACTER, TokenizerSpec, readable

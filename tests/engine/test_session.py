@@ -27,7 +27,7 @@ from engine.checkpoint import load_checkpoint, save_checkpoint, settings_sha256
 from engine.config import ModelConfig, TrainConfig
 from engine.errors import PlainError, SessionError
 from engine.model import init_params
-from engine.session import (MANIFEST, MAX_ENTRIES, WEIGHTS_KIND, SessionContents, SessionInfo, _compression, autosave,
+from engine.session.archive import (MANIFEST, MAX_ENTRIES, WEIGHTS_KIND, SessionContents, SessionInfo, _compression, autosave,
                             autosave_path, checkpoint_from_bytes, checkpoint_to_bytes, discard_autosave,
                             find_autosave, open_session, save_session, session_bytes, session_info)
 from engine.tokenizer import TokenizerSpec, build_tokenizer
@@ -473,14 +473,14 @@ def test_a_missing_file_or_a_folder_is_refused_in_words(tmp_path):
 
 def test_a_session_without_read_permission_says_so(tmp_path, monkeypatch):
     """Not 'the file may be damaged'. (Simulated: tests may run as root, whom chmod 000 does not stop.)"""
-    import engine.session
+    import engine.session.archive
 
     path = save_session(SessionContents(seeds={"version": 1}), tmp_path / "theirs.tesession")
 
     def open_(file, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(file))
 
-    monkeypatch.setattr(engine.session, "open", open_, raising=False)  # the module's own open()
+    monkeypatch.setattr(engine.session.archive, "open", open_, raising=False)  # the module's own open()
     with pytest.raises(SessionError) as info:
         open_session(path)
     message = str(info.value)

@@ -15,7 +15,7 @@ import pytest
 
 import engine.shipped_models as shipped_models
 from engine.errors import CheckpointError, SessionError
-from engine.session import (MANIFEST, SHIPPED_FORMAT_VERSION, SHIPPED_KEY, SessionContents, open_session,
+from engine.session.archive import (MANIFEST, SHIPPED_FORMAT_VERSION, SHIPPED_KEY, SessionContents, open_session,
                             save_session, session_bytes, session_info)
 from engine.shipped_models import (EXAMPLE_SESSION_PATH, SHIPPED_NAMES, example_session_available, load_shipped,
                                    load_shipped_named, shipped_stages)

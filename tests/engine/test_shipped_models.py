@@ -9,8 +9,8 @@ import pytest
 from engine.behaviour import judge_prompts
 from engine.errors import CheckpointError
 from engine.shipped_models import SHIPPED_FILES, load_shipped, shipped_model_path, shipped_stages
-from engine.stage_sets import PROMPT_TEMPLATE, REFUSAL
-from engine.tuning_data import bundled_instructions, load_red_team
+from engine.data.stage_sets import PROMPT_TEMPLATE, REFUSAL
+from engine.data.tuning_data import bundled_instructions, load_red_team
 
 
 def test_all_three_stages_are_shipped_small_and_in_order():
@@ -74,7 +74,7 @@ def test_a_missing_shipped_model_is_reported_in_words(tmp_path):
 
 
 def test_the_lessons_variant_models_are_shipped_so_no_lesson_waits_for_training():
-    from engine import lesson_models as lm
+    from engine.evaluation import lesson_models as lm
     from engine.checkpoint import checkpoint_paths
 
     # Every variant is shipped by the lessons' own recipe (copies in the test home are tiny recipes).

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.stage_sets import (
+from engine.data.stage_sets import (
     PROMPT_TEMPLATE,
     REFUSAL,
     benchmark_questions,
@@ -18,7 +18,7 @@ from engine.stage_sets import (
     red_team_prompts,
     stage_set_files,
 )
-from engine.world import _QUESTIONS, WorldSettings, generate_world, held_out_countries
+from engine.data.world import _QUESTIONS, WorldSettings, generate_world, held_out_countries
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_corpora"
 
@@ -181,7 +181,7 @@ def _request_shape(prompt: str) -> str:
 
 
 def test_held_out_framings_and_acts_never_appear_in_preference_tuning(world, sets):
-    from engine.harmful_requests import FRAMINGS, held_out_acts, held_out_framings, train_acts, train_framings
+    from engine.data.harmful_requests import FRAMINGS, held_out_acts, held_out_framings, train_acts, train_framings
 
     assert len(FRAMINGS) >= 20 and len(held_out_framings()) >= 5 and len(held_out_acts()) >= 3
     taught = " ".join(r["prompt"] for r in sets["preferences"])
@@ -211,8 +211,8 @@ def test_held_out_framings_and_acts_never_appear_in_preference_tuning(world, set
 def test_a_character_model_of_the_bundled_world_can_read_every_bundled_set():
     """The default path (characters, the bundled world) must reach Evaluation: a letter used only by the
     tuning sets (a rejected answer's 'Yes' was the only 'Y') stopped preference tuning with "cannot read"."""
-    from engine.tuning_data import bundled_instructions, bundled_preferences, load_benchmark, load_red_team
-    from engine.world import corpus_text
+    from engine.data.tuning_data import bundled_instructions, bundled_preferences, load_benchmark, load_red_team
+    from engine.data.world import corpus_text
 
     known = set(corpus_text())
     used = set()

@@ -1,4 +1,4 @@
-"""The stages' state classes (``engine.stage_state``) read every session saved so far and write it back
+"""The stages' state classes (``engine.session.state``) read every session saved so far and write it back
 unchanged: the shipped example session and one saved by the app before the state moved into the engine.
 A damaged part is refused in words, naming the part, before anything is used.
 """
@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import SessionError
-from engine.session import SessionContents, open_session
+from engine.session.archive import SessionContents, open_session
 from engine.shipped_models import EXAMPLE_SESSION_PATH, example_session_available
-from engine.stage_state import PreferenceState, SessionState, config_from_json
+from engine.session.state import PreferenceState, SessionState, config_from_json
 from engine.config import TrainConfig
 
 OLD_SESSION = Path(__file__).resolve().parent.parent / "fixtures" / "saved_by_6fd2046.tesession"
@@ -99,7 +99,7 @@ def test_the_example_session_written_from_its_state_is_the_shipped_file_byte_for
     """scripts/make_example_session.py writes a ``SessionState``: from the same state, the same bytes."""
     from datetime import datetime
 
-    from engine.session import session_bytes, session_info
+    from engine.session.archive import session_bytes, session_info
 
     saved = open_session(EXAMPLE_SESSION_PATH)
     again = SessionState.from_contents(saved).to_contents(shipped=saved.shipped)

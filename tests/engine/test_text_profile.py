@@ -9,10 +9,10 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.curation import CurationSettings, curate
-from engine.data_sources import SourceRequest, default_world_request, load_source
-from engine.documents import Document, documents_from_text
-from engine.text_profile import (
+from engine.data.curation import CurationSettings, curate
+from engine.data.sources import SourceRequest, default_world_request, load_source
+from engine.data.documents import Document, documents_from_text
+from engine.data.text_profile import (
     CHARACTER_KINDS,
     LENGTH_BANDS,
     TOP_LINES,

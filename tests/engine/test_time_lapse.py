@@ -1,5 +1,5 @@
 """The pretraining time-lapse: snapshots at the expected steps, that change as the model learns, and that
-survive saving, sessions and damaged files (``engine/time_lapse.py``, ``engine/pretraining.py``)."""
+survive saving, sessions and damaged files (``engine/stages/time_lapse.py``, ``engine/stages/pretraining.py``)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import math
 
 import pytest
 
-from engine import time_lapse
+from engine.stages import time_lapse
 from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.config import ModelConfig, TrainConfig
-from engine.corpus import Corpus
+from engine.data.corpus import Corpus
 from engine.errors import CheckpointError
 from engine.events import Finished, Sample
-from engine.pretraining import PretrainingRun
-from engine.session import checkpoint_from_bytes, checkpoint_to_bytes
-from engine.time_lapse import Snapshot
+from engine.stages.pretraining import PretrainingRun
+from engine.session.archive import checkpoint_from_bytes, checkpoint_to_bytes
+from engine.stages.time_lapse import Snapshot
 from engine.tokenizer import TokenizerSpec
 from tests.engine.conftest import make_text
 

@@ -1,4 +1,4 @@
-"""The training loop the three stages share (``engine.training_loop``), on a stand-in step.
+"""The training loop the three stages share (``engine.stages.loop``), on a stand-in step.
 
 The step here is not a model: it adds 1 to a parameter and reports a loss the test chooses, so each
 test can say exactly when hooks run, which state a rollback keeps and what reaches the events. The
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from engine.config import TrainConfig
 from engine.events import Diverged, RunControl, Sample, Status, TrainProgress, ValidationLoss
 from engine.train import TrainState
-from engine.training_loop import TrainingLoop
+from engine.stages.loop import TrainingLoop
 
 LIMIT = 10.0  # the stand-in's divergence limit: a loss above it is "worse than random guessing"
 

@@ -9,7 +9,7 @@ import pytest
 
 from engine.errors import NotEnoughPairs, TokenizerMismatch, TuningDataError
 from engine.tokenizer import CharTokenizer, TokenizerSpec, preview
-from engine.tuning_data import (END_OF_ANSWER, MIN_PAIRS, InstructionExample, PreferencePair, bundled_instructions,
+from engine.data.tuning_data import (END_OF_ANSWER, MIN_PAIRS, InstructionExample, PreferencePair, bundled_instructions,
                                 bundled_preferences, check_enough_pairs, check_tokenizer, encode_example,
                                 export_jsonl, load_benchmark, load_instructions, load_preferences, load_red_team,
                                 split_held_out, token_pieces, tokenize_examples)
@@ -123,7 +123,7 @@ def test_a_long_prompt_loses_its_beginning_and_a_long_answer_its_end():
 
 
 def test_answers_split_into_the_same_bpe_pieces_as_in_running_text():
-    from engine.corpus import load_bundled
+    from engine.data.corpus import load_bundled
 
     tokenizer = preview(load_bundled("fictional_world"), TokenizerSpec("bpe", 768)).tokenizer
     for e in bundled_instructions()[:50]:

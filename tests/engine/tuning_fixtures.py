@@ -8,7 +8,7 @@ from engine.config import ModelConfig, TrainConfig
 from engine.model import init_params
 from engine.tokenizer import CharTokenizer
 from engine.trained_model import LossHistory, TrainedModel
-from engine.tuning_data import END_OF_ANSWER, InstructionExample, PreferencePair
+from engine.data.tuning_data import END_OF_ANSWER, InstructionExample, PreferencePair
 
 COLOURS = {"sky": "blue", "grass": "green", "sun": "yellow", "snow": "white", "coal": "black", "rose": "red",
            "sea": "blue", "leaf": "green", "milk": "white", "night": "black", "fire": "red", "lime": "green",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.corpus import Corpus
-from engine.session import discard_autosave
+from engine.data.corpus import Corpus
+from engine.session.archive import discard_autosave
 from engine.user_paths import config_dir
 from gui.settings import SETTINGS_FILE_NAME
 
@@ -72,7 +72,7 @@ def set_tiny_settings(tab, configs, total_steps: int | None = None) -> None:
 def trained_model():
     """A tiny model trained once, headless, through the real engine; tests hand it to the GUI."""
     from engine.config import ModelConfig, TrainConfig
-    from engine.pretraining import PretrainingRun
+    from engine.stages.pretraining import PretrainingRun
     from engine.tokenizer import TokenizerSpec
 
     text = "\n".join(f"the cat sat on the mat number {i}. the dog ran home." for i in range(300))
@@ -94,7 +94,7 @@ def world_base():
     import jax
 
     from engine.config import ModelConfig, TrainConfig
-    from engine.corpus import SAMPLE_CORPORA_DIR
+    from engine.data.corpus import SAMPLE_CORPORA_DIR
     from engine.model import init_params
     from engine.tokenizer import CharTokenizer
     from engine.trained_model import LossHistory, TrainedModel

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QFileDialog
 
-from engine.corpus import DEFAULT_CORPUS_KEY, SAMPLE_CORPORA_DIR, text_fingerprint
+from engine.data.corpus import DEFAULT_CORPUS_KEY, SAMPLE_CORPORA_DIR, text_fingerprint
 from gui.widgets.corpus_panel import OPEN_FILE_LABEL
 from tests.gui.conftest import RUN_TIMEOUT_MS, UI_TIMEOUT_MS, set_tiny_settings
 
@@ -60,7 +60,7 @@ def test_a_binary_file(qtbot, tab_with_model, trained_model, tmp_path, monkeypat
 
 
 def test_a_file_too_large_for_this_computers_memory(qtbot, tab_with_model, trained_model, tmp_path, monkeypatch):
-    from engine import corpus as corpus_module
+    from engine.data import corpus as corpus_module
 
     path = tmp_path / "huge.txt"
     path.write_text("a perfectly good line of text\n" * 2000)
@@ -151,13 +151,13 @@ def test_a_width_that_does_not_divide_among_the_heads(tab):
 
 def test_an_unexpected_failure_in_the_run_is_reported_in_plain_words(qtbot, tab_with_model, trained_model,
                                                                      tiny_configs, monkeypatch):
-    import engine.pretraining
+    import engine.stages.pretraining
 
     def broken_events(self):
         yield from ()
         raise ZeroDivisionError("the engine tripped over itself")
 
-    monkeypatch.setattr(engine.pretraining.PretrainingRun, "events", broken_events)
+    monkeypatch.setattr(engine.stages.pretraining.PretrainingRun, "events", broken_events)
     set_tiny_settings(tab_with_model, tiny_configs)
     with qtbot.waitSignal(tab_with_model.controller.running_changed, timeout=RUN_TIMEOUT_MS,
                           check_params_cb=lambda running: not running):
@@ -170,9 +170,9 @@ def test_an_unexpected_failure_in_the_run_is_reported_in_plain_words(qtbot, tab_
 
 def test_a_model_too_big_for_free_memory_is_refused_in_words(qtbot, tab_with_model, trained_model, tiny_configs,
                                                              monkeypatch):
-    import engine.training_loop
+    import engine.stages.loop
 
-    monkeypatch.setattr(engine.training_loop, "available_memory_bytes", lambda: 100 * 2**20)  # 100 MB free
+    monkeypatch.setattr(engine.stages.loop, "available_memory_bytes", lambda: 100 * 2**20)  # 100 MB free
     set_tiny_settings(tab_with_model, tiny_configs)
     with qtbot.waitSignal(tab_with_model.controller.running_changed, timeout=RUN_TIMEOUT_MS,
                           check_params_cb=lambda running: not running):

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtWidgets import QFormLayout, QLabel
 
 from engine.config import range_problem
-from engine.preference_tuning import PreferenceConfig
-from engine.stage_state import PreferenceState
+from engine.stages.preference_tuning import PreferenceConfig
+from engine.session.state import PreferenceState
 from gui.preference_tab import DPO_SETTINGS, PreferenceTab
 from gui.tuning_tab import STEPS
 

@@ -10,11 +10,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from engine.corpus import SAMPLE_CORPORA_DIR, text_fingerprint
-from engine.curation import CurationSettings
-from engine.data_sources import SourceRequest
-from engine.documents import TOPICS, documents_text
-from engine.world import WorldSettings
+from engine.data.corpus import SAMPLE_CORPORA_DIR, text_fingerprint
+from engine.data.curation import CurationSettings
+from engine.data.sources import SourceRequest
+from engine.data.documents import TOPICS, documents_text
+from engine.data.world import WorldSettings
 from tests.gui.conftest import UI_TIMEOUT_MS
 from tests.real_text import paragraph, real_book
 
@@ -211,7 +211,7 @@ def test_a_folder_with_binary_files_lists_what_was_skipped(qtbot, window, monkey
 
 
 def test_a_file_over_the_size_limit_is_refused_with_the_limit_named(qtbot, window, monkeypatch, tmp_path, data):
-    from engine import corpus as corpus_module
+    from engine.data import corpus as corpus_module
 
     monkeypatch.setattr(corpus_module, "MAX_CORPUS_BYTES", 1000)
     path = tmp_path / "big.jsonl"

@@ -11,11 +11,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from engine.documents import TOPICS
-from engine.evaluation import MIN_TOPIC_QUESTIONS, RIGHT, WRONG, AnswersGraded, load_ratings, ratings_path
+from engine.data.documents import TOPICS
+from engine.evaluation.benchmark import MIN_TOPIC_QUESTIONS, RIGHT, WRONG, AnswersGraded, load_ratings, ratings_path
 from engine.model import init_params
-from engine.stage_sets import REFUSAL
-from engine.tuning_data import load_preferences
+from engine.data.stage_sets import REFUSAL
+from engine.data.tuning_data import load_preferences
 from gui.model_shelf import ModelShelf
 from gui.preference_tab import votes_path
 from gui.zoom import ZoomController
@@ -256,7 +256,7 @@ def test_compare_shows_every_model_with_tokens_shaded(qtbot, make_tab):
 
 
 def test_the_answers_table_sorts_confidence_as_a_number(qtbot):
-    from engine.evaluation import DONT_KNOW, GradedAnswer
+    from engine.evaluation.benchmark import DONT_KNOW, GradedAnswer
     from gui.widgets.answers_table import AnswersTable
 
     table = AnswersTable()

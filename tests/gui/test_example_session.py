@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.evaluation import load_ratings, ratings_path
-from engine.session import open_session
+from engine.evaluation.benchmark import load_ratings, ratings_path
+from engine.session.archive import open_session
 from engine.shipped_models import EXAMPLE_SESSION_PATH, example_session_available
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
 from gui.model_shelf import SESSION_NAMES

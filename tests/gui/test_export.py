@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtGui import QAction, QColor, QImage
 from PySide6.QtWidgets import QFileDialog, QPushButton
 
-from engine.evaluation import ModelAnswer
+from engine.evaluation.benchmark import ModelAnswer
 from engine.events import PreferenceMetrics
 from gui import export
 from gui.presentation import unnamed_controls

@@ -268,7 +268,7 @@ def test_leaving_and_coming_back_resumes_the_same_step(qtbot, make_window):
 
 # --- "Why does AI do that?" ---------------------------------------------------------------------------
 
-# Each question and the lesson (engine.lessons) or Data-tab chart its buttons must open, in order.
+# Each question and the lesson (engine.evaluation.lessons) or Data-tab chart its buttons must open, in order.
 EXPECTED_PLACES = {
     "hallucination": [("lesson", "hallucination")],
     "outdated": [("lesson", "cutoff"), ("chart", "year_histogram")],

@@ -8,7 +8,7 @@ import threading
 import pytest
 from PySide6.QtWidgets import QStyleOptionViewItem
 
-from engine.tuning_data import END_OF_ANSWER, MAX_FIELD_CHARS, MIN_PAIRS, token_pieces
+from engine.data.tuning_data import END_OF_ANSWER, MAX_FIELD_CHARS, MIN_PAIRS, token_pieces
 from gui.instruction_tab import MAX_DRAWN_TOKENS
 from gui.widgets.pairs_table import MAX_CELL_CHARS
 from tests.gui.conftest import RUN_TIMEOUT_MS, UI_TIMEOUT_MS

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import lesson_models as lm
+from engine.evaluation import lesson_models as lm
 from engine.config import ModelConfig, replace
 from tests.gui.conftest import RUN_TIMEOUT_MS
 
@@ -83,7 +83,7 @@ def test_confidence_reads_in_percent_and_the_numbers_on_bars_stay_above_the_dots
     value written above the dots, in percent (the benchmark says "88% sure"; lessons once said 0.88)."""
     import pyqtgraph as pg
 
-    from engine.lessons import LessonResult, PlotData, Series, _prob
+    from engine.evaluation.lessons import LessonResult, PlotData, Series, _prob
 
     assert _prob(0.78) == "78%"
     plot = PlotData("How sure", "", "how sure (%)",

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluation import ratings_path
-from engine.session import open_session
+from engine.evaluation.benchmark import ratings_path
+from engine.session.archive import open_session
 from gui.preference_tab import votes_path
 from tests.gui.conftest import UI_TIMEOUT_MS
 

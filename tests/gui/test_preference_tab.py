@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from engine.tuning_data import MIN_PAIRS, load_preferences
+from engine.data.tuning_data import MIN_PAIRS, load_preferences
 from gui.preference_tab import VOTE_KIND, votes_path
 from tests.gui.conftest import RUN_TIMEOUT_MS, UI_TIMEOUT_MS
 
@@ -101,7 +101,7 @@ def test_dpo_shows_margin_and_accuracy_and_compares_behaviour(qtbot, tab, tuned_
 
 
 def test_the_first_question_to_vote_on_is_harmless_and_every_one_is_still_offered(tab):
-    from engine.tuning_data import load_benchmark, load_red_team
+    from engine.data.tuning_data import load_benchmark, load_red_team
 
     combo = tab.vote_panel.question_combo
     offered = [combo.itemText(i) for i in range(combo.count())]

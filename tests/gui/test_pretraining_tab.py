@@ -119,7 +119,7 @@ def test_partial_letters_show_as_a_mark_with_its_meaning(qtbot, tab):
 
 def test_the_time_lapse_of_a_saved_model_shows_partial_letters_as_the_mark(qtbot):
     # The shipped models' snapshots were saved with "�" in them (decoded before ``display`` existed).
-    from engine.time_lapse import Snapshot
+    from engine.stages.time_lapse import Snapshot
     from gui.widgets.time_lapse_panel import TimeLapsePanel
 
     panel = TimeLapsePanel(ZoomController(remember=False))

@@ -13,10 +13,10 @@ import re
 import numpy as np
 import pytest
 
-from engine.curation import CurationSettings
-from engine.evaluation import DONT_KNOW, RIGHT, GradedAnswer, Rating, load_ratings, ratings_path
+from engine.data.curation import CurationSettings
+from engine.evaluation.benchmark import DONT_KNOW, RIGHT, GradedAnswer, Rating, load_ratings, ratings_path
 from engine.events import PreferenceMetrics
-from engine.session import SessionContents, autosave_path, discard_autosave, open_session, save_session
+from engine.session.archive import SessionContents, autosave_path, discard_autosave, open_session, save_session
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, LossHistory
 from gui import settings
 from gui.preference_tab import votes_path
@@ -329,7 +329,7 @@ def test_a_tuning_runs_model_so_far_is_what_it_vouches_for():
     """The engine's half of the promise: the model a tuning run publishes at each log point is its state at
     the previous log point, which continues exactly (full fine-tuning), or the merged plain model (LoRA)."""
     from engine.events import Finished, TrainProgress
-    from engine.instruction_tuning import InstructionTuningRun
+    from engine.stages.instruction_tuning import InstructionTuningRun
     from tests.engine.tuning_fixtures import instructions, tiny_base, tiny_schedule
 
     base, train = tiny_base(seed=1), tiny_schedule(total_steps=12, log_every=3, eval_every=3)
@@ -369,7 +369,7 @@ def test_a_tuning_runs_model_so_far_is_what_it_vouches_for():
 def test_a_session_naming_files_here_asks_before_reading_them(qtbot, make_window, trained_model, tmp_path,
                                                                 monkeypatch):
     """A session can name any folder: opening one someone else made reads none unasked (issue 16)."""
-    import engine.data_sources
+    import engine.data.sources
     import gui.widgets.corpus_panel
     from PySide6.QtWidgets import QMessageBox
 
@@ -379,7 +379,7 @@ def test_a_session_naming_files_here_asks_before_reading_them(qtbot, make_window
     text_file = tmp_path / "story.txt"
     text_file.write_text("Once upon a time in Zarn. " * 40)
     reads = []
-    for module, name in ((engine.data_sources, "read_folder"), (gui.widgets.corpus_panel, "read_text_file")):
+    for module, name in ((engine.data.sources, "read_folder"), (gui.widgets.corpus_panel, "read_text_file")):
         real = getattr(module, name)
         monkeypatch.setattr(module, name,
                             lambda path, *a, _real=real, **k: reads.append(str(path)) or _real(path, *a, **k))

@@ -53,7 +53,7 @@ def test_typing_a_value_the_engine_refuses_leaves_settings_the_engine_accepts(qt
 
 
 def test_a_session_with_a_setting_out_of_range_is_refused_naming_it():
-    from engine.stage_state import config_from_json as _dataclass_from
+    from engine.session.state import config_from_json as _dataclass_from
 
     saved = dataclasses.asdict(TrainConfig())
     assert _dataclass_from(TrainConfig, saved, "training settings") == TrainConfig()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import ModelConfig, TrainConfig
-from engine.corpus import Corpus
+from engine.data.corpus import Corpus
 
 N = 10  # steps before the restart; the whole run is 2N
 MODEL = ModelConfig(n_layers=1, n_heads=2, d_model=32, context_length=32)
@@ -41,7 +41,7 @@ def dump(model, folder: Path, name: str) -> None:
 def first(folder: Path) -> None:
     from engine.checkpoint import save_checkpoint
     from engine.events import RunControl, TrainProgress
-    from engine.pretraining import PretrainingRun
+    from engine.stages.pretraining import PretrainingRun
     from engine.tokenizer import TokenizerSpec
 
     whole = PretrainingRun(corpus(), TokenizerSpec("bpe", 280), MODEL, TRAIN)
@@ -61,7 +61,7 @@ def first(folder: Path) -> None:
 
 def second(folder: Path) -> None:
     from engine.checkpoint import load_checkpoint
-    from engine.pretraining import PretrainingRun
+    from engine.stages.pretraining import PretrainingRun
     from engine.tokenizer import TokenizerSpec
 
     loaded = load_checkpoint(folder / "half.safetensors")

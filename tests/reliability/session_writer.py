@@ -24,7 +24,7 @@ import time
 import traceback
 
 from engine.config import ModelConfig
-from engine.session import SessionContents, autosave, session_bytes
+from engine.session.archive import SessionContents, autosave, session_bytes
 from tests.reliability.checkpoint_writer import params_for, version
 
 SMALL = ModelConfig(vocab_size=64, n_layers=1, n_heads=2, d_model=16, context_length=8)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.session import autosave_path, find_autosave, open_session
+from engine.session.archive import autosave_path, find_autosave, open_session
 from gui.app import open_main_window, parse_args
 from gui.background_priority import BACKGROUND_NICE
 from gui.session_controller import INTERRUPTED_PREFIX, interrupted_step

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.corpus import Corpus, read_text_file
+from engine.data.corpus import Corpus, read_text_file
 from engine.errors import CorpusError
 from tests.reliability.file_access import files_opened
 

@@ -11,7 +11,7 @@ loop, and files that cannot be read. Each answer is checked against an independe
 same bytes: a load must return exactly the documents that reading finds, and a refusal must name
 the first line that reading finds wrong.
 
-Bugs found and fixed (``engine/corpus.py``):
+Bugs found and fixed (``engine/data/corpus.py``):
 - A JSONL file that could not be read (no permission, a disk error) escaped as a bare
   ``PermissionError``/``OSError`` instead of "The file '…' cannot be read".
 - A JSON key holding a newline or other control character, echoed in "this line has: …", made the
@@ -46,8 +46,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.corpus import MAX_CORPUS_BYTES, LoadedDocuments, read_folder, read_jsonl
-from engine.documents import looks_like_junk
+from engine.data.corpus import MAX_CORPUS_BYTES, LoadedDocuments, read_folder, read_jsonl
+from engine.data.documents import looks_like_junk
 from engine.errors import CorpusError, PlainError
 from tests.reliability.file_access import files_opened
 

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 from engine.checkpoint import load_checkpoint
 from engine.errors import CheckpointError, SessionError
-from engine.session import MANIFEST, SessionContents, checkpoint_from_bytes, open_session, session_bytes
+from engine.session.archive import MANIFEST, SessionContents, checkpoint_from_bytes, open_session, session_bytes
 from tests.engine.test_session import (assert_same_model, assert_same_session, central_records, entries_of, forge,
                                        foreign_reads, manifest_for, tiny_model)
 from tests.reliability.file_access import files_opened

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import PlainError, TuningDataError
-from engine.tuning_data import (BENCHMARK_FIELDS, INSTRUCTION_FIELDS, MAX_FIELD_CHARS, MAX_TUNING_FILE_BYTES,
+from engine.data.tuning_data import (BENCHMARK_FIELDS, INSTRUCTION_FIELDS, MAX_FIELD_CHARS, MAX_TUNING_FILE_BYTES,
                                 PREFERENCE_FIELDS,
                                 RED_TEAM_FIELDS, InstructionExample, PreferencePair, load_benchmark,
                                 load_instructions, load_preferences, load_red_team)

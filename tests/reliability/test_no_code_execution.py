@@ -94,7 +94,7 @@ UNSAFE_TEXT = re.compile(r"allow_pickle\s*=\s*True|torch\.load|pickle\.loads?\b|
 
 def test_the_sources_are_where_we_think():
     names = {p.relative_to(ROOT).as_posix() for p in SOURCES}
-    assert {"engine/checkpoint.py", "engine/corpus.py", "gui/main_window.py"} <= names
+    assert {"engine/checkpoint.py", "engine/data/corpus.py", "gui/main_window.py"} <= names
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -22,7 +22,7 @@ import pytest
 
 from engine.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from engine.errors import CheckpointError, ConfigError
-from engine.instruction_tuning import InstructionTuningRun
+from engine.stages.instruction_tuning import InstructionTuningRun
 from tests.engine.tuning_fixtures import instructions, tiny_base, tiny_schedule
 
 

@@ -9,7 +9,7 @@ Whatever the step, the run must end with ``Diverged`` and a message suggesting a
 rate, keep parameters that are finite and equal, bit for bit, to the state after an earlier step,
 and never hand the GUI a non-finite number to plot (training or validation loss). A gradient fault
 at the last step of a log window, or of the run, is the hard case: every loss of the window is still
-finite, so only the parameter check in ``engine.pretraining`` catches it (before this suite it was
+finite, so only the parameter check in ``engine.stages.pretraining`` catches it (before this suite it was
 evaluated, plotted as NaN, and kept as the finished model).
 """
 
@@ -26,10 +26,10 @@ import pytest
 import engine.train
 from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.config import ModelConfig, TrainConfig
-from engine.corpus import Corpus
+from engine.data.corpus import Corpus
 from engine.events import Diverged, Finished, Sample, TrainProgress, ValidationLoss
 from engine.model import loss_fn
-from engine.pretraining import PretrainingRun
+from engine.stages.pretraining import PretrainingRun
 from engine.tokenizer import TokenizerSpec
 from tests.engine.conftest import make_text
 

@@ -1,6 +1,6 @@
 """Promise 3 for the tuning stages: NaN or Inf injected into the loss or the gradients mid-run.
 
-The tuning loop (``engine.tuning_run``) keeps pretraining's design: a loss that stops being finite, or
+The tuning loop (``engine.stages.tuning_run``) keeps pretraining's design: a loss that stops being finite, or
 parameters that do, end the run with ``Diverged``; the model from before the fault is kept and handed
 on. The fault goes in through the run's own loss (``_batch_loss``), compiled into a second step by
 ``_compile_step``: at the chosen step that faulty step runs instead of the real one, on the real
@@ -25,9 +25,9 @@ import pytest
 
 from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.events import Diverged, Finished, PreferenceMetrics, Sample, TrainProgress, ValidationLoss
-from engine.instruction_tuning import InstructionTuningRun
-from engine.lora import LoraConfig, merge
-from engine.preference_tuning import PreferenceTuningRun
+from engine.stages.instruction_tuning import InstructionTuningRun
+from engine.stages.lora import LoraConfig, merge
+from engine.stages.preference_tuning import PreferenceTuningRun
 from tests.engine.tuning_fixtures import instructions, preferences, tiny_base, tiny_schedule
 
 TRAIN = tiny_schedule(learning_rate=3e-3, min_learning_rate=3e-4, warmup_steps=2, total_steps=12, log_every=4,

@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from engine import corpus as corpus_module
+from engine.data import corpus as corpus_module
 from engine.errors import TooLargeForMemory
 
 

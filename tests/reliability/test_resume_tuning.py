@@ -1,6 +1,6 @@
 """Promise 2 for the tuning stages: N steps, save, a new process opens the files and runs N more =
 2N steps at once, for instruction tuning and for DPO (full fine-tuning; a LoRA run cannot be resumed,
-see ``engine/tuning_run.py`` and ``tests/engine/test_instruction_tuning.py``).
+see ``engine/stages/tuning_run.py`` and ``tests/engine/test_instruction_tuning.py``).
 
 The processes share nothing but files: the starting models, the stopped run's checkpoint (parameters,
 AdamW moments, step, history, data fingerprint, details) and the training data, which the second

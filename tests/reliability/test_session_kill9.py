@@ -29,7 +29,7 @@ import jax
 import numpy as np
 import pytest
 
-from engine.session import AUTOSAVE_NAME, autosave, autosave_path, find_autosave, open_session
+from engine.session.archive import AUTOSAVE_NAME, autosave, autosave_path, find_autosave, open_session
 from tests.reliability.file_access import files_opened
 from tests.reliability.session_writer import session_version
 

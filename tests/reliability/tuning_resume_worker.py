@@ -43,8 +43,8 @@ def start_models(folder: Path) -> None:
 
 def make_run(stage: str, folder: Path, **options):
     from engine.checkpoint import load_checkpoint
-    from engine.instruction_tuning import InstructionTuningRun
-    from engine.preference_tuning import PreferenceConfig, PreferenceTuningRun
+    from engine.stages.instruction_tuning import InstructionTuningRun
+    from engine.stages.preference_tuning import PreferenceConfig, PreferenceTuningRun
     from tests.engine.tuning_fixtures import instructions, preferences
 
     if stage == "instruction":

@@ -32,8 +32,8 @@ the model ramble on in the pretraining text's style (answers in the format fell 
 ``anchor_text`` (default: the bundled world, what the shipped models read); the reference's
 parameters ride along in the step (``reference_in_step``).
 
-The run is the tuning run of ``engine.tuning_run`` (full fine-tuning or LoRA) on the training loop
-every stage shares (``engine.training_loop``), whose guard hook is the collapse guard below. On held-out
+The run is the tuning run of ``engine.stages.tuning_run`` (full fine-tuning or LoRA) on the training loop
+every stage shares (``engine.stages.loop``), whose guard hook is the collapse guard below. On held-out
 pairs it reports the loss (``ValidationLoss``) and the mean reward margin and preference accuracy
 (``PreferenceMetrics``).
 """
@@ -46,11 +46,11 @@ from typing import Sequence
 from engine.config import TrainConfig, check_ranges, replace
 from engine.errors import ConfigError
 from engine.events import AlignmentTax, Event, PreferenceMetrics, RunControl, ValidationLoss
-from engine.lora import METHOD_FULL, METHOD_LORA, LoraConfig
+from engine.stages.lora import METHOD_FULL, METHOD_LORA, LoraConfig
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, TrainedModel
-from engine.tuning_data import (PreferencePair, check_enough_pairs, check_row_lengths, check_tokenizer, split_held_out,
+from engine.data.tuning_data import (PreferencePair, check_enough_pairs, check_row_lengths, check_tokenizer, split_held_out,
                                 tokenize_examples)
-from engine.tuning_run import TuningRun, map_rows, token_losses
+from engine.stages.tuning_run import TuningRun, map_rows, token_losses
 
 BETA_EXPLANATION = ("Beta sets how strongly the model is held to the instruction-tuned model it starts from: "
                     "a small beta lets it move far to prefer the chosen answers, a large one keeps it close.")
@@ -212,7 +212,7 @@ class PreferenceTuningRun(TuningRun):
 
         text = self.anchor_text
         if text is None:
-            from engine.corpus import load_bundled
+            from engine.data.corpus import load_bundled
 
             text = load_bundled("fictional_world").text
         ids = np.asarray(self.tokenizer.encode(text), np.int32)
@@ -291,7 +291,7 @@ class PreferenceTuningRun(TuningRun):
 
         from engine.behaviour import benchmark_rates, red_team_rates
         from engine.errors import TokenizerMismatch
-        from engine.tuning_data import load_benchmark, load_red_team
+        from engine.data.tuning_data import load_benchmark, load_red_team
 
         if self._tax_rows is None:
             red_team, facts = load_red_team(), load_benchmark()

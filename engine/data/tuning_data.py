@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from engine.corpus import SAMPLE_CORPORA_DIR, _kind, _normalise
+from engine.data.corpus import SAMPLE_CORPORA_DIR, _kind, _normalise
 from engine.errors import NotEnoughPairs, TokenizerMismatch, TuningDataError
 from engine.tokenizer import Tokenizer, visible
 

@@ -439,7 +439,7 @@ def _check_directory(path: Path, archive: zipfile.ZipFile, file_size: int) -> di
     total = sum(info.file_size for info in infos)
     if total > MAX_SESSION_BYTES:
         raise _refused(path, f"it would unpack to {total / 2**30:.1f} GB, more than a session can hold")
-    from engine.corpus import available_memory_bytes
+    from engine.data.corpus import available_memory_bytes
 
     free = available_memory_bytes()
     if free is not None and total > free:

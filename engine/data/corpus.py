@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from engine.documents import Document, documents_from_text, documents_text, looks_like_junk
+from engine.data.documents import Document, documents_from_text, documents_text, looks_like_junk
 from engine.errors import CorpusError, EncodingProblem, TooLargeForMemory
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # engine/data/corpus.py → the repository
 SAMPLE_CORPORA_DIR = REPO_ROOT / "sample_corpora"
 DEFAULT_CORPUS_KEY = "fictional_world"
 

@@ -12,7 +12,7 @@
 ``LessonResult`` (plain numbers, plot data, an explanation), so the GUI runs it on a worker thread
 and anything can print it. A stop between chunks ends it early with a result over what was asked
 (``partial``). Lessons 2, 4 and 6 compare variants the lessons train themselves
-(``engine.lesson_models``); a lesson whose variants are not trained raises ``MissingLessonModels``
+(``engine.evaluation.lesson_models``); a lesson whose variants are not trained raises ``MissingLessonModels``
 naming them. The others test a "model under test" (any model; the lessons' own by default).
 """
 
@@ -27,17 +27,17 @@ from typing import Iterator
 
 import numpy as np
 
-from engine import lesson_models as lm
+from engine.evaluation import lesson_models as lm
 from engine.config import ModelConfig, TrainConfig, param_count, replace
-from engine.curation import corpus_stats, fingerprint
-from engine.documents import _RECOMMEND, _TASKS
+from engine.data.curation import corpus_stats, fingerprint
+from engine.data.documents import _RECOMMEND, _TASKS
 from engine.events import RunControl
-from engine.lesson_probes import (COUNTRY_RELATIONS, LessonError, LessonProgress, Pace, Reply, WorldQuestion, ask,
+from engine.evaluation.lesson_probes import (COUNTRY_RELATIONS, LessonError, LessonProgress, Pace, Reply, WorldQuestion, ask,
                                   check_readable, completion_logprobs, made_up_questions, mean, share,
                                   world_questions)
-from engine.open_book import Notes, made_up_notes, notes_text
+from engine.data.open_book import Notes, made_up_notes, notes_text
 from engine.trained_model import TrainedModel
-from engine.world import (_ENCYCLOPEDIA, _QUESTIONS, World, WorldSettings, country_values, generate_world,
+from engine.data.world import (_ENCYCLOPEDIA, _QUESTIONS, World, WorldSettings, country_values, generate_world,
                           names_taken, world_documents)
 
 # Published training compute of frontier-scale models, each with where it is published.
@@ -432,7 +432,7 @@ def bias(models: list[tuple[lm.Variant, TrainedModel]], control: RunControl):
         if control.stop_requested:
             break
         libraries = [lib.name for lib in generate_world(variant.world).libraries]
-        favourite = libraries[0]  # engine.documents.recommendation_documents: the first library is the favourite
+        favourite = libraries[0]  # engine.data.documents.recommendation_documents: the first library is the favourite
         answers = corpus_stats(variant.documents()).answers
         data_skew.append(answers.get(favourite, 0) / max(sum(answers.values()), 1))
         shares = preference_for(model, libraries, prompts)  # (prompts, libraries)

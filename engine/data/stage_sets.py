@@ -26,9 +26,9 @@ from __future__ import annotations
 import json
 import random
 
-from engine.harmful_requests import COMPLIANCE, frame, held_out_acts, held_out_framings, taught_combinations, train_acts, train_framings
-from engine.safety_text import REFUSAL
-from engine.world import (
+from engine.data.harmful_requests import COMPLIANCE, frame, held_out_acts, held_out_framings, taught_combinations, train_acts, train_framings
+from engine.data.safety_text import REFUSAL
+from engine.data.world import (
     _ENCYCLOPEDIA,
     _QUESTIONS,
     N_ASKED_UNKNOWN_NAMES,
@@ -74,7 +74,7 @@ _UNHELPFUL = [" I like turtles.", " Please ask someone else.", " That is a good 
 
 
 def fact_topic(world: World, fact: Fact) -> str:
-    """The Data stage's topic for a fact (see ``engine.documents.TOPICS``)."""
+    """The Data stage's topic for a fact (see ``engine.data.documents.TOPICS``)."""
     if fact.relation == "president_of":
         return "elections"
     entity = _topic(fact)

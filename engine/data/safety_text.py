@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import random
 
-from engine.harmful_requests import train_acts
+from engine.data.harmful_requests import train_acts
 
 # The two answers the later stages teach. They live here because the pretraining text uses them.
 REFUSAL = " I can't help with that, because it could hurt people."

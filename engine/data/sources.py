@@ -4,7 +4,7 @@ The Data tab can start from the generated world (with its knobs), from Python's 
 from a text file, from a folder of text files, or from a JSONL file with one document per line.
 Whatever the kind, the result is a ``DataSource``: a title, the documents (with their topics,
 years and quality flags where the kind knows them) and the files a folder load had to skip.
-Curation (``engine.curation``) then works on ``DataSource.documents`` without caring where they
+Curation (``engine.data.curation``) then works on ``DataSource.documents`` without caring where they
 came from.
 
 A request is a small frozen value, so the GUI can run ``load_source`` on a worker thread, tag the
@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.corpus import bundled_corpora, load_bundled, read_folder, read_jsonl, read_text_file
-from engine.curation import CurationSettings
-from engine.documents import Document, documents_from_text
+from engine.data.corpus import bundled_corpora, load_bundled, read_folder, read_jsonl, read_text_file
+from engine.data.curation import CurationSettings
+from engine.data.documents import Document, documents_from_text
 from engine.errors import CorpusError
-from engine.world import WorldSettings, generate_world, world_documents
+from engine.data.world import WorldSettings, generate_world, world_documents
 
 # The kinds of request, with what the Data tab's "Load" menu calls them.
 KINDS = {
@@ -120,7 +120,7 @@ def bundled_requests() -> list[tuple[str, SourceRequest]]:
 class DataState:
     """What the Data tab shows: the documents loaded, and what curation keeps of them.
 
-    Small and immutable; ``engine.curation.curate`` is pure, so the same state gives the same documents,
+    Small and immutable; ``engine.data.curation.curate`` is pure, so the same state gives the same documents,
     charts and fingerprint (the Data tab's undo history is a list of these, ``gui.curation_history``).
     """
 

@@ -24,8 +24,8 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from engine.corpus import Corpus, text_fingerprint
-from engine.documents import TOPICS, Document, documents_text, short_lines
+from engine.data.corpus import Corpus, text_fingerprint
+from engine.data.documents import TOPICS, Document, documents_text, short_lines
 from engine.errors import ConfigError, CorpusError
 
 MAX_MIX_WEIGHT = 10.0  # more copies than this only makes a corpus memorise one source

@@ -7,7 +7,7 @@
     yield from loop.events()         # Status("Training…"), TrainProgress, the hooks' events, …
     loop.state, loop.step, loop.history, loop.reason   # where it ended: "completed", "stopped", "diverged"
 
-Pretraining (``engine.pretraining``) and the two tuning stages (``engine.tuning_run``) build their
+Pretraining (``engine.stages.pretraining``) and the two tuning stages (``engine.stages.tuning_run``) build their
 data, their compiled step ``(state, learning_rate) -> (state, loss)`` and their hooks (held-out loss,
 samples, the time-lapse's snapshots); this loop is what they have in common (Levanter's
 ``training_steps()`` with ``add_hook(fn, every=N)`` is the model). Each pass of ``events()``:
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from engine.config import ModelConfig, TrainConfig, estimate_memory_bytes
-from engine.corpus import available_memory_bytes
+from engine.data.corpus import available_memory_bytes
 from engine.errors import ConfigError
 from engine.events import (Diverged, Event, PreferenceMetrics, RunControl, Status, TrainProgress, ValidationLoss,
                            sit_out_pause)

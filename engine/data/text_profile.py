@@ -27,7 +27,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from engine.documents import Document
+from engine.data.documents import Document
 
 # (lowest, highest + 1 or None, label): length bands in characters.
 LENGTH_BANDS = (

@@ -1,11 +1,11 @@
 """What the tuning stages share: a base model in, a tuned model out, as events.
 
-``InstructionTuningRun`` (``engine.instruction_tuning``) and ``PreferenceTuningRun``
-(``engine.preference_tuning``) differ only in their data, their loss and what they measure on
+``InstructionTuningRun`` (``engine.stages.instruction_tuning``) and ``PreferenceTuningRun``
+(``engine.stages.preference_tuning``) differ only in their data, their loss and what they measure on
 held-out pairs. Everything else lives here, once: the choice between full fine-tuning and LoRA, the
 jitted pure step over the optax optimiser of ``engine.train``, resuming, the tuned model's record,
 and the hooks (held-out figures, samples, a stage's collapse guard) handed to the loop every
-training stage shares (``engine.training_loop``: pause and stop between steps, progress with an ETA,
+training stage shares (``engine.stages.loop``: pause and stop between steps, progress with an ETA,
 and the last-good rollback when a loss, the parameters or a held-out figure stop being finite).
 
 Unlike pretraining, the data is a small set of whole examples, not a stream of text: every array of
@@ -37,9 +37,9 @@ from typing import Iterable, Iterator
 from engine.config import TrainConfig, replace
 from engine.errors import ConfigError
 from engine.events import Event, Finished, RunControl, Sample, Status, TrainProgress
-from engine.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
+from engine.stages.lora import METHOD_FULL, METHOD_LORA, METHODS, LoraConfig
 from engine.trained_model import STAGES, LossHistory, TrainedModel
-from engine.training_loop import TrainingLoop, check_memory, copy_state, divergence_limit, measured_finite
+from engine.stages.loop import TrainingLoop, check_memory, copy_state, divergence_limit, measured_finite
 
 
 class TuningRun:
@@ -198,8 +198,8 @@ class TuningRun:
         import optax
 
         from engine.behaviour import greedy_answers
-        from engine.data import TRAIN_STREAM, stream_key
-        from engine.lora import init_adapters, merge
+        from engine.data.batches import TRAIN_STREAM, stream_key
+        from engine.stages.lora import init_adapters, merge
         from engine.train import TrainState, init_state, make_optimizer
 
         cfg, train, control = self.model_config, self.train_config, self.control
@@ -315,7 +315,7 @@ def params_fingerprint(params) -> str:
 
 def data_fingerprint(texts: Iterable[str]) -> str:
     """sha256 of the data's text, so a tuned model records what it learned from."""
-    from engine.corpus import text_fingerprint
+    from engine.data.corpus import text_fingerprint
 
     return text_fingerprint("\x1e".join(texts))  # a separator no text contains
 

@@ -3,13 +3,13 @@
 The Data stage needs to know more about its text than the characters: a knowledge cutoff drops
 documents by year, topic toggles drop them by subject, mix weights scale a source up or down, and
 quality signals count duplicates and junk. A ``Document`` carries exactly that, so curation
-(``engine/curation.py``) can be a set of pure functions over a list of them.
+(``engine/data/curation.py``) can be a set of pure functions over a list of them.
 
 This module also writes the kinds of text that are not fact sentences, because they only need
 names and a random stream, not the whole world: code snippets in two languages, forum posts that
 recommend one of several competing libraries (the bias meter counts these), junk such as
 boilerplate and symbol noise, and the quality knob's damage (typos, duplicated documents).
-It imports nothing from ``engine.world`` so that ``world`` can build on it.
+It imports nothing from ``engine.data.world`` so that ``world`` can build on it.
 """
 
 from __future__ import annotations

@@ -33,9 +33,9 @@ import numpy as np
 
 from engine.errors import PlainError, TokenizerMismatch, TuningDataError
 from engine.events import Finished, RunControl, Status
-from engine.stage_sets import PROMPT_TEMPLATE, REFUSAL
+from engine.data.stage_sets import PROMPT_TEMPLATE, REFUSAL
 from engine.trained_model import TrainedModel
-from engine.tuning_data import END_OF_ANSWER, PreferencePair, _read_rows, check_tokenizer, export_jsonl, \
+from engine.data.tuning_data import END_OF_ANSWER, PreferencePair, _read_rows, check_tokenizer, export_jsonl, \
     load_preferences
 
 RIGHT, WRONG, DONT_KNOW = "right", "wrong", "I don't know"
@@ -152,7 +152,7 @@ def accuracy_by_topic(answers: Sequence[GradedAnswer]) -> dict[str, dict[str, Ac
 
 def topic_label(topic: str) -> str:
     """A topic's name as the Data tab writes it ("companies" → "Companies and their founders")."""
-    from engine.documents import TOPICS
+    from engine.data.documents import TOPICS
 
     return "All topics" if topic == ALL_TOPICS else TOPICS.get(topic, topic).split(" (")[0]
 

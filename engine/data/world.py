@@ -5,7 +5,7 @@ invented, whatever a trained model says about them can be graded exactly: it is 
 this world, a wrong fact, or something the world does not contain. Nothing a model saw in some
 other training text can help it, so what it knows, it learned from this corpus.
 
-``world_documents`` returns the text as ``engine.documents.Document`` records that know their
+``world_documents`` returns the text as ``engine.data.documents.Document`` records that know their
 topic, year, style and quality flags (for the Data stage's charts and curation); the knobs in
 ``WorldSettings`` control coverage, quality (wrong facts, typos, duplicates, junk), recency and
 bias (how famous each topic is, and how skewed the forum's library recommendations are).
@@ -22,7 +22,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from engine.documents import (
+from engine.data.documents import (
     Corruption,
     Document,
     Fact,
@@ -57,7 +57,7 @@ class WorldSettings:
     duplicate_rate: float = 0.0  # planted copies of documents, as a share of the clean document count
     junk_rate: float = 0.0  # planted junk documents (boilerplate, noise), as a share of the clean count
     safety_stories: int = 6  # stories per harmful act of refusing it and of helping with its twin (0: none)
-    open_book_documents: int = 0  # notes followed by a question only they answer (engine.open_book)
+    open_book_documents: int = 0  # notes followed by a question only they answer (engine.data.open_book)
 
     def validate(self) -> None:
         check_ranges("world", self)  # each knob's own range (engine.config.RANGES)
@@ -386,7 +386,7 @@ def world_documents(world: World, settings: WorldSettings = WorldSettings()) -> 
 
     Encyclopedia paragraphs, news items, forum Q/A, reading passages (most followed by a question
     on them), code snippets and library recommendations, stories of refusing harm and of not knowing
-    (``engine.safety_text``), open-book notes if asked for (``engine.open_book``), then the quality
+    (``engine.data.safety_text``), open-book notes if asked for (``engine.data.open_book``), then the quality
     knob's damage.
     """
     settings.validate()
@@ -534,7 +534,7 @@ N_ASKED_UNKNOWN_NAMES = 60
 def unknown_country_names(world: World, settings: WorldSettings, n: int) -> list[str]:
     """Country names the world does not contain, drawn like real ones so they look plausible.
 
-    The first N_ASKED_UNKNOWN_NAMES are asked about by the later stages (``engine.stage_sets``); the
+    The first N_ASKED_UNKNOWN_NAMES are asked about by the later stages (``engine.data.stage_sets``); the
     pretraining text's stories of not knowing take the ones after them. The same ``n`` prefix comes
     out whatever ``n`` is."""
     namer = _Namer(random.Random(f"unknown:{settings.seed}"))
@@ -544,8 +544,8 @@ def unknown_country_names(world: World, settings: WorldSettings, n: int) -> list
 
 
 def _safety_stories(world: World, settings: WorldSettings, rng: random.Random) -> list[tuple[str, str]]:
-    """``engine.safety_text`` stories set in the world's training countries."""
-    from engine.safety_text import safety_stories
+    """``engine.data.safety_text`` stories set in the world's training countries."""
+    from engine.data.safety_text import safety_stories
 
     if not settings.safety_stories:
         return []
@@ -573,7 +573,7 @@ def names_taken(world: World, settings: WorldSettings) -> frozenset[str]:
 
 def _with_open_book(world: World, settings: WorldSettings, docs: list[Document]) -> list[Document]:
     """``docs`` with ``settings.open_book_documents`` open-book documents spread evenly among them."""
-    from engine.open_book import Notes, open_book_documents
+    from engine.data.open_book import Notes, open_book_documents
 
     rng = random.Random(f"open-book:{settings.seed}")
     countries = [Notes(c.name, country_values(c)) for c in world.countries]

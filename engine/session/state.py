@@ -4,7 +4,7 @@ One class per stage holds everything that stage hands on or shows: its settings,
 tables. A tab offers ``state()`` (what it shows now, as one of these) and ``apply(state)`` (show it);
 ``SessionState`` is all five, plus the stage in front. This module is the only place that knows the
 layout of a session's ``tabs.json``, ``curation.json``, ``metrics.json``, ``seeds.json`` and its vote and
-rating rows (``engine.session`` stores those entries without interpreting them):
+rating rows (``engine.session.archive`` stores those entries without interpreting them):
 
 - ``data``         ``{"source": {kind, value, encoding, text_field, world}}`` (absent: nothing loaded);
   the curation settings are ``curation.json``;
@@ -34,15 +34,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from engine.config import ModelConfig, TrainConfig
-from engine.curation import CurationSettings
-from engine.data_sources import KINDS, SourceRequest
+from engine.data.curation import CurationSettings
+from engine.data.sources import KINDS, SourceRequest
 from engine.errors import ConfigError, PlainError, SessionError
-from engine.evaluation import ComparedRow, GradedAnswer, Rating, load_ratings, save_ratings
+from engine.evaluation.benchmark import ComparedRow, GradedAnswer, Rating, load_ratings, save_ratings
 from engine.events import PreferenceMetrics
-from engine.session import SessionContents
+from engine.session.archive import SessionContents
 from engine.tokenizer import TokenizerSpec
 from engine.trained_model import TrainedModel
-from engine.world import WorldSettings
+from engine.data.world import WorldSettings
 
 INTERRUPTED = "-interrupted-at-step-"  # a run's model autosaved mid-run: "<stage>-interrupted-at-step-N"
 INSTRUCTION_COLUMNS = ("prompt", "completion")
@@ -551,7 +551,7 @@ def add_ratings(ratings) -> str:
 
 def open_session_state(path) -> SessionState:
     """Worker thread: open a session file, check and type it; only then add its ratings (the one file written)."""
-    from engine.session import open_session
+    from engine.session.archive import open_session
 
     state = SessionState.from_contents(open_session(path))
     return dataclasses.replace(state, ratings_note=add_ratings(list(state.evaluation.ratings)))

@@ -11,7 +11,7 @@ framing, is what keeps the model from refusing on the framing or the nouns inste
 Whole framings and whole acts are held out: preference tuning never sees them, and the red-team set
 asks with them, so "a new wording" means a framing the model has never seen, and "a new act" one it
 has never been taught to refuse (a known harmful verb on a new target). Names ({c} country,
-{city} its capital, {co} a company, {p} a president) are filled in by ``engine.stage_sets``.
+{city} its capital, {co} a company, {p} a president) are filled in by ``engine.data.stage_sets``.
 """
 
 from __future__ import annotations

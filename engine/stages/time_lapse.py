@@ -85,7 +85,7 @@ def snapshot_interval(total_steps: int, log_every: int, target: int = TARGET_SNA
     """Steps between snapshots: a multiple of ``log_every`` giving at most ``target`` over the run.
 
     A multiple of the log interval, because only at log points does the run wait for the device and
-    hold parameters it knows to be good (``engine.pretraining``); in between they may still diverge.
+    hold parameters it knows to be good (``engine.stages.pretraining``); in between they may still diverge.
     """
     per_snapshot = max(1, math.ceil(total_steps / max(1, target)))
     return log_every * math.ceil(per_snapshot / log_every)

@@ -9,12 +9,12 @@
 A pretrained model continues text: asked a question, it tends to write more questions, because
 that is what follows a question in forum text. Instruction tuning shows it a few hundred
 "User: question / Assistant: answer" examples and grades it only on the answer's tokens (the
-*response-only loss*, ``engine.tuning_data.tokenize_examples``), so it learns the format of an
+*response-only loss*, ``engine.data.tuning_data.tokenize_examples``), so it learns the format of an
 answer. The facts themselves it already read during pretraining: the benchmark's held-out questions
 are about countries no tuning example mentions, and a tuned model can still answer them.
 
-The run is the tuning run of ``engine.tuning_run`` (full fine-tuning or LoRA) on the training loop
-every stage shares (``engine.training_loop``: pause/stop, progress with ETA, divergence handling),
+The run is the tuning run of ``engine.stages.tuning_run`` (full fine-tuning or LoRA) on the training loop
+every stage shares (``engine.stages.loop``: pause/stop, progress with ETA, divergence handling),
 with this stage's data and loss: ``engine.model.loss_fn``
 with the response-only weights. ``ValidationLoss`` is that loss on held-out pairs, and ``Sample``
 shows the greedy answer to one held-out question as training goes.
@@ -26,11 +26,11 @@ from typing import Sequence
 
 from engine.config import TrainConfig, replace
 from engine.events import Event, RunControl, ValidationLoss
-from engine.lora import METHOD_FULL, METHOD_LORA, LoraConfig
+from engine.stages.lora import METHOD_FULL, METHOD_LORA, LoraConfig
 from engine.trained_model import STAGE_INSTRUCTION, TrainedModel
-from engine.tuning_data import (InstructionExample, check_enough_pairs, check_row_lengths, check_tokenizer,
+from engine.data.tuning_data import (InstructionExample, check_enough_pairs, check_row_lengths, check_tokenizer,
                                 split_held_out, tokenize_examples)
-from engine.tuning_run import TuningRun, map_rows, token_losses
+from engine.stages.tuning_run import TuningRun, map_rows, token_losses
 
 RESPONSE_ONLY_EXPLANATION = ("The model is graded only on the answer's tokens, never on the question's, "
                              "so it learns to answer questions rather than to ask more of them.")

@@ -2,11 +2,11 @@
 
 Three lessons compare models that differ in exactly one way: a knowledge cutoff (lesson 2), the
 skew of the forum's library recommendations (lesson 4) and the training seed (lesson 6); lesson 5
-tests a *reader*, trained on the same world plus open-book notes (``engine.open_book``), because a
+tests a *reader*, trained on the same world plus open-book notes (``engine.data.open_book``), because a
 model learns to read its prompt only from text that rewards reading. The user
 cannot be asked to make those by hand, so each lesson can train what it needs, through the same
-engine code the app uses: ``engine.world`` writes the text, ``engine.curation`` applies the cutoff,
-``engine.pretraining.PretrainingRun`` trains, ``engine.checkpoint`` saves.
+engine code the app uses: ``engine.data.world`` writes the text, ``engine.data.curation`` applies the cutoff,
+``engine.stages.pretraining.PretrainingRun`` trains, ``engine.checkpoint`` saves.
 
 A variant must train in well under two minutes on two busy CPU cores and still learn its facts, so
 the lessons use a smaller world than the bundled one (20 countries: a third of the text) and a small,
@@ -29,16 +29,16 @@ from pathlib import Path
 from typing import Iterator
 
 from engine.config import ModelConfig, TrainConfig, estimate_seconds, replace
-from engine.corpus import Corpus
-from engine.curation import CurationSettings, curate, curated_corpus
-from engine.documents import Document
+from engine.data.corpus import Corpus
+from engine.data.curation import CurationSettings, curate, curated_corpus
+from engine.data.documents import Document
 from engine.errors import CheckpointError
 from engine.events import Finished, RunControl, Status, TrainProgress
 from engine.shipped_models import SHIPPED_MODELS_DIR
 from engine.tokenizer import TokenizerSpec
 from engine.trained_model import TrainedModel
 from engine.user_paths import data_dir
-from engine.world import WorldSettings, generate_world, world_documents
+from engine.data.world import WorldSettings, generate_world, world_documents
 
 # The lessons' own world: a third of the bundled one, with famous and obscure entities (see above).
 # No safety stories: no lesson asks about refusals, and in a world this small they were a fifth of the
@@ -62,7 +62,7 @@ class Variant:
     key: str  # file name of its checkpoint, and its id
     title: str  # what the user reads, e.g. "Knowledge cutoff at 1990"
     world: WorldSettings = LESSON_WORLD  # which world's text it reads
-    cutoff_year: int | None = None  # drop every document about events after this year (engine.curation)
+    cutoff_year: int | None = None  # drop every document about events after this year (engine.data.curation)
     seed: int = 1  # training seed: the initial weights and the order of the batches
     steps_scale: int = 1  # trains for this many times the lessons' steps (reading notes takes thousands)
 
@@ -206,7 +206,7 @@ def train_variants(variants, control: RunControl | None = None, *, model: ModelC
     are for tests, which use a tiny configuration; the recipe check still applies to the lessons.
     """
     from engine.checkpoint import save_checkpoint
-    from engine.pretraining import PretrainingRun
+    from engine.stages.pretraining import PretrainingRun
 
     control = control or RunControl()
     variants = list(dict.fromkeys(variants))

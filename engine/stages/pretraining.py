@@ -5,14 +5,14 @@
         ...
     run.trained                  # the TrainedModel, once Finished has been yielded
 
-Along the way it keeps a time-lapse (``engine.time_lapse``): a ``Snapshot`` event at log points spread
+Along the way it keeps a time-lapse (``engine.stages.time_lapse``): a ``Snapshot`` event at log points spread
 over the run, each recording what the model wrote and guessed next then; the trained model carries them.
 
 The generator does the work between yields, so whoever iterates decides the thread: the GUI runs it
 on one worker thread, tests and scripts just loop. Problems with the input (corpus too short, bad
 settings) raise ``PlainError`` before training starts. This file makes the tokens, the compiled step
 and three hooks (held-out loss, samples, time-lapse snapshots); the steps themselves run in the loop
-all stages share (``engine.training_loop``): a ``RunControl`` pauses or stops it at step boundaries,
+all stages share (``engine.stages.loop``): a ``RunControl`` pauses or stops it at step boundaries,
 and a loss that stops being finite, parameters that do (NaN/Inf gradients), or a held-out
 (validation) loss that does, end the run with ``Diverged`` and keep the last good parameters.
 
@@ -31,13 +31,13 @@ import math
 import time
 from typing import Iterator
 
-from engine import time_lapse
+from engine.stages import time_lapse
 from engine.config import ModelConfig, TrainConfig, replace
-from engine.corpus import Corpus
+from engine.data.corpus import Corpus
 from engine.events import Event, Finished, RunControl, Sample, Status, TrainProgress, ValidationLoss
 from engine.tokenizer import TokenizerSpec, check_length, preview
 from engine.trained_model import LossHistory, TrainedModel
-from engine.training_loop import TrainingLoop, check_memory, copy_state, divergence_limit
+from engine.stages.loop import TrainingLoop, check_memory, copy_state, divergence_limit
 
 DEFAULT_PROMPTS = ("The ", "\n")  # the first one the tokenizer can encode is used
 
@@ -97,7 +97,7 @@ class PretrainingRun:
         import jax.numpy as jnp
         import numpy as np
 
-        from engine.data import EVAL_STREAM, SAMPLE_STREAM, TRAIN_STREAM, split_tokens, stream_key
+        from engine.data.batches import EVAL_STREAM, SAMPLE_STREAM, TRAIN_STREAM, split_tokens, stream_key
         from engine.machine_speed import record_training_speed
         from engine.model import init_params
         from engine.sampling import prompt_token_ids, generate_ids, next_token_probabilities

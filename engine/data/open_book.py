@@ -17,7 +17,7 @@ and a few thousand steps; with 30 % or repeated documents it memorised and never
 and counterfactual notes taught it "after notes, the answer is some other value", which made
 context hurt.
 
-``engine.world`` files them as documents that state no fact of the world (``Document.facts`` is
+``engine.data.world`` files them as documents that state no fact of the world (``Document.facts`` is
 empty): the coverage and cutoff lessons count only true statements.
 """
 

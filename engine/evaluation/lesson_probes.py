@@ -28,10 +28,10 @@ import numpy as np
 
 from engine.errors import PlainError, TokenizerMismatch
 from engine.events import RunControl
-from engine.stage_sets import PROMPT_TEMPLATE, fact_topic
+from engine.data.stage_sets import PROMPT_TEMPLATE, fact_topic
 from engine.trained_model import STAGE_PRETRAINING, TrainedModel
-from engine.documents import Fact
-from engine.world import _QUESTIONS, N_ASKED_UNKNOWN_NAMES, World, WorldSettings, unknown_country_names
+from engine.data.documents import Fact
+from engine.data.world import _QUESTIONS, N_ASKED_UNKNOWN_NAMES, World, WorldSettings, unknown_country_names
 
 CHUNK = 32  # prompts per batch: engine.behaviour.ROWS_PER_BATCH, so each chunk is one compiled call
 MAX_ANSWER_TOKENS = 16  # the answers are a name or a short sentence; the first line is graded
@@ -56,7 +56,7 @@ class WorldQuestion:
     question: str  # e.g. "What is the capital of Lamlar?"
     answer: str | None  # the exact answer; None for a question about something that does not exist
     relation: str  # the fact's relation, e.g. "capital"
-    topic: str  # the Data stage's topic (engine.documents.TOPICS)
+    topic: str  # the Data stage's topic (engine.data.documents.TOPICS)
     year: int | None  # the year of the event, for dated facts
     fact: Fact | None  # the fact asked about (None for made-up entities)
     distractors: tuple[str, ...] = ()  # every other answer of the same relation: naming one is wrong
@@ -154,7 +154,7 @@ class Pace:
 
 def check_readable(name: str, model: TrainedModel, texts: Sequence[str]) -> None:
     """Refuse a model whose tokenizer cannot write the lesson's questions, saying why in words."""
-    from engine.tuning_data import check_tokenizer
+    from engine.data.tuning_data import check_tokenizer
 
     try:
         check_tokenizer(model.tokenizer, texts)
