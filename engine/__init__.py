@@ -17,6 +17,7 @@ Core:
 - ``shipped_models`` the models bundled in ``assets/models/``
 - ``machine_speed``, ``runtime``, ``parallel``, ``user_paths``  this computer: its speed, allocator, devices, folders
 - ``cli``            ``training-explorer-cli``: any stage or the whole chain, headless, from a TOML file
+  (``cli_config``: the config's schema and checks; ``cli_progress``: the bar on stderr and Ctrl+C)
 
 ``data/``: the text and the sets made from it (world, documents, corpus, sources, curation, stage sets,
 tuning rows, batches). ``stages/``: the training loop and the stages that use it (pretraining,

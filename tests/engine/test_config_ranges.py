@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import cli
+from engine import cli, cli_config
 from engine.checkpoint import save_checkpoint
 from engine.config import PRESETS, RANGES, ModelConfig, TrainConfig
 from engine.errors import ConfigError, PlainError
@@ -241,7 +241,7 @@ def test_instruction_tuning_refuses_at_its_start_exactly_what_check_refuses(tuni
     from engine.stages.instruction_tuning import InstructionTuningRun
     from engine.data.tuning_data import load_instructions
 
-    cfg = cli.parse_config({"stages": "instruct", "instruct": {
+    cfg = cli_config.parse_config({"stages": "instruct", "instruct": {
         "data": "sft.jsonl", "method": method, "lora_rank": rank, "batch_size": batch_size,
         "val_fraction": val_fraction}}, tuning_folder)
     base = tuning_folder / "base"
