@@ -3,7 +3,7 @@
 Tabs enable and disable their controls with ``set_available(widget, reason)``: ``None`` enables the
 control; a sentence disables it, becomes its tooltip ("Train a model first: press Start.") and is kept
 as the widget's ``why_unavailable`` property. The control's own tooltip comes back when it is enabled
-again. ``UnavailableExplainer``, installed once on the application by the main window, answers a click
+again. ``explain_click_on_grey``, called by the main window's one application event filter, answers a click
 on a grey control: Qt gives such a click to nobody, so without it nothing at all would happen; with it
 the tab's message line says which control is grey and why, and the tooltip shows at the pointer.
 """
@@ -11,7 +11,6 @@ the tab's message line says which control is grey and why, and the tooltip shows
 from __future__ import annotations
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QToolTip, QWidget
 
 WHY = "why_unavailable"  # widget property: the reason shown while disabled ("" when enabled)
@@ -58,21 +57,16 @@ def control_name(widget: QWidget) -> str:
     return "This control"
 
 
-class UnavailableExplainer(QObject):
-    """An application event filter: a click on a grey control says, in the tab's message line, why it is grey."""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() != QEvent.Type.MouseButtonPress or not isinstance(watched, QWidget):
-            return False
-        reason = why_unavailable(watched)
-        if not reason:
-            return False
-        message = f"“{control_name(watched)}” is not available now: {reason}"
-        QToolTip.showText(event.globalPosition().toPoint(), watched.toolTip(), watched)
-        bar = _message_bar_of(watched)
-        if bar is not None:
-            bar.info(message)
-        return False
+def explain_click_on_grey(watched: QWidget, event) -> None:
+    """A click on a grey control (Qt gives it to nobody): say in the tab's message line why it is grey,
+    and show the reason at the pointer. Called by the window's one event filter."""
+    reason = why_unavailable(watched)
+    if not reason:
+        return
+    QToolTip.showText(event.globalPosition().toPoint(), watched.toolTip(), watched)
+    bar = _message_bar_of(watched)
+    if bar is not None:
+        bar.info(f"“{control_name(watched)}” is not available now: {reason}")
 
 
 def _message_bar_of(widget: QWidget):

@@ -1,6 +1,7 @@
 """One glossary for the whole app: the words a newcomer meets, each explained once in plain language.
 
-Every tab uses it without naming it: ``GlossaryTips`` watches the application's tooltip requests,
+Every tab uses it without naming it: the window's event filter hands every tooltip request to
+``show_tooltip_with_glossary``,
 and when the pointer rests on a label, button, group or table header whose words include a glossary
 term ("DPO", "LoRA", "held-out" …), the tooltip adds that term's explanation below any tooltip the
 control already has. Help → Glossary (``GlossaryDialog``) lists every term, with a search field.
@@ -14,7 +15,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QDialog,
@@ -143,28 +144,25 @@ def tooltip_with_glossary(own_tip: str, words: str) -> str:
     return f"<p>{own}</p><hr>{explained}"
 
 
-class GlossaryTips(QObject):
-    """An application-wide event filter: tooltips explain the glossary terms a control shows."""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() != QEvent.Type.ToolTip or not isinstance(watched, QWidget):
+def show_tooltip_with_glossary(watched: QWidget, event) -> bool:
+    """Answer a tooltip request on ``watched`` with its own tip plus the meaning of the glossary terms it
+    shows; False (Qt's own tooltip) when it shows none. Called by the window's one event filter."""
+    if isinstance(watched.parentWidget(), QHeaderView):
+        return False
+    words = visible_words(watched)
+    if isinstance(watched, QHeaderView):
+        index = watched.logicalIndexAt(event.pos())
+        model = watched.model()
+        if index < 0 or model is None:
             return False
-        words = visible_words(watched)
-        if isinstance(watched.parentWidget(), QHeaderView):
-            return False
-        if isinstance(watched, QHeaderView):
-            index = watched.logicalIndexAt(event.pos())
-            model = watched.model()
-            if index < 0 or model is None:
-                return False
-            words = str(model.headerData(index, watched.orientation()) or "")
-        if not words:
-            return False
-        tip = tooltip_with_glossary(watched.toolTip(), words)
-        if not tip or tip == watched.toolTip():
-            return False
-        QToolTip.showText(event.globalPos(), tip, watched)
-        return True
+        words = str(model.headerData(index, watched.orientation()) or "")
+    if not words:
+        return False
+    tip = tooltip_with_glossary(watched.toolTip(), words)
+    if not tip or tip == watched.toolTip():
+        return False
+    QToolTip.showText(event.globalPos(), tip, watched)
+    return True
 
 
 class GlossaryDialog(QDialog):

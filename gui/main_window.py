@@ -13,17 +13,17 @@ Every action's tooltip names its shortcut and every button gets an accessible na
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget, QWidget
 
 from engine.session.state import SessionState
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
 from gui import settings
-from gui.availability import UnavailableExplainer
+from gui.availability import explain_click_on_grey
 from gui.data_tab import DataTab
 from gui.evaluation_tab import EvaluationTab
-from gui.glossary import GlossaryTips, show_glossary
+from gui.glossary import show_glossary, show_tooltip_with_glossary
 from gui.guided_tour import GuidedTour
 from gui.instruction_tab import InstructionTab
 from gui.model_shelf import ModelShelf
@@ -39,6 +39,18 @@ from gui.zoom import ZoomController
 
 WINDOW_TITLE = "Training Explorer"
 DEFAULT_SIZE = (1280, 800)
+
+
+class _HelpEvents(QObject):
+    """Sees every event of the application, so it does as little as it can: two type checks."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        kind = event.type()
+        if kind == QEvent.Type.ToolTip and isinstance(watched, QWidget):
+            return show_tooltip_with_glossary(watched, event)
+        if kind == QEvent.Type.MouseButtonPress and isinstance(watched, QWidget) and not watched.isEnabled():
+            explain_click_on_grey(watched, event)
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -96,12 +108,10 @@ class MainWindow(QMainWindow):
         self.session = SessionController(self, autosave_enabled=persist_state)
 
         self._build_menus()
-        # Any label, button or header that uses a glossary word explains it on hover (every tab, one place).
-        self._glossary_tips = GlossaryTips(self)
-        QApplication.instance().installEventFilter(self._glossary_tips)
-        # A click on a grey control says in its tab's message line why it is grey (gui/availability.py).
-        self._unavailable_explainer = UnavailableExplainer(self)
-        QApplication.instance().installEventFilter(self._unavailable_explainer)
+        # One application-wide filter: a tooltip explains the glossary words a control shows, and a click on a
+        # grey control says in its tab's message line why it is grey (gui/glossary.py, gui/availability.py).
+        self._help_events = _HelpEvents(self)
+        QApplication.instance().installEventFilter(self._help_events)
         self._zoom_label = QLabel()
         self.statusBar().addPermanentWidget(self._zoom_label)
         self.zoom.zoom_changed.connect(self._show_zoom)
