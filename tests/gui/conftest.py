@@ -29,6 +29,26 @@ def fresh_settings():
 
 
 @pytest.fixture
+def keep_votes_and_ratings():
+    """Opening a session adds its votes and ratings to the user's files: put them back afterwards."""
+    from engine.evaluation.benchmark import ratings_path
+    from gui.preference_tab import votes_path
+
+    kept = {path: path.read_bytes() if path.exists() else None for path in (votes_path(), ratings_path())}
+    yield
+    for path, data in kept.items():
+        path.unlink(missing_ok=True)
+        if data is not None:
+            path.write_bytes(data)
+
+
+def window_idle(window) -> bool:
+    """Nothing is loading, measuring, opening or testing in the background."""
+    return not (window.data_tab.busy or window.pretraining_tab.busy or window.session.busy
+                or window.evaluation_tab.busy)
+
+
+@pytest.fixture
 def make_window(qtbot):
     """A factory for main windows (tests of remembered state need two); all are closed at the end."""
     from gui.main_window import MainWindow

@@ -8,34 +8,18 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.evaluation.benchmark import load_ratings, ratings_path
+from engine.evaluation.benchmark import load_ratings
 from engine.session.archive import open_session
 from engine.shipped_models import EXAMPLE_SESSION_PATH, example_session_available
 from engine.trained_model import STAGE_INSTRUCTION, STAGE_PREFERENCE, STAGE_PRETRAINING
 from gui.model_shelf import SESSION_NAMES
-from gui.preference_tab import votes_path
 from gui.welcome_dialog import EXAMPLE_NOTE, NO_EXAMPLE, show_welcome
-from tests.gui.conftest import UI_TIMEOUT_MS
+from tests.gui.conftest import UI_TIMEOUT_MS, window_idle
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("keep_votes_and_ratings")]
 
 OPEN_TIMEOUT_MS = 120_000  # reading three models and regenerating the world on 2 busy cores
 
-
-@pytest.fixture(autouse=True)
-def keep_votes_and_ratings():
-    """Opening a session adds its votes and ratings to the user's files: put them back afterwards."""
-    kept = {path: path.read_bytes() if path.exists() else None for path in (votes_path(), ratings_path())}
-    yield
-    for path, data in kept.items():
-        path.unlink(missing_ok=True)
-        if data is not None:
-            path.write_bytes(data)
-
-
-def _idle(window) -> bool:
-    return not (window.data_tab.busy or window.pretraining_tab.busy or window.session.busy
-                or window.evaluation_tab.busy)
 
 
 @pytest.mark.skipif(not example_session_available(), reason="no example session in this checkout")
@@ -46,7 +30,7 @@ def test_the_welcome_button_opens_the_example_session_and_every_tab_shows_it(qtb
     with qtbot.waitSignal(window.session.opened, timeout=OPEN_TIMEOUT_MS) as opened:
         qtbot.mouseClick(dialog.example_button, Qt.MouseButton.LeftButton)
     assert opened.args[0] == str(EXAMPLE_SESSION_PATH)
-    qtbot.waitUntil(lambda: _idle(window) and window.data_tab.state is not None
+    qtbot.waitUntil(lambda: window_idle(window) and window.data_tab.state is not None
                     and window.data_tab.state.settings.drop_duplicates, timeout=OPEN_TIMEOUT_MS)
 
     # Evaluation is in front, saying what the example is.
@@ -90,4 +74,4 @@ def test_without_the_example_the_button_is_off_and_says_why(qtbot, window, monke
     assert not dialog.example_button.isEnabled() and "Not available" in dialog.example_button.toolTip()
     assert welcome.open_example_session(window) is False
     assert window.tabs.currentWidget() is window.data_tab and window.data_tab.message_bar.text() == NO_EXAMPLE
-    qtbot.waitUntil(lambda: _idle(window), timeout=UI_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window_idle(window), timeout=UI_TIMEOUT_MS)

@@ -18,30 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluation.benchmark import ratings_path
 from engine.session.archive import open_session
-from gui.preference_tab import votes_path
-from tests.gui.conftest import UI_TIMEOUT_MS
+from tests.gui.conftest import UI_TIMEOUT_MS, window_idle
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("keep_votes_and_ratings")]
 
 OLD_SESSION = Path(__file__).resolve().parent.parent / "fixtures" / "saved_by_6fd2046.tesession"
 
-
-@pytest.fixture(autouse=True)
-def keep_votes_and_ratings():
-    """Opening a session adds its votes and ratings to the user's files: put them back afterwards."""
-    kept = {path: path.read_bytes() if path.exists() else None for path in (votes_path(), ratings_path())}
-    yield
-    for path, data in kept.items():
-        path.unlink(missing_ok=True)
-        if data is not None:
-            path.write_bytes(data)
-
-
-def _idle(window) -> bool:
-    return not (window.data_tab.busy or window.pretraining_tab.busy or window.session.busy
-                or window.evaluation_tab.busy)
 
 
 def _same_json(a, b) -> bool:
@@ -59,7 +42,7 @@ def test_a_session_saved_by_an_earlier_version_restores_every_tab(qtbot, window)
     saved = open_session(OLD_SESSION)
     with qtbot.waitSignal(window.session.opened, timeout=UI_TIMEOUT_MS):
         window.session.open(OLD_SESSION)
-    qtbot.waitUntil(lambda: _idle(window) and window.data_tab.state is not None
+    qtbot.waitUntil(lambda: window_idle(window) and window.data_tab.state is not None
                     and window.data_tab.state.settings.cutoff_year == 1990, timeout=UI_TIMEOUT_MS)
 
     assert window.tabs.currentWidget() is window.preference_tab
@@ -96,11 +79,11 @@ def test_the_window_loops_over_its_stage_tabs_for_state_and_runs(qtbot, window):
     assert [window.tabs.widget(i) for i in range(window.tabs.count())] == list(window.stage_tabs.values())
     assert window.running_stage() == ""
     window.session.open(OLD_SESSION)
-    qtbot.waitUntil(lambda: _idle(window) and window.data_tab.state is not None
+    qtbot.waitUntil(lambda: window_idle(window) and window.data_tab.state is not None
                     and window.data_tab.state.settings.cutoff_year == 1990, timeout=UI_TIMEOUT_MS)
     before = window.stage_state()
     assert before.stage == "preference" and before.preference.beta == pytest.approx(0.35)
     # Showing the window's own state again changes nothing a session would save.
     window.apply_state(before)
-    qtbot.waitUntil(lambda: _idle(window), timeout=UI_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window_idle(window), timeout=UI_TIMEOUT_MS)
     assert _same_json(window.stage_state().to_contents().tabs, before.to_contents().tabs)
