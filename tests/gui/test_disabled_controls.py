@@ -22,13 +22,13 @@ from tests.gui.conftest import set_tiny_settings
 CONTROLS = (QAbstractButton, QAbstractSpinBox, QComboBox, QAbstractSlider, QLineEdit)
 
 
-def _grey_controls(root: QWidget) -> list[QWidget]:
+def grey_controls(root: QWidget) -> list[QWidget]:
     return [w for w in root.findChildren(QWidget)
             if isinstance(w, CONTROLS) and not isinstance(w, QScrollBar) and not _is_internal_part(w)
             and not isinstance(w.parentWidget(), QTabBar) and not w.isEnabled()]
 
 
-def _grey_controls_without_reason(root: QWidget) -> list[str]:
+def grey_controls_without_reason(root: QWidget) -> list[str]:
     missing = []
     for widget in root.findChildren(QWidget):
         if not isinstance(widget, CONTROLS) or isinstance(widget, QScrollBar) or _is_internal_part(widget):
@@ -50,14 +50,14 @@ def _walk_every_tab(window) -> dict[str, list[str]]:
     found = {}
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
-        found[window.tabs.tabText(index)] = _grey_controls_without_reason(window.tabs.widget(index))
+        found[window.tabs.tabText(index)] = grey_controls_without_reason(window.tabs.widget(index))
     return {tab: names for tab, names in found.items() if names}
 
 
 def test_every_grey_control_on_every_tab_gives_a_reason_at_start(window):
     assert _walk_every_tab(window) == {}
     # The walk sees the grey controls: Save model…, Pause, Stop, Undo … (a walk that saw none could not fail).
-    assert len(_grey_controls(window.tabs)) >= 15
+    assert len(grey_controls(window.tabs)) >= 15
 
 
 def test_the_walk_reports_a_grey_control_that_gives_no_reason(window):

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from gui.presentation import plain_words
 from tests.gui.conftest import RUN_TIMEOUT_MS
-from tests.gui.test_disabled_controls import _grey_controls_without_reason
+from tests.gui.test_disabled_controls import grey_controls_without_reason
 
 REPLACEMENT = "\ufffd"
 
@@ -94,7 +94,7 @@ def field_by_name(root: QWidget, name: str) -> QLabel:
 def check_the_screen(window, where: str) -> None:
     """What every screen owes a newcomer: reasons for grey controls and no broken letters."""
     tab = window.tabs.currentWidget()
-    assert _grey_controls_without_reason(tab) == [], where
+    assert grey_controls_without_reason(tab) == [], where
     assert REPLACEMENT not in all_visible_text(tab), where
 
 
