@@ -128,7 +128,24 @@ def test_a_benchmark_fills_the_table_and_the_chart(qtbot, make_tab, tmp_path):
     assert "Saved the chart" in tab.message_bar.text()
 
 
-def test_stopping_keeps_the_answers_graded_so_far(qtbot, make_tab):
+def test_stopping_keeps_the_answers_graded_so_far(qtbot, make_tab, monkeypatch):
+    import time
+
+    from engine.evaluation.benchmark import BenchmarkRun
+
+    # The worker holds after its first chunk until Stop is pressed: on a busy machine it used to grade every
+    # question before the GUI thread got to the first chunk's click (144 of 144, the stop came too late).
+    real_events = BenchmarkRun.events
+
+    def events_that_wait_for_the_stop(self):
+        for event in real_events(self):
+            yield event
+            if isinstance(event, AnswersGraded):
+                deadline = time.monotonic() + 60
+                while not self.control.stop_requested and time.monotonic() < deadline:
+                    time.sleep(0.01)
+
+    monkeypatch.setattr(BenchmarkRun, "events", events_that_wait_for_the_stop)
     tab = make_tab()
 
     def stop_after_the_first_chunk(event):
